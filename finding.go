@@ -1,0 +1,244 @@
+package picket
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Source names the AWS service a finding was first reported by.
+type Source string
+
+// Sources Picket understands.
+const (
+	SourceGuardDuty   Source = "guardduty"
+	SourceSecurityHub Source = "securityhub"
+)
+
+// Severity is a finding's severity on one scale shared by every source.
+// The zero value is SeverityInformational.
+type Severity int
+
+// Severities from least to most urgent.
+const (
+	SeverityInformational Severity = iota
+	SeverityLow
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+)
+
+var severityNames = [...]string{"Informational", "Low", "Medium", "High", "Critical"}
+
+// String returns the severity as a person reads it, e.g. "High".
+func (s Severity) String() string {
+	if s < SeverityInformational || s > SeverityCritical {
+		return fmt.Sprintf("Severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// MarshalText encodes the severity as its upper-case label ("HIGH"), the form
+// AWS uses in ASFF.
+func (s Severity) MarshalText() ([]byte, error) {
+	if s < SeverityInformational || s > SeverityCritical {
+		return nil, fmt.Errorf("invalid severity %d", int(s))
+	}
+	return []byte(strings.ToUpper(severityNames[s])), nil
+}
+
+// UnmarshalText accepts any label ParseSeverity accepts.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// ParseSeverity reads a severity label in any letter case. "info" and
+// "informational" are the same.
+func ParseSeverity(label string) (Severity, error) {
+	switch strings.ToLower(strings.TrimSpace(label)) {
+	case "informational", "info":
+		return SeverityInformational, nil
+	case "low":
+		return SeverityLow, nil
+	case "medium":
+		return SeverityMedium, nil
+	case "high":
+		return SeverityHigh, nil
+	case "critical":
+		return SeverityCritical, nil
+	}
+	return 0, fmt.Errorf("unknown severity %q (want informational, low, medium, high or critical)", label)
+}
+
+// SeverityFromGuardDuty maps a GuardDuty score (1.0 to 10.0) to a Severity:
+// 1.0-3.9 Low, 4.0-6.9 Medium, 7.0-8.9 High, 9.0 and above Critical.
+// A score below 1 is Informational.
+func SeverityFromGuardDuty(score float64) Severity {
+	switch {
+	case score >= 9:
+		return SeverityCritical
+	case score >= 7:
+		return SeverityHigh
+	case score >= 4:
+		return SeverityMedium
+	case score >= 1:
+		return SeverityLow
+	}
+	return SeverityInformational
+}
+
+// SeverityFromNormalized maps an ASFF normalized score (0 to 100) to a
+// Severity: 0 Informational, 1-39 Low, 40-69 Medium, 70-89 High, 90-100
+// Critical.
+func SeverityFromNormalized(n int) Severity {
+	switch {
+	case n >= 90:
+		return SeverityCritical
+	case n >= 70:
+		return SeverityHigh
+	case n >= 40:
+		return SeverityMedium
+	case n >= 1:
+		return SeverityLow
+	}
+	return SeverityInformational
+}
+
+// ResourceKind classifies what a finding is about, so that the alert offers
+// only the responses that make sense for it.
+type ResourceKind string
+
+// Resource kinds Picket distinguishes. Anything else is ResourceOther with
+// the AWS type kept in Resource.Type.
+const (
+	ResourceIAMUser     ResourceKind = "iam_user"
+	ResourceAccessKey   ResourceKind = "access_key"
+	ResourceIAMRole     ResourceKind = "iam_role"
+	ResourceRoot        ResourceKind = "root"
+	ResourceEC2Instance ResourceKind = "ec2_instance"
+	ResourceS3Bucket    ResourceKind = "s3_bucket"
+	ResourceSecurityGrp ResourceKind = "security_group"
+	ResourceAccount     ResourceKind = "account"
+	ResourceOther       ResourceKind = "other"
+)
+
+// Resource is one AWS resource a finding concerns.
+type Resource struct {
+	Kind ResourceKind `json:"kind"`
+	// Type is the AWS resource type as reported (e.g. "AwsIamAccessKey",
+	// "Instance", "AWS::S3::Bucket").
+	Type string `json:"type,omitempty"`
+	// ID is the short identifier: user name, access key id, instance id,
+	// bucket name.
+	ID  string `json:"id"`
+	ARN string `json:"arn,omitempty"`
+	// UserName is set for access keys: the IAM user that owns the key.
+	UserName string `json:"user_name,omitempty"`
+	Region   string `json:"region,omitempty"`
+}
+
+// Record states and workflow statuses as ASFF spells them. GuardDuty findings
+// are mapped onto them: archived findings are ARCHIVED.
+const (
+	RecordActive   = "ACTIVE"
+	RecordArchived = "ARCHIVED"
+
+	WorkflowNew        = "NEW"
+	WorkflowNotified   = "NOTIFIED"
+	WorkflowResolved   = "RESOLVED"
+	WorkflowSuppressed = "SUPPRESSED"
+)
+
+// Finding is one security finding normalised from GuardDuty or Security Hub.
+type Finding struct {
+	// Key is the stable dedup key: the same finding seen again, through
+	// either source, has the same Key. See FindingKey.
+	Key string `json:"key"`
+	// ID is the source's own identifier (GuardDuty id, ASFF Id).
+	ID      string `json:"id"`
+	Source  Source `json:"source"`
+	Product string `json:"product,omitempty"`
+	// Type is the GuardDuty finding type or the first ASFF type.
+	Type          string     `json:"type"`
+	Title         string     `json:"title"`
+	Description   string     `json:"description,omitempty"`
+	Severity      Severity   `json:"severity"`
+	SeverityScore float64    `json:"severity_score"`
+	Account       string     `json:"account"`
+	Region        string     `json:"region"`
+	Resources     []Resource `json:"resources"`
+
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	FirstSeen time.Time `json:"first_seen,omitzero"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
+	// Count is how many times the activity was seen (GuardDuty
+	// service.count); 1 when the source does not say.
+	Count int `json:"count"`
+
+	RecordState      string `json:"record_state,omitempty"`
+	WorkflowStatus   string `json:"workflow_status,omitempty"`
+	ComplianceStatus string `json:"compliance_status,omitempty"`
+	ControlID        string `json:"control_id,omitempty"`
+
+	RemediationURL string `json:"remediation_url,omitempty"`
+	ConsoleURL     string `json:"console_url,omitempty"`
+	// Sample is true for findings AWS generated as samples.
+	Sample bool `json:"sample,omitempty"`
+	// EventID is the EventBridge event id the finding arrived in.
+	EventID string `json:"event_id,omitempty"`
+	// Raw is the EventBridge event as received, kept for the audit trail.
+	Raw json.RawMessage `json:"raw,omitempty"`
+}
+
+// Closed reports whether the finding no longer needs action: archived,
+// resolved, suppressed, or a passed compliance check.
+func (f *Finding) Closed() bool {
+	return f.RecordState == RecordArchived ||
+		f.WorkflowStatus == WorkflowResolved ||
+		f.WorkflowStatus == WorkflowSuppressed ||
+		f.ComplianceStatus == "PASSED"
+}
+
+// NewerThan reports whether f is a later version of the same finding than
+// old: a later UpdatedAt, or the same UpdatedAt with a higher Count or a
+// different state. It decides whether an out-of-order delivery is ignored.
+func (f *Finding) NewerThan(old *Finding) bool {
+	if !f.UpdatedAt.Equal(old.UpdatedAt) {
+		return f.UpdatedAt.After(old.UpdatedAt)
+	}
+	if f.Count != old.Count {
+		return f.Count > old.Count
+	}
+	return f.RecordState != old.RecordState || f.WorkflowStatus != old.WorkflowStatus ||
+		f.ComplianceStatus != old.ComplianceStatus
+}
+
+// HasResource reports whether any resource of the finding is of kind k.
+func (f *Finding) HasResource(k ResourceKind) bool {
+	for _, r := range f.Resources {
+		if r.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// FindingKey returns the dedup key for a finding identity. identity must be
+// the same string for the same finding whatever source delivered it: for
+// GuardDuty findings, native or imported into Security Hub, it is the
+// GuardDuty finding ARN; for other Security Hub findings it is the ASFF
+// ProductArn and Id joined by a newline. The key is short enough to travel
+// in a Slack button value.
+func FindingKey(identity string) string {
+	sum := sha256.Sum256([]byte(identity))
+	return hex.EncodeToString(sum[:12])
+}
