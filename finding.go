@@ -193,9 +193,14 @@ type Finding struct {
 	ConsoleURL     string `json:"console_url,omitempty"`
 	// Sample is true for findings AWS generated as samples.
 	Sample bool `json:"sample,omitempty"`
+	// CustomAction is the Security Hub custom action name when a person sent
+	// the finding to Picket from the console ("Security Hub Findings -
+	// Custom Action" events).
+	CustomAction string `json:"custom_action,omitempty"`
 	// EventID is the EventBridge event id the finding arrived in.
 	EventID string `json:"event_id,omitempty"`
-	// Raw is the EventBridge event as received, kept for the audit trail.
+	// Raw is the finding object as received (the GuardDuty finding or the
+	// ASFF finding, without envelopes), kept for the audit trail.
 	Raw json.RawMessage `json:"raw,omitempty"`
 }
 
