@@ -1,0 +1,113 @@
+package triage
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/picketsec/picket"
+)
+
+// Rule sends findings that match every non-empty filter, at or above
+// MinSeverity, to Channel.
+type Rule struct {
+	Name        string
+	MinSeverity picket.Severity
+	Sources     []picket.Source
+	Accounts    []string
+	Regions     []string
+	// Types are finding-type globs: "*" matches any run of characters,
+	// slashes included, and "?" any one character, e.g.
+	// "UnauthorizedAccess:*" or "*/CnCActivity.B*".
+	Types   []string
+	Channel string
+	// MentionCritical is a Slack user-group id notified for Critical
+	// findings.
+	MentionCritical string
+}
+
+// Router picks a channel for each finding: the first rule that matches, in
+// order; failing that the default channel, when the finding reaches
+// DefaultMinSeverity. A finding no rule takes is recorded but not posted.
+type Router struct {
+	rules      []Rule
+	defChannel string
+	defMin     picket.Severity
+}
+
+// NewRouter checks the rules and returns a Router. defaultChannel may be
+// empty, in which case only rules post.
+func NewRouter(rules []Rule, defaultChannel string, defaultMin picket.Severity) (*Router, error) {
+	for i, r := range rules {
+		if r.Channel == "" {
+			return nil, fmt.Errorf("route %d (%s): no channel", i+1, r.Name)
+		}
+	}
+	return &Router{rules: slices.Clone(rules), defChannel: defaultChannel, defMin: defaultMin}, nil
+}
+
+// Route returns where f goes. Route.Channel is empty when f is below every
+// rule's threshold.
+func (r *Router) Route(f *picket.Finding) picket.Route {
+	for _, rule := range r.rules {
+		if f.Severity < rule.MinSeverity || !rule.matches(f) {
+			continue
+		}
+		rt := picket.Route{Channel: rule.Channel, Rule: rule.Name}
+		if f.Severity == picket.SeverityCritical {
+			rt.Mention = rule.MentionCritical
+		}
+		return rt
+	}
+	if r.defChannel != "" && f.Severity >= r.defMin {
+		return picket.Route{Channel: r.defChannel, Rule: "default"}
+	}
+	return picket.Route{}
+}
+
+func (rule *Rule) matches(f *picket.Finding) bool {
+	if len(rule.Sources) > 0 && !slices.Contains(rule.Sources, f.Source) {
+		return false
+	}
+	if len(rule.Accounts) > 0 && !slices.Contains(rule.Accounts, f.Account) {
+		return false
+	}
+	if len(rule.Regions) > 0 && !slices.Contains(rule.Regions, f.Region) {
+		return false
+	}
+	if len(rule.Types) > 0 {
+		return slices.ContainsFunc(rule.Types, func(g string) bool {
+			return Glob(g, f.Type)
+		})
+	}
+	return true
+}
+
+// Glob reports whether s matches pattern, where "*" matches any run of
+// characters (including none and including "/") and "?" matches exactly
+// one character. Matching is case-sensitive, as finding types are.
+func Glob(pattern, s string) bool {
+	p, t := []rune(pattern), []rune(s)
+	// Iterative matching with one backtrack point for the last star: linear
+	// in practice and never exponential.
+	pi, ti, star, mark := 0, 0, -1, 0
+	for ti < len(t) {
+		switch {
+		case pi < len(p) && (p[pi] == '?' || p[pi] == t[ti]):
+			pi++
+			ti++
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, ti
+			pi++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			ti = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
+}
