@@ -1,0 +1,222 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/picketsec/picket"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is Picket's whole configuration. Start from Default, or use Load,
+// which applies the file and the environment over the defaults and validates.
+type Config struct {
+	Slack  Slack  `yaml:"slack"`
+	AWS    AWS    `yaml:"aws"`
+	Ingest Ingest `yaml:"ingest"`
+	Enrich Enrich `yaml:"enrich"`
+	// Routes send findings to channels; a finding that matches no route goes
+	// to Slack.DefaultChannel.
+	Routes []Route `yaml:"routes"`
+	// DataDir holds the bbolt database. Env PICKET_DATA_DIR.
+	DataDir string `yaml:"data_dir"`
+	// HTTPAddr is where the HTTP server (health, metrics, Slack requests in
+	// http mode) listens. "" or "off" disables it. Env PICKET_HTTP_ADDR.
+	HTTPAddr string `yaml:"http_addr"`
+	Log      Log    `yaml:"log"`
+}
+
+// Slack configures the Slack connection.
+type Slack struct {
+	// BotToken (xoxb-...) is the Web API token. Env SLACK_BOT_TOKEN or
+	// SLACK_BOT_TOKEN_FILE; file key bot_token_file.
+	BotToken Secret `yaml:"bot_token"`
+	// AppToken (xapp-...) opens Socket Mode. Env SLACK_APP_TOKEN or
+	// SLACK_APP_TOKEN_FILE; file key app_token_file.
+	AppToken Secret `yaml:"app_token"`
+	// SigningSecret verifies requests in http mode. Env SLACK_SIGNING_SECRET
+	// or SLACK_SIGNING_SECRET_FILE; file key signing_secret_file.
+	SigningSecret Secret `yaml:"signing_secret"`
+	// APIURL points the Slack client elsewhere (a test server). It ends with
+	// "/" (Load adds it). "" means slack-go's default. Env
+	// PICKET_SLACK_API_URL.
+	APIURL string `yaml:"api_url"`
+	// Mode is "socket" (default) or "http". Env PICKET_SLACK_MODE.
+	Mode string `yaml:"mode"`
+	// DefaultChannel receives findings no route matches. Env
+	// PICKET_DEFAULT_CHANNEL.
+	DefaultChannel string `yaml:"default_channel"`
+	// DefaultMinSeverity is the lowest severity posted to DefaultChannel
+	// (default "low"); findings below it that no route takes are recorded
+	// but not posted.
+	DefaultMinSeverity string `yaml:"default_min_severity"`
+}
+
+// AWS configures the AWS SDK and the queue Picket consumes.
+type AWS struct {
+	// Region overrides the SDK's default chain. Env AWS_REGION, then
+	// AWS_DEFAULT_REGION.
+	Region string `yaml:"region"`
+	// EndpointURL points every AWS client at an emulator. Env
+	// AWS_ENDPOINT_URL.
+	EndpointURL string `yaml:"endpoint_url"`
+	// QueueURL is the SQS queue of findings. Env PICKET_QUEUE_URL.
+	QueueURL string `yaml:"queue_url"`
+}
+
+// Ingest configures the SQS consumer.
+type Ingest struct {
+	// Workers is how many messages are processed at once (1 to 64).
+	Workers int `yaml:"workers"`
+	// MaxMessages is how many messages one receive asks for (1 to 10).
+	MaxMessages int `yaml:"max_messages"`
+	// WaitTime is the long-poll wait (0 to 20s, whole seconds).
+	WaitTime Duration `yaml:"wait_time"`
+	// VisibilityTimeout is the visibility Picket asks for and extends while
+	// it works on a message (1s to 12h, whole seconds).
+	VisibilityTimeout Duration `yaml:"visibility_timeout"`
+	// ProcessedTTL is how long processed message ids are remembered to drop
+	// redeliveries.
+	ProcessedTTL Duration `yaml:"processed_ttl"`
+}
+
+// Enrich configures the lookups that add context to findings.
+type Enrich struct {
+	Enabled bool `yaml:"enabled"`
+	// Budget is how long one finding's lookups may take in all (at most 30s).
+	Budget Duration `yaml:"budget"`
+	// CacheTTL is how long a lookup result is reused. 0 disables caching.
+	CacheTTL Duration `yaml:"cache_ttl"`
+	// AccountAliases maps 12-digit account ids to the names people know
+	// them by; they take precedence over looked-up aliases.
+	AccountAliases map[string]string `yaml:"account_aliases"`
+}
+
+// Route sends the findings it matches to a channel. Every non-empty filter
+// must match; an empty filter matches anything.
+type Route struct {
+	// Name identifies the route in logs and in problems; unique, required.
+	Name string `yaml:"name"`
+	// MinSeverity is the lowest severity routed: informational (default),
+	// low, medium, high or critical.
+	MinSeverity string `yaml:"min_severity"`
+	// Sources is a subset of "guardduty" and "securityhub".
+	Sources []string `yaml:"sources,omitempty"`
+	// Accounts are 12-digit AWS account ids.
+	Accounts []string `yaml:"accounts,omitempty"`
+	// Regions are AWS region codes.
+	Regions []string `yaml:"regions,omitempty"`
+	// Types are finding-type globs: "*" matches any run of characters,
+	// "/" included, and "?" one character ("UnauthorizedAccess:*").
+	Types []string `yaml:"types,omitempty"`
+	// Channel is a Slack channel id (C..., G...) or #name; required.
+	Channel string `yaml:"channel"`
+	// MentionCritical is a Slack user-group id (S...) mentioned on Critical
+	// findings.
+	MentionCritical string `yaml:"mention_critical,omitempty"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info (default), warn or error. Env PICKET_LOG_LEVEL.
+	Level string `yaml:"level"`
+	// Format is json (default) or text. Env PICKET_LOG_FORMAT.
+	Format string `yaml:"format"`
+}
+
+// Default returns the configuration Picket runs with when nothing is set:
+// offline (no Slack tokens, no queue), HTTP server on 127.0.0.1:8080.
+func Default() Config {
+	return Config{
+		Slack: Slack{
+			Mode:               ModeSocket,
+			DefaultChannel:     "#security-alerts",
+			DefaultMinSeverity: "low",
+		},
+		Ingest: Ingest{
+			Workers:           4,
+			MaxMessages:       10,
+			WaitTime:          Dur(20 * time.Second),
+			VisibilityTimeout: Dur(60 * time.Second),
+			ProcessedTTL:      Dur(14 * 24 * time.Hour),
+		},
+		Enrich: Enrich{
+			Enabled:  true,
+			Budget:   Dur(2 * time.Second),
+			CacheTTL: Dur(15 * time.Minute),
+		},
+		DataDir:  "./data",
+		HTTPAddr: "127.0.0.1:8080",
+		Log:      Log{Level: "info", Format: "json"},
+	}
+}
+
+// Slack modes.
+const (
+	ModeSocket = "socket"
+	ModeHTTP   = "http"
+)
+
+// SlackConfigured reports whether a Slack bot token is set. Without one,
+// Picket runs offline: it renders alerts but sends nothing to Slack.
+func (c Config) SlackConfigured() bool { return c.Slack.BotToken != "" }
+
+// AWSConfigured reports whether a queue URL is set, so that Picket consumes
+// findings from SQS.
+func (c Config) AWSConfigured() bool { return c.AWS.QueueURL != "" }
+
+// HTTPEnabled reports whether the HTTP server should run.
+func (c Config) HTTPEnabled() bool { return c.HTTPAddr != "" && c.HTTPAddr != "off" }
+
+// Redacted returns the effective configuration as YAML with every secret
+// shown as "[redacted]" or "[not set]", for "picket config check". The output
+// reads back with Load.
+func (c Config) Redacted() string {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return fmt.Sprintf("# cannot render the configuration: %v\n", err)
+	}
+	if err := enc.Close(); err != nil {
+		return fmt.Sprintf("# cannot render the configuration: %v\n", err)
+	}
+	return b.String()
+}
+
+// Severity returns the route's minimum severity; an empty or unknown value
+// (which Validate reports) counts as informational.
+func (r Route) Severity() picket.Severity {
+	s, err := picket.ParseSeverity(r.MinSeverity)
+	if err != nil {
+		return picket.SeverityInformational
+	}
+	return s
+}
+
+// SlogLevel returns the configured level as a slog.Level; an unknown value
+// (which Validate reports) counts as info.
+func (l Log) SlogLevel() slog.Level {
+	switch strings.ToLower(l.Level) {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// DefaultMinSeverityLevel returns Slack.DefaultMinSeverity as a Severity;
+// an unknown label (which Validate reports) counts as Low.
+func (s Slack) DefaultMinSeverityLevel() picket.Severity {
+	v, err := picket.ParseSeverity(s.DefaultMinSeverity)
+	if err != nil {
+		return picket.SeverityLow
+	}
+	return v
+}

@@ -1,0 +1,17 @@
+// Package config owns Picket's configuration: one Config value with
+// defaults, loaded from an optional YAML file and then from environment
+// variables, and validated at start-up so that every problem is listed at
+// once rather than one per restart.
+//
+// Secrets (the Slack bot token, app-level token and signing secret) never
+// come from the YAML file itself: they come from an environment variable or
+// from a file named by one (SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_FILE, or the
+// file key slack.bot_token_file). They are held as Secret values, which print,
+// marshal and log as "[redacted]", so that printing or logging a Config can
+// never leak them. Config.Redacted renders the effective configuration for
+// "picket config check".
+//
+// With no Slack tokens Picket runs offline (demo mode), and with no queue URL
+// it does not consume SQS; neither is a configuration problem. See
+// Config.SlackConfigured and Config.AWSConfigured.
+package config

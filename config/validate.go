@@ -1,0 +1,307 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/picketsec/picket"
+)
+
+// Problems is everything wrong with a configuration, one sentence each.
+// Load and Validate return it as their error.
+type Problems struct {
+	List []string
+}
+
+// Error returns a count header and the problems one per line:
+// "config: 2 problems:\n- ...\n- ...".
+func (p *Problems) Error() string {
+	var b strings.Builder
+	word := "problems"
+	if len(p.List) == 1 {
+		word = "problem"
+	}
+	fmt.Fprintf(&b, "config: %d %s:", len(p.List), word)
+	for _, s := range p.List {
+		b.WriteString("\n- ")
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+// sources says where values came from, so that a problem names the file
+// line or the environment variable to fix.
+type sources struct {
+	lines map[string]int    // key -> line in the YAML file
+	env   map[string]string // key -> environment variable that set it
+	// failed marks secrets that were given but could not be loaded. They
+	// count as given in the checks between secrets, so that one problem
+	// (a missing file) is not reported again as another (a missing token).
+	failed map[string]bool
+}
+
+// label returns key with where its value came from: "line 7: ingest.workers"
+// or "log.level (from PICKET_LOG_LEVEL)", or just the key for a default. A
+// key missing from a list item ("routes[2].channel") takes the item's line.
+func (s sources) label(key string) string {
+	if v, ok := s.env[key]; ok {
+		return key + " (from " + v + ")"
+	}
+	l, ok := s.lines[key]
+	if i := strings.LastIndex(key, "."); !ok && i > 0 && strings.HasSuffix(key[:i], "]") {
+		l, ok = s.lines[key[:i]]
+	}
+	if ok {
+		return fmt.Sprintf("line %d: %s", l, key)
+	}
+	return key
+}
+
+// Validate checks the configuration and returns a *Problems listing every
+// problem at once, or nil. Missing Slack tokens and a missing queue URL are
+// not problems: Picket then runs offline.
+func (c Config) Validate() error {
+	if ps := validate(c, sources{}); len(ps) > 0 {
+		return &Problems{List: ps}
+	}
+	return nil
+}
+
+type checker struct {
+	src      sources
+	problems []string
+}
+
+func (v *checker) add(key, format string, args ...any) {
+	v.problems = append(v.problems, v.src.label(key)+": "+fmt.Sprintf(format, args...))
+}
+
+var (
+	accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	channelIDPattern = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
+	// Slack channel names are lower case and may use letters of any
+	// script, digits, "-", "_" and ".", up to 80 characters.
+	channelNamePattern = regexp.MustCompile(`^#[\p{Ll}\p{Lo}\p{N}_.-]{1,80}$`)
+	userGroupPattern   = regexp.MustCompile(`^S[A-Z0-9]{2,}$`)
+)
+
+func validate(c Config, src sources) []string {
+	v := &checker{src: src}
+	v.slack(c)
+	v.aws(c.AWS)
+	v.ingest(c.Ingest)
+	v.enrich(c.Enrich)
+	v.routes(c.Routes)
+	if c.DataDir == "" {
+		v.add("data_dir", "required: the directory that holds the database")
+	}
+	if c.HTTPEnabled() {
+		v.addr("http_addr", c.HTTPAddr)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add("log.level", "%q is not a level (want debug, info, warn or error)", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		v.add("log.format", "%q is not a format (want json or text)", c.Log.Format)
+	}
+	return v.problems
+}
+
+func (v *checker) slack(c Config) {
+	s := c.Slack
+	modeOK := s.Mode == ModeSocket || s.Mode == ModeHTTP
+	if !modeOK {
+		v.add("slack.mode", "%q is not a mode (want socket or http)", s.Mode)
+	}
+	// Token problems never quote the token.
+	if s.BotToken != "" && !strings.HasPrefix(s.BotToken.Reveal(), "xoxb-") {
+		v.add("slack.bot_token", "is not a bot token (want one starting with xoxb-)")
+	}
+	if s.AppToken != "" && !strings.HasPrefix(s.AppToken.Reveal(), "xapp-") {
+		v.add("slack.app_token", "is not an app-level token (want one starting with xapp-)")
+	}
+	bot := v.given("slack.bot_token", s.BotToken)
+	app := v.given("slack.app_token", s.AppToken)
+	sign := v.given("slack.signing_secret", s.SigningSecret)
+	switch {
+	case !bot && (app || sign):
+		v.add("slack.bot_token", "not set, but slack.app_token or slack.signing_secret is: set SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_FILE, or set none of them to run offline")
+	case bot && s.Mode == ModeSocket && !app:
+		v.add("slack.app_token", "socket mode needs an app-level token (xapp-...): set SLACK_APP_TOKEN or SLACK_APP_TOKEN_FILE, or use slack.mode http")
+	case bot && s.Mode == ModeHTTP:
+		if !sign {
+			v.add("slack.signing_secret", "http mode needs the signing secret: set SLACK_SIGNING_SECRET or SLACK_SIGNING_SECRET_FILE")
+		}
+		if !c.HTTPEnabled() {
+			v.add("http_addr", "slack.mode http needs the HTTP server, but it is off")
+		}
+	}
+	if s.APIURL != "" {
+		if v.url("slack.api_url", s.APIURL) && !strings.HasSuffix(s.APIURL, "/") {
+			v.add("slack.api_url", "must end with /")
+		}
+	}
+	v.channel("slack.default_channel", s.DefaultChannel)
+	if _, err := picket.ParseSeverity(s.DefaultMinSeverity); err != nil {
+		v.add("slack.default_min_severity", "%v", err)
+	}
+}
+
+// given reports whether a secret was given, even if it could not be loaded.
+func (v *checker) given(key string, s Secret) bool {
+	return s != "" || v.src.failed[key]
+}
+
+func (v *checker) aws(a AWS) {
+	if a.Region != "" && !regionPattern.MatchString(a.Region) {
+		v.add("aws.region", "%q is not an AWS region code (such as eu-west-1)", a.Region)
+	}
+	if a.EndpointURL != "" {
+		v.url("aws.endpoint_url", a.EndpointURL)
+	}
+	if a.QueueURL != "" {
+		v.url("aws.queue_url", a.QueueURL)
+	}
+}
+
+func (v *checker) ingest(in Ingest) {
+	if in.Workers < 1 || in.Workers > 64 {
+		v.add("ingest.workers", "%d is out of range (1 to 64)", in.Workers)
+	}
+	if in.MaxMessages < 1 || in.MaxMessages > 10 {
+		v.add("ingest.max_messages", "%d is out of range (1 to 10, the SQS limit)", in.MaxMessages)
+	}
+	v.seconds("ingest.wait_time", in.WaitTime, 0, 20*time.Second, "the SQS limit")
+	v.seconds("ingest.visibility_timeout", in.VisibilityTimeout, time.Second, 12*time.Hour, "the SQS limits")
+	if in.ProcessedTTL.Duration <= 0 {
+		v.add("ingest.processed_ttl", "%v must be positive", in.ProcessedTTL)
+	}
+}
+
+// seconds checks that d is whole seconds between lo and hi, as SQS takes it.
+func (v *checker) seconds(key string, d Duration, lo, hi time.Duration, why string) {
+	switch {
+	case d.Duration < lo || d.Duration > hi:
+		v.add(key, "%v is out of range (%v to %v, %s)", d, lo, hi, why)
+	case d.Duration%time.Second != 0:
+		v.add(key, "%v is not a whole number of seconds", d)
+	}
+}
+
+func (v *checker) enrich(e Enrich) {
+	if e.Budget.Duration <= 0 || e.Budget.Duration > 30*time.Second {
+		v.add("enrich.budget", "%v is out of range (more than 0, at most 30s)", e.Budget)
+	}
+	if e.CacheTTL.Duration < 0 {
+		v.add("enrich.cache_ttl", "%v must not be negative (0 disables the cache)", e.CacheTTL)
+	}
+	ids := make([]string, 0, len(e.AccountAliases))
+	for id := range e.AccountAliases {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		key := "enrich.account_aliases." + id
+		if !accountIDPattern.MatchString(id) {
+			v.add(key, "%q is not a 12-digit account id", id)
+		}
+		if strings.TrimSpace(e.AccountAliases[id]) == "" {
+			v.add(key, "the alias is empty")
+		}
+	}
+}
+
+func (v *checker) routes(routes []Route) {
+	seen := map[string]int{}
+	for i, r := range routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		switch first, dup := seen[r.Name]; {
+		case r.Name == "":
+			v.add(p+".name", "required")
+		case dup:
+			v.add(p+".name", "%q is already the name of routes[%d]", r.Name, first)
+		default:
+			seen[r.Name] = i
+		}
+		if _, err := picket.ParseSeverity(r.MinSeverity); err != nil {
+			v.add(p+".min_severity", "%v", err)
+		}
+		for j, s := range r.Sources {
+			if s != string(picket.SourceGuardDuty) && s != string(picket.SourceSecurityHub) {
+				v.add(fmt.Sprintf("%s.sources[%d]", p, j), "%q is not a source (want guardduty or securityhub)", s)
+			}
+		}
+		for j, a := range r.Accounts {
+			if !accountIDPattern.MatchString(a) {
+				v.add(fmt.Sprintf("%s.accounts[%d]", p, j), "%q is not a 12-digit account id", a)
+			}
+		}
+		for j, reg := range r.Regions {
+			if !regionPattern.MatchString(reg) {
+				v.add(fmt.Sprintf("%s.regions[%d]", p, j), "%q is not an AWS region code (such as eu-west-1)", reg)
+			}
+		}
+		for j, t := range r.Types {
+			key := fmt.Sprintf("%s.types[%d]", p, j)
+			if t == "" {
+				v.add(key, "empty pattern")
+			}
+		}
+		if r.Channel == "" {
+			v.add(p+".channel", "required")
+		} else {
+			v.channel(p+".channel", r.Channel)
+		}
+		if r.MentionCritical != "" && !userGroupPattern.MatchString(r.MentionCritical) {
+			v.add(p+".mention_critical", "%q is not a Slack user-group id (S...)", r.MentionCritical)
+		}
+	}
+}
+
+func (v *checker) channel(key, ch string) {
+	switch {
+	case ch == "":
+		v.add(key, "required")
+	case !channelIDPattern.MatchString(ch) && !channelNamePattern.MatchString(ch):
+		v.add(key, "%q is not a Slack channel id (C..., G...) or a #name in lower case", ch)
+	}
+}
+
+// url checks that s is an absolute http or https URL and reports whether it
+// is.
+func (v *checker) url(key, s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		v.add(key, "is not a URL: %v", err)
+		return false
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		// Redacted hides a password someone put in the URL.
+		v.add(key, "%q is not an absolute http(s) URL", u.Redacted())
+		return false
+	}
+	return true
+}
+
+func (v *checker) addr(key, s string) {
+	// An empty host (":8080") listens on every interface, which is allowed.
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		v.add(key, "%q is not a host:port address (or \"off\")", s)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.add(key, "%q has no valid port", s)
+	}
+}
