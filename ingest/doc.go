@@ -1,0 +1,25 @@
+// Package ingest consumes the SQS queue that EventBridge findings reach
+// through SNS, and hands every decoded finding to a picket.FindingHandler.
+//
+// The Consumer keeps the queue's promises to the rest of Picket:
+//
+//   - A message is deleted only after every finding in it was handled and the
+//     store recorded the message as done (MarkMessageDone, then DeleteMessage).
+//     A redelivered message the store already knows is deleted without being
+//     handled again.
+//   - A message that cannot be decoded is logged with its id, receive count and
+//     reason, counted, and never deleted: the queue's redrive policy moves it to
+//     the dead-letter queue after maxReceiveCount receives.
+//   - A message whose handling failed is left for redelivery; the handler is
+//     idempotent by finding key.
+//   - While a message waits to be handled or is being handled, its visibility
+//     timeout is extended every third of VisibilityTimeout, so slow work (Slack
+//     rate limiting) never makes it visible to another consumer.
+//   - On shutdown the consumer stops receiving, returns messages it had not
+//     started to the queue, and lets those in progress finish within
+//     ShutdownGrace using a context detached from Run's.
+//
+// Decoding the body (SNS envelope or raw delivery, EventBridge, GuardDuty,
+// ASFF) is not this package's job: Options.Decode is given a function, in
+// production event.Decode.
+package ingest
