@@ -1,0 +1,342 @@
+package notifiers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	picket "github.com/picketsec/picket"
+	"github.com/picketsec/picket/metrics"
+	"github.com/slack-go/slack"
+)
+
+// SlackAPI is the part of the Slack Web API that Slack uses, with
+// slack-go's exact method signatures so that *slack.Client satisfies it.
+type SlackAPI interface {
+	PostMessageContext(ctx context.Context, channelID string, options ...slack.MsgOption) (string, string, error)
+	UpdateMessageContext(ctx context.Context, channelID, timestamp string, options ...slack.MsgOption) (string, string, string, error)
+}
+
+// SlackOptions configures a Slack sender. The zero value is usable.
+type SlackOptions struct {
+	Logger *slog.Logger
+	// PerChannelInterval is the least time between two calls for the same
+	// channel; Slack allows about one message per second per channel.
+	// Default 1s.
+	PerChannelInterval time.Duration
+	// MaxAttempts bounds the calls made for one post or update, the first
+	// included. Default 5.
+	MaxAttempts int
+	// Sleep waits for d or until ctx is done, returning ctx.Err() then.
+	// Default: a real timer. Tests inject one that does not wait.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock used for pacing. Default time.Now.
+	Now func() time.Time
+	// Retries counts every retried call (rate limits, server and network
+	// errors). Nil counts nothing.
+	Retries *metrics.Counter
+}
+
+// Backoff after a server or network error: 1s, 2s, 4s... at most 30s.
+const (
+	backoffBase = time.Second
+	backoffMax  = 30 * time.Second
+)
+
+// Slack posts alerts to Slack and updates them in place. It implements
+// picket.AlertSender and is safe for concurrent use.
+//
+// Calls are paced per channel, about one per PerChannelInterval: a caller
+// waits for its turn (or for its context to end) rather than being dropped,
+// and callers for different channels do not wait on each other. A rate limit
+// (HTTP 429) holds the channel for its Retry-After; server errors (5xx) and
+// network errors are retried with exponential backoff; any other Slack error
+// (channel_not_found, not_in_channel, invalid_auth...) fails at once. A
+// retried post whose first attempt reached Slack but whose answer was lost
+// can show twice: a duplicate is better than a lost alert.
+//
+// The message is sent as fallback text (shown as the message's first line;
+// it carries the user-group mention, so the group is notified) and one
+// attachment holding the colour bar and the Block Kit blocks from Render.
+type Slack struct {
+	api      SlackAPI
+	log      *slog.Logger
+	interval time.Duration
+	attempts int
+	sleep    func(context.Context, time.Duration) error
+	now      func() time.Time
+	retries  *metrics.Counter
+
+	mu sync.Mutex
+	// next is the earliest time the next call for a channel may start.
+	next map[string]time.Time
+	// ids maps a channel name a post was sent to ("#security") to the id
+	// Slack answered with, so that posts and updates share one pace.
+	ids map[string]string
+}
+
+// NewSlack returns a sender that calls api, typically a *slack.Client.
+func NewSlack(api SlackAPI, opts SlackOptions) *Slack {
+	s := &Slack{
+		api:      api,
+		log:      opts.Logger,
+		interval: opts.PerChannelInterval,
+		attempts: opts.MaxAttempts,
+		sleep:    opts.Sleep,
+		now:      opts.Now,
+		retries:  opts.Retries,
+		next:     map[string]time.Time{},
+		ids:      map[string]string{},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.interval <= 0 {
+		s.interval = time.Second
+	}
+	if s.attempts <= 0 {
+		s.attempts = 5
+	}
+	if s.sleep == nil {
+		s.sleep = sleep
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// DialSlack returns a sender using the bot token; apiURL, when not empty,
+// points the client at another Slack Web API (a test server) and must end
+// with a slash. The client itself does not retry (Slack does) and gives up
+// on a call after 30 seconds.
+func DialSlack(token, apiURL string, opts SlackOptions) *Slack {
+	copts := []slack.Option{slack.OptionHTTPClient(&http.Client{Timeout: 30 * time.Second})}
+	if apiURL != "" {
+		copts = append(copts, slack.OptionAPIURL(apiURL))
+	}
+	return NewSlack(slack.New(token, copts...), opts)
+}
+
+// PostAlert renders the alert and posts it to a.Channel.
+func (s *Slack) PostAlert(ctx context.Context, a picket.Alert) (picket.MessageRef, error) {
+	if a.Channel == "" {
+		return picket.MessageRef{}, picket.Errorf(picket.EINVALID, "post alert: the alert has no channel")
+	}
+	opts := Render(a).msgOptions()
+	var ref picket.MessageRef
+	err := s.call(ctx, "post alert to", a.Channel, func(ctx context.Context) error {
+		ch, ts, err := s.api.PostMessageContext(ctx, a.Channel, opts...)
+		if err != nil {
+			return err
+		}
+		if ch == "" {
+			ch = a.Channel
+		}
+		ref = picket.MessageRef{Channel: ch, TS: ts}
+		return nil
+	})
+	if err != nil {
+		return picket.MessageRef{}, err
+	}
+	if ref.Channel != a.Channel {
+		s.learnID(a.Channel, ref.Channel)
+	}
+	return ref, nil
+}
+
+// UpdateAlert renders the alert again and replaces the message at ref.
+func (s *Slack) UpdateAlert(ctx context.Context, ref picket.MessageRef, a picket.Alert) error {
+	if ref.Zero() {
+		return picket.Errorf(picket.EINVALID, "update alert: no message to update (channel %q, ts %q)", ref.Channel, ref.TS)
+	}
+	opts := Render(a).msgOptions()
+	return s.call(ctx, "update alert in", ref.Channel, func(ctx context.Context) error {
+		_, _, _, err := s.api.UpdateMessageContext(ctx, ref.Channel, ref.TS, opts...)
+		return err
+	})
+}
+
+// msgOptions sends the message as fallback text plus one attachment with
+// the colour bar and the blocks. The text is escaped already.
+func (m Message) msgOptions() []slack.MsgOption {
+	return []slack.MsgOption{
+		slack.MsgOptionText(m.Text, false),
+		slack.MsgOptionAttachments(slack.Attachment{
+			Color:    m.Color,
+			Fallback: m.Text,
+			Blocks:   slack.Blocks{BlockSet: m.Blocks},
+		}),
+	}
+}
+
+// call runs fn, paced for channel, retrying what can be retried.
+func (s *Slack) call(ctx context.Context, op, channel string, fn func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		if err := s.pace(ctx, channel); err != nil {
+			return fmt.Errorf("%s %s: %w", op, channel, err)
+		}
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s %s: %w", op, channel, ctx.Err())
+		}
+		var wait time.Duration
+		var rl *slack.RateLimitedError
+		switch {
+		case errors.As(err, &rl):
+			wait = rl.RetryAfter
+			if wait <= 0 {
+				wait = backoff(attempt)
+			}
+		case transient(err):
+			wait = backoff(attempt)
+		default:
+			return fmt.Errorf("%s %s: %w", op, channel, permanent(channel, err))
+		}
+		if attempt >= s.attempts {
+			return fmt.Errorf("%s %s: %w", op, channel, &picket.Error{
+				Code:    picket.EUNAVAILABLE,
+				Message: fmt.Sprintf("Slack did not accept the message after %d attempts.", attempt),
+				Err:     err,
+			})
+		}
+		s.retries.Inc()
+		s.log.Warn("slack call failed, retrying", "op", op, "channel", channel,
+			"attempt", attempt, "wait", wait, "err", err)
+		if rl != nil {
+			// Everyone sending to this channel waits out the limit; pace
+			// does the waiting.
+			s.hold(channel, s.now().Add(wait))
+			continue
+		}
+		if err := s.sleep(ctx, wait); err != nil {
+			return fmt.Errorf("%s %s: %w", op, channel, err)
+		}
+	}
+}
+
+// pace waits for the channel's next turn. Turns are handed out in call
+// order, one per interval, so waiting callers are served first come, first
+// served and none is dropped.
+func (s *Slack) pace(ctx context.Context, channel string) error {
+	s.mu.Lock()
+	key := s.key(channel)
+	now := s.now()
+	slot := s.next[key]
+	if slot.Before(now) {
+		slot = now
+	}
+	s.next[key] = slot.Add(s.interval)
+	s.mu.Unlock()
+	if wait := slot.Sub(now); wait > 0 {
+		return s.sleep(ctx, wait)
+	}
+	return ctx.Err()
+}
+
+// hold keeps the channel's next turn at until or later.
+func (s *Slack) hold(channel string, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := s.key(channel)
+	if s.next[key].Before(until) {
+		s.next[key] = until
+	}
+}
+
+// learnID records that name is the channel Slack calls id, carrying the
+// name's pace over to the id.
+func (s *Slack) learnID(name, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.ids[name]; ok {
+		return
+	}
+	s.ids[name] = id
+	if s.next[id].Before(s.next[name]) {
+		s.next[id] = s.next[name]
+	}
+	delete(s.next, name)
+}
+
+// key is the pacing key of a channel; the caller holds s.mu.
+func (s *Slack) key(channel string) string {
+	if id, ok := s.ids[channel]; ok {
+		return id
+	}
+	return channel
+}
+
+func backoff(attempt int) time.Duration {
+	d := backoffBase
+	for i := 1; i < attempt && d < backoffMax; i++ {
+		d *= 2
+	}
+	return min(d, backoffMax)
+}
+
+// transient reports whether err is worth retrying: a Slack server error, a
+// 429 without Retry-After, or a network failure.
+func transient(err error) bool {
+	var sc slack.StatusCodeError
+	if errors.As(err, &sc) {
+		return sc.Code >= 500 || sc.Code == 429
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// permanent turns an error Slack will give again into a picket.Error whose
+// message says what to do.
+func permanent(channel string, err error) error {
+	var se slack.SlackErrorResponse
+	if !errors.As(err, &se) {
+		var sc slack.StatusCodeError
+		if errors.As(err, &sc) {
+			return &picket.Error{Code: picket.EINVALID,
+				Message: fmt.Sprintf("Slack answered HTTP %d.", sc.Code), Err: err}
+		}
+		return &picket.Error{Code: picket.EINTERNAL, Message: "Sending to Slack failed.", Err: err}
+	}
+	e := &picket.Error{Code: picket.EINVALID, Err: err,
+		Message: fmt.Sprintf("Slack refused the message (%s).", se.Err)}
+	switch se.Err {
+	case "channel_not_found":
+		e.Code = picket.ENOTFOUND
+		e.Message = fmt.Sprintf("Slack channel %s was not found: check the routing configuration.", channel)
+	case "not_in_channel", "is_archived", "channel_is_archived", "restricted_action":
+		e.Code = picket.EUNAUTHORIZED
+		e.Message = fmt.Sprintf("Picket cannot post in channel %s (%s): invite the bot or pick another channel.", channel, se.Err)
+	case "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "missing_scope":
+		e.Code = picket.EUNAUTHORIZED
+		e.Message = fmt.Sprintf("Slack rejected Picket's token (%s): check SLACK_BOT_TOKEN and the app's scopes.", se.Err)
+	case "message_not_found", "cant_update_message", "edit_window_closed":
+		e.Code = picket.ENOTFOUND
+		e.Message = fmt.Sprintf("The Slack message to update is gone or cannot be edited (%s).", se.Err)
+	}
+	return e
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

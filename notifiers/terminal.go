@@ -1,0 +1,181 @@
+package notifiers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	picket "github.com/picketsec/picket"
+)
+
+// Terminal prints alerts as plain text, for the demo and dry runs. It
+// implements picket.AlertSender: a post returns a synthetic reference (the
+// alert's channel and a counter as the timestamp) and an update prints the
+// alert again marked "(updated)". It is safe for concurrent use.
+type Terminal struct {
+	// W receives the text.
+	W io.Writer
+
+	mu sync.Mutex
+	n  int
+}
+
+// NewTerminal returns a Terminal printing to w.
+func NewTerminal(w io.Writer) *Terminal {
+	return &Terminal{W: w}
+}
+
+// PostAlert prints the alert and returns a synthetic message reference.
+func (t *Terminal) PostAlert(ctx context.Context, a picket.Alert) (picket.MessageRef, error) {
+	if err := ctx.Err(); err != nil {
+		return picket.MessageRef{}, fmt.Errorf("print alert: %w", err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n++
+	ref := picket.MessageRef{Channel: a.Channel, TS: fmt.Sprintf("0000000000.%06d", t.n)}
+	if ref.Channel == "" {
+		ref.Channel = "terminal"
+	}
+	header := fmt.Sprintf("── alert to %s (message %s)\n", terminalLine(ref.Channel), ref.TS)
+	if _, err := io.WriteString(t.W, header+RenderText(a)+"\n"); err != nil {
+		return picket.MessageRef{}, fmt.Errorf("print alert: %w", err)
+	}
+	return ref, nil
+}
+
+// UpdateAlert prints the alert again, marked as an update of ref.
+func (t *Terminal) UpdateAlert(ctx context.Context, ref picket.MessageRef, a picket.Alert) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("print alert update: %w", err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	header := fmt.Sprintf("── alert in %s (message %s) (updated)\n", terminalLine(ref.Channel), terminalLine(ref.TS))
+	if _, err := io.WriteString(t.W, header+RenderText(a)+"\n"); err != nil {
+		return fmt.Errorf("print alert update: %w", err)
+	}
+	return nil
+}
+
+// maxTextResources bounds the resources RenderText lists.
+const maxTextResources = 20
+
+// RenderText draws an alert as plain text for a terminal: the same facts,
+// context, links and buttons as Render, without Slack markup. Control
+// characters from the finding (terminal escape sequences among them) are
+// replaced, so a finding cannot rewrite the screen.
+func RenderText(a picket.Alert) string {
+	v := newView(a)
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s] %s\n", v.severity, terminalLine(v.title))
+	if len(v.closed) > 0 {
+		fmt.Fprintf(&b, "  Closed: %s; response actions are no longer offered.\n", joinWords(v.closed))
+	}
+	if mentionID.MatchString(a.Mention) {
+		fmt.Fprintf(&b, "  Notifies user group %s\n", a.Mention)
+	}
+	writeFacts(&b, "  ", v.facts)
+	if v.description != "" {
+		b.WriteString("\n" + indent(terminalText(v.description), "  ") + "\n\n")
+	}
+	if len(v.resources) > 0 {
+		fmt.Fprintf(&b, "  Resources (%d):\n", len(v.resources))
+		for i, r := range v.resources {
+			if i == maxTextResources {
+				fmt.Fprintf(&b, "    ...and %d more\n", len(v.resources)-i)
+				break
+			}
+			line := r.kind + " " + r.id
+			if r.owner != "" {
+				line += " of IAM user " + r.owner
+			}
+			if r.arn != "" && r.arn != r.id {
+				line += "  " + r.arn
+			}
+			b.WriteString("    - " + terminalLine(line) + "\n")
+		}
+	}
+	for _, s := range []*section{v.user, v.instance, v.compliance} {
+		if s == nil {
+			continue
+		}
+		title := s.kind
+		if s.name != "" {
+			title += " " + s.name
+		}
+		b.WriteString("  " + terminalLine(title) + ":\n")
+		writeFacts(&b, "    ", s.facts)
+	}
+	for _, m := range v.missing {
+		b.WriteString("  Context unavailable: " + terminalLine(m) + "\n")
+	}
+	if v.console != "" {
+		b.WriteString("  Console: " + v.console + "\n")
+	}
+	if v.remediation != "" {
+		b.WriteString("  Remediation: " + v.remediation + "\n")
+	}
+	for _, n := range v.notes {
+		b.WriteString("  Note: " + terminalLine(n) + "\n")
+	}
+	if v.findingID != "" {
+		b.WriteString("  Finding: " + terminalLine(v.findingID) + "\n")
+	}
+	if len(v.actions) > 0 {
+		names := make([]string, len(v.actions))
+		for i, act := range v.actions {
+			names[i] = "[" + act.text + "]"
+		}
+		b.WriteString("  Buttons: " + strings.Join(names, " ") + "\n")
+	}
+	return b.String()
+}
+
+func writeFacts(b *strings.Builder, prefix string, facts []fact) {
+	width := 0
+	for _, f := range facts {
+		width = max(width, utf8.RuneCountInString(f.label))
+	}
+	for _, f := range facts {
+		pad := strings.Repeat(" ", width-utf8.RuneCountInString(f.label))
+		lines := strings.Split(terminalText(f.value), "\n")
+		fmt.Fprintf(b, "%s%s:%s %s\n", prefix, f.label, pad, lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(b, "%s%s  %s\n", prefix, strings.Repeat(" ", width), l)
+		}
+	}
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+// terminalText replaces control characters other than newline and tab,
+// and invalid UTF-8, with U+FFFD.
+func terminalText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return r
+		}
+		if unicode.IsControl(r) || r == utf8.RuneError || unicode.In(r, unicode.Bidi_Control) {
+			return '\uFFFD'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+// terminalLine is terminalText on one line: newlines and tabs become
+// spaces.
+func terminalLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return ' '
+		}
+		return r
+	}, terminalText(s))
+}
