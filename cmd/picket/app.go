@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/config"
+	"github.com/picketsec/picket/metrics"
+	"github.com/picketsec/picket/triage"
+)
+
+// appMetrics are the series /metrics exposes.
+type appMetrics struct {
+	Received     *metrics.Counter
+	Decoded      *metrics.Counter
+	Undecodable  *metrics.Counter
+	Failed       *metrics.Counter
+	Deleted      *metrics.Counter
+	Posted       *metrics.Counter
+	Updated      *metrics.Counter
+	Deduplicated *metrics.Counter
+	Recorded     *metrics.Counter
+	SlackRetries *metrics.Counter
+	Latency      *metrics.Histogram
+}
+
+func newAppMetrics(reg *metrics.Registry) appMetrics {
+	return appMetrics{
+		Received:     reg.Counter("picket_messages_received_total", "SQS messages received."),
+		Decoded:      reg.Counter("picket_findings_decoded_total", "Findings decoded from messages."),
+		Undecodable:  reg.Counter("picket_messages_undecodable_total", "Messages that did not decode; left for the dead-letter queue."),
+		Failed:       reg.Counter("picket_messages_failed_total", "Messages whose findings could not be committed; retried."),
+		Deleted:      reg.Counter("picket_messages_deleted_total", "Messages deleted after their outcome was committed."),
+		Posted:       reg.Counter("picket_alerts_posted_total", "New Slack alerts posted."),
+		Updated:      reg.Counter("picket_alerts_updated_total", "Slack alerts updated in place."),
+		Deduplicated: reg.Counter("picket_findings_deduplicated_total", "Repeated or out-of-date deliveries ignored."),
+		Recorded:     reg.Counter("picket_findings_recorded_total", "Findings stored without a post (closed, or below every route)."),
+		SlackRetries: reg.Counter("picket_slack_retries_total", "Slack calls retried after 429 or 5xx."),
+		Latency: reg.Histogram("picket_processing_seconds", "Time from SQS send to committed outcome.",
+			0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+	}
+}
+
+func (m appMetrics) triage() triage.Metrics {
+	return triage.Metrics{Posted: m.Posted, Updated: m.Updated, Deduplicated: m.Deduplicated, Recorded: m.Recorded}
+}
+
+// configFlag registers --config on fs, defaulting to PICKET_CONFIG.
+func configFlag(fs *flag.FlagSet, e env) *string {
+	return fs.String("config", e.getenv("PICKET_CONFIG"), "YAML configuration `file` (default $PICKET_CONFIG)")
+}
+
+// loadConfig loads and validates the configuration, printing every problem
+// to stderr when there are any.
+func loadConfig(e env, path string) (config.Config, bool) {
+	cfg, err := config.Load(path, e.getenv, os.ReadFile)
+	if err != nil {
+		var p *config.Problems
+		if errors.As(err, &p) {
+			fmt.Fprintln(e.stderr, err)
+		} else {
+			fmt.Fprintf(e.stderr, "picket: %v\n", err)
+		}
+		return cfg, false
+	}
+	return cfg, true
+}
+
+// newLogger returns the JSON (or text) logger the configuration asks for.
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// storePath is where the database lives inside the data directory.
+func storePath(dataDir string) string { return filepath.Join(dataDir, "picket.db") }
+
+// newRouter builds the router from the configured routes.
+func newRouter(cfg config.Config) (*triage.Router, error) {
+	rules := make([]triage.Rule, 0, len(cfg.Routes))
+	for _, r := range cfg.Routes {
+		rule := triage.Rule{
+			Name: r.Name, MinSeverity: r.Severity(), Accounts: r.Accounts, Regions: r.Regions,
+			Types: r.Types, Channel: r.Channel, MentionCritical: r.MentionCritical,
+		}
+		for _, s := range r.Sources {
+			rule.Sources = append(rule.Sources, picket.Source(s))
+		}
+		rules = append(rules, rule)
+	}
+	return triage.NewRouter(rules, cfg.Slack.DefaultChannel, cfg.Slack.DefaultMinSeverityLevel())
+}
+
+func cmdConfigCheck(e env, args []string) int {
+	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	path := configFlag(fs, e)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg, ok := loadConfig(e, *path)
+	fmt.Fprint(e.stdout, cfg.Redacted())
+	if !ok {
+		return exitUsage
+	}
+	fmt.Fprintln(e.stderr, "configuration OK")
+	return exitOK
+}

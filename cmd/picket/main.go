@@ -1,0 +1,93 @@
+// Command picket is the Picket bot: it turns AWS GuardDuty and Security Hub
+// findings into Slack alerts that responders can act on.
+//
+// Usage:
+//
+//	picket run [--config FILE]             the bot (a demo when no Slack or AWS is configured)
+//	picket demo [--json]                   bundled sample events through the real pipeline, printed here
+//	picket replay [--dry-run] [--json] FILE...  feed SQS bodies from files (.ndjson: one per line; - for stdin)
+//	picket config check [--config FILE]    list every configuration problem, show the effective config
+//	picket version                         print the version
+//	picket healthcheck [--addr ADDR]       probe /healthz (for container health checks)
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// env gives the process environment and standard streams to subcommands so
+// tests can run them in-process.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the command ran and something failed (a finding did not decode)
+	exitUsage   = 2 // bad flags or configuration
+)
+
+const usage = `picket: AWS security findings to Slack, with one-click response
+
+Usage:
+  picket run [--config FILE]                  run the bot (a demo when no Slack/AWS settings are given)
+  picket demo [--json]                        replay bundled sample events through the real pipeline
+  picket replay [--dry-run] [--json] FILE...  process SQS message bodies from files (- reads stdin)
+  picket config check [--config FILE]         validate the configuration and print it (secrets redacted)
+  picket version                              print the version
+  picket healthcheck [--addr HOST:PORT]       exit 0 when the running bot's /healthz answers
+
+Configuration: a YAML file (--config or PICKET_CONFIG) and environment
+variables; see deploy/picket.example.yaml and README.md.
+`
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	e := env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(ctx, e, args[1:])
+	case "demo":
+		return cmdDemo(ctx, e, args[1:])
+	case "replay":
+		return cmdReplay(ctx, e, args[1:])
+	case "config":
+		if len(args) < 2 || args[1] != "check" {
+			fmt.Fprintln(stderr, "usage: picket config check [--config FILE]")
+			return exitUsage
+		}
+		return cmdConfigCheck(e, args[2:])
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "picket %s\n", version)
+		return exitOK
+	case "healthcheck":
+		return cmdHealthcheck(ctx, e, args[1:])
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "picket: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/config"
+	"github.com/picketsec/picket/enrich"
+	"github.com/picketsec/picket/event"
+	"github.com/picketsec/picket/ingest"
+	"github.com/picketsec/picket/metrics"
+	"github.com/picketsec/picket/notifiers"
+	"github.com/picketsec/picket/store"
+	"github.com/picketsec/picket/triage"
+)
+
+func cmdRun(ctx context.Context, e env, args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	path := configFlag(fs, e)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg, ok := loadConfig(e, *path)
+	if !ok {
+		return exitUsage
+	}
+	if !cfg.SlackConfigured() && !cfg.AWSConfigured() {
+		fmt.Fprintln(e.stderr, "picket: no Slack token (SLACK_BOT_TOKEN) and no queue (PICKET_QUEUE_URL) configured: running the demo instead.")
+		return cmdDemo(ctx, e, nil)
+	}
+	log := newLogger(e.stderr, cfg.Log)
+	if err := serve(ctx, cfg, log, e.stdout, nil); err != nil {
+		log.Error("picket stopped", "err", err)
+		return exitFailure
+	}
+	log.Info("picket stopped cleanly")
+	return exitOK
+}
+
+// serve runs the bot until ctx is cancelled: the SQS consumer, the
+// pipeline and the HTTP server. started, when not nil, receives the HTTP
+// address once everything is up (tests and benchmarks use it).
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, started func(httpAddr string)) error {
+	reg := &metrics.Registry{}
+	m := newAppMetrics(reg)
+	ready := &readiness{}
+
+	db, err := store.Open(storePath(cfg.DataDir), store.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ready.add("store", func(context.Context) error { _, err := db.CountFindings(); return err })
+
+	awsCfg, err := loadAWS(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	sender, err := newSender(cfg, log, stdout, m)
+	if err != nil {
+		return err
+	}
+	router, err := newRouter(cfg)
+	if err != nil {
+		return err
+	}
+	p, err := triage.NewPipeline(triage.Options{
+		Store: db, Router: router, Sender: sender, Enricher: newEnricher(cfg, awsCfg, log),
+		Logger: log, Metrics: m.triage(),
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+
+	var httpAddr string
+	if cfg.HTTPEnabled() {
+		addr, herr, err := serveHTTP(ctx, cfg.HTTPAddr, newMux(reg, ready), log)
+		if err != nil {
+			return err
+		}
+		httpAddr = addr.String()
+		wg.Add(1)
+		go func() { defer wg.Done(); errc <- <-herr }()
+	}
+
+	if cfg.AWSConfigured() {
+		consumer, err := ingest.New(sqs.NewFromConfig(awsCfg), ingest.Options{
+			QueueURL:          cfg.AWS.QueueURL,
+			Workers:           cfg.Ingest.Workers,
+			MaxMessages:       int32(cfg.Ingest.MaxMessages),
+			WaitTime:          cfg.Ingest.WaitTime.Duration,
+			VisibilityTimeout: cfg.Ingest.VisibilityTimeout.Duration,
+			Decode:            event.Decode,
+			Handler:           p,
+			Done:              db,
+			Logger:            log,
+			Metrics: ingest.Metrics{
+				Received: m.Received, Decoded: m.Decoded, Undecodable: m.Undecodable,
+				Failed: m.Failed, Deleted: m.Deleted, Latency: m.Latency,
+			},
+		})
+		if err != nil {
+			return err
+		}
+		ready.add("queue", func(context.Context) error {
+			if !consumer.Ready() {
+				return errors.New("not yet receiving from the queue")
+			}
+			return nil
+		})
+		wg.Add(1)
+		go func() { defer wg.Done(); errc <- consumer.Run(ctx) }()
+	} else {
+		log.Warn("no queue configured (PICKET_QUEUE_URL): not consuming findings")
+	}
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pruneMessages(ctx, db, cfg.Ingest.ProcessedTTL.Duration, log)
+	}()
+
+	log.Info("picket started", "version", version, "http", httpAddr, "queue", cfg.AWS.QueueURL,
+		"slack", cfg.SlackConfigured(), "default_channel", cfg.Slack.DefaultChannel)
+	if started != nil {
+		started(httpAddr)
+	}
+
+	var first error
+	go func() { wg.Wait(); close(errc) }()
+	for err := range errc {
+		if err != nil && first == nil {
+			first = err
+			cancel() // one part failed: stop the others
+		}
+	}
+	return first
+}
+
+// pruneMessages forgets processed message ids older than ttl, hourly.
+func pruneMessages(ctx context.Context, db *store.DB, ttl time.Duration, log *slog.Logger) {
+	if ttl <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n, err := db.PruneMessages(now.Add(-ttl))
+			if err != nil {
+				log.Warn("prune processed message ids", "err", err)
+				continue
+			}
+			log.Debug("pruned processed message ids", "count", n)
+		}
+	}
+}
+
+// loadAWS builds the SDK configuration: the default credential chain, the
+// configured region, and the endpoint override for emulators.
+func loadAWS(ctx context.Context, cfg config.Config) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if cfg.AWS.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(cfg.AWS.Region))
+	}
+	if cfg.AWS.EndpointURL != "" {
+		opts = append(opts, awsconfig.WithBaseEndpoint(cfg.AWS.EndpointURL))
+	}
+	c, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return c, nil
+}
+
+// newSender returns the Slack sender, or a terminal printer when no Slack
+// token is configured.
+func newSender(cfg config.Config, log *slog.Logger, stdout io.Writer, m appMetrics) (picket.AlertSender, error) {
+	if !cfg.SlackConfigured() {
+		log.Warn("no Slack token (SLACK_BOT_TOKEN): alerts are printed to standard output")
+		return notifiers.NewTerminal(stdout), nil
+	}
+	return notifiers.DialSlack(cfg.Slack.BotToken.Reveal(), cfg.Slack.APIURL, notifiers.SlackOptions{
+		Logger: log, Retries: m.SlackRetries,
+	}), nil
+}
+
+// newEnricher returns the enricher for the bot's own account, or one that
+// explains why there is no context when enrichment is off.
+func newEnricher(cfg config.Config, awsCfg aws.Config, log *slog.Logger) picket.Enricher {
+	if !cfg.Enrich.Enabled {
+		return nil
+	}
+	stsc, iamc := sts.NewFromConfig(awsCfg), iam.NewFromConfig(awsCfg)
+	var once sync.Once
+	var self string
+	var selfErr error
+	return enrich.New(enrich.Options{
+		Budget:   cfg.Enrich.Budget.Duration,
+		CacheTTL: cfg.Enrich.CacheTTL.Duration,
+		Aliases:  cfg.Enrich.AccountAliases,
+		Logger:   log,
+		Clients: func(ctx context.Context, account, region string) (enrich.Clients, error) {
+			once.Do(func() {
+				out, err := stsc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+				if err != nil {
+					selfErr = fmt.Errorf("find own account: %w", err)
+					return
+				}
+				self = aws.ToString(out.Account)
+			})
+			if selfErr != nil {
+				return enrich.Clients{}, selfErr
+			}
+			if account != self {
+				return enrich.Clients{}, fmt.Errorf("no access to account %s (Picket runs in %s)", account, self)
+			}
+			return enrich.Clients{IAM: iamc, EC2: ec2.NewFromConfig(awsCfg, func(o *ec2.Options) { o.Region = region })}, nil
+		},
+	})
+}
+
+// newLocalPipeline is the pipeline for `replay` without --dry-run: the
+// configured store and Slack (or the terminal).
+func newLocalPipeline(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, _ bool) (*triage.Pipeline, func(), error) {
+	db, err := store.Open(storePath(cfg.DataDir), store.Options{Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	m := newAppMetrics(&metrics.Registry{})
+	sender, err := newSender(cfg, log, stdout, m)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	router, err := newRouter(cfg)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	var enricher picket.Enricher
+	if cfg.AWSConfigured() {
+		if awsCfg, err := loadAWS(ctx, cfg); err == nil {
+			enricher = newEnricher(cfg, awsCfg, log)
+		}
+	}
+	p, err := triage.NewPipeline(triage.Options{Store: db, Router: router, Sender: sender, Enricher: enricher, Logger: log})
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return p, func() { db.Close() }, nil
+}
