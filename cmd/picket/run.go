@@ -215,28 +215,30 @@ func newEnricher(cfg config.Config, awsCfg aws.Config, log *slog.Logger) picket.
 		return nil
 	}
 	stsc, iamc := sts.NewFromConfig(awsCfg), iam.NewFromConfig(awsCfg)
-	var once sync.Once
-	var self string
-	var selfErr error
+	var mu sync.Mutex
+	var self string // the bot's own account, once known
 	return enrich.New(enrich.Options{
 		Budget:   cfg.Enrich.Budget.Duration,
 		CacheTTL: cfg.Enrich.CacheTTL.Duration,
 		Aliases:  cfg.Enrich.AccountAliases,
 		Logger:   log,
 		Clients: func(ctx context.Context, account, region string) (enrich.Clients, error) {
-			once.Do(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if self == "" {
+				// Only a success is remembered: a failed look-up is tried
+				// again with the next finding.
 				out, err := stsc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 				if err != nil {
-					selfErr = fmt.Errorf("find own account: %w", err)
-					return
+					log.Warn("enrich: sts:GetCallerIdentity failed", "err", err)
+					return enrich.Clients{}, &picket.Error{Code: picket.EUNAVAILABLE,
+						Message: "Picket could not tell which AWS account it runs in (sts:GetCallerIdentity failed)", Err: err}
 				}
 				self = aws.ToString(out.Account)
-			})
-			if selfErr != nil {
-				return enrich.Clients{}, selfErr
 			}
 			if account != self {
-				return enrich.Clients{}, fmt.Errorf("no access to account %s (Picket runs in %s)", account, self)
+				return enrich.Clients{}, picket.Errorf(picket.EUNAUTHORIZED,
+					"no access to account %s (Picket runs in %s)", account, self)
 			}
 			return enrich.Clients{IAM: iamc, EC2: ec2.NewFromConfig(awsCfg, func(o *ec2.Options) { o.Region = region })}, nil
 		},
