@@ -53,6 +53,10 @@ type Slack struct {
 	// (default "low"); findings below it that no route takes are recorded
 	// but not posted.
 	DefaultMinSeverity string `yaml:"default_min_severity"`
+	// MessageInterval is the least time between two posts or updates to one
+	// channel (default 1s, Slack's documented pace; 0 to 10s). Bursts wait
+	// for their turn; nothing is dropped.
+	MessageInterval Duration `yaml:"message_interval"`
 }
 
 // AWS configures the AWS SDK and the queue Picket consumes.
@@ -135,6 +139,7 @@ func Default() Config {
 			Mode:               ModeSocket,
 			DefaultChannel:     "#security-alerts",
 			DefaultMinSeverity: "low",
+			MessageInterval:    Dur(time.Second),
 		},
 		Ingest: Ingest{
 			Workers:           4,

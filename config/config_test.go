@@ -744,6 +744,10 @@ func TestValidateOther(t *testing.T) {
 		}},
 		{"cache off", func(c *config.Config) { c.Enrich.CacheTTL = config.Dur(0) }, nil},
 		{"default min severity", func(c *config.Config) { c.Slack.DefaultMinSeverity = "HIGH" }, nil},
+		{"no pacing", func(c *config.Config) { c.Slack.MessageInterval = config.Dur(0) }, nil},
+		{"pacing too slow", func(c *config.Config) { c.Slack.MessageInterval = config.Dur(11 * time.Second) }, []string{
+			"slack.message_interval: 11s is out of range (0s to 10s)",
+		}},
 		{"bad default min severity", func(c *config.Config) { c.Slack.DefaultMinSeverity = "severe" }, []string{
 			`slack.default_min_severity: unknown severity "severe" (want informational, low, medium, high or critical)`,
 		}},

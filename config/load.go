@@ -105,6 +105,7 @@ type fileSlack struct {
 	Mode              string    `yaml:"mode"`
 	DefaultChannel    string    `yaml:"default_channel"`
 	DefaultMinSev     string    `yaml:"default_min_severity"`
+	MessageInterval   Duration  `yaml:"message_interval"`
 }
 
 // Load builds the configuration: Default, then the YAML file at path (none
@@ -175,10 +176,11 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 
 	fc := fileConfig{
 		Slack: fileSlack{
-			APIURL:         cfg.Slack.APIURL,
-			Mode:           cfg.Slack.Mode,
-			DefaultChannel: cfg.Slack.DefaultChannel,
-			DefaultMinSev:  cfg.Slack.DefaultMinSeverity,
+			APIURL:          cfg.Slack.APIURL,
+			Mode:            cfg.Slack.Mode,
+			DefaultChannel:  cfg.Slack.DefaultChannel,
+			DefaultMinSev:   cfg.Slack.DefaultMinSeverity,
+			MessageInterval: cfg.Slack.MessageInterval,
 		},
 		AWS: cfg.AWS, Ingest: cfg.Ingest, Enrich: cfg.Enrich, Routes: cfg.Routes,
 		DataDir: cfg.DataDir, HTTPAddr: cfg.HTTPAddr, Log: cfg.Log,
@@ -224,6 +226,7 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 	cfg.Slack.Mode = fc.Slack.Mode
 	cfg.Slack.DefaultChannel = fc.Slack.DefaultChannel
 	cfg.Slack.DefaultMinSeverity = fc.Slack.DefaultMinSev
+	cfg.Slack.MessageInterval = fc.Slack.MessageInterval
 	cfg.AWS, cfg.Ingest, cfg.Enrich, cfg.Routes = fc.AWS, fc.Ingest, fc.Enrich, fc.Routes
 	cfg.DataDir, cfg.HTTPAddr, cfg.Log = fc.DataDir, fc.HTTPAddr, fc.Log
 	return problems

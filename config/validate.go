@@ -153,6 +153,9 @@ func (v *checker) slack(c Config) {
 		}
 	}
 	v.channel("slack.default_channel", s.DefaultChannel)
+	if d := s.MessageInterval.Duration; d < 0 || d > 10*time.Second {
+		v.add("slack.message_interval", "%s is out of range (0s to 10s)", d)
+	}
 	if _, err := picket.ParseSeverity(s.DefaultMinSeverity); err != nil {
 		v.add("slack.default_min_severity", "%v", err)
 	}

@@ -28,7 +28,8 @@ type SlackOptions struct {
 	Logger *slog.Logger
 	// PerChannelInterval is the least time between two calls for the same
 	// channel; Slack allows about one message per second per channel.
-	// Default 1s.
+	// Default 1s; a negative value turns pacing off (for load tests
+	// against a local server).
 	PerChannelInterval time.Duration
 	// MaxAttempts bounds the calls made for one post or update, the first
 	// included. Default 5.
@@ -97,7 +98,7 @@ func NewSlack(api SlackAPI, opts SlackOptions) *Slack {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	if s.interval <= 0 {
+	if s.interval == 0 {
 		s.interval = time.Second
 	}
 	if s.attempts <= 0 {

@@ -40,17 +40,28 @@ type slackRecorder struct {
 	n       int
 	gate    chan struct{}
 	arrived chan struct{} // receives once per post request, before the gate
+	onPost  func(text string)
 }
 
-func newSlackRecorder(t *testing.T) *slackRecorder {
-	t.Helper()
-	rec := &slackRecorder{arrived: make(chan struct{}, 100)}
+func newSlackRecorder(tb testing.TB) *slackRecorder { return newSlackRecorderFunc(tb, nil) }
+
+// newSlackRecorderFunc is newSlackRecorder with a function called with
+// each post's fallback text as it arrives.
+func newSlackRecorderFunc(tb testing.TB, onPost func(text string)) *slackRecorder {
+	tb.Helper()
+	rec := &slackRecorder{arrived: make(chan struct{}, 100), onPost: onPost}
 	record := func(method string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
 			form, _ := url.ParseQuery(string(body))
 			if method == "chat.postMessage" {
-				rec.arrived <- struct{}{}
+				if rec.onPost != nil {
+					rec.onPost(form.Get("text"))
+				}
+				select {
+				case rec.arrived <- struct{}{}:
+				default:
+				}
 				rec.mu.Lock()
 				gate := rec.gate
 				rec.mu.Unlock()
@@ -76,7 +87,7 @@ func newSlackRecorder(t *testing.T) *slackRecorder {
 		c.Handle("/chat.update", record("chat.update"))
 	})
 	rec.srv.Start()
-	t.Cleanup(rec.srv.Stop)
+	tb.Cleanup(rec.srv.Stop)
 	return rec
 }
 
@@ -182,11 +193,11 @@ func e2eConfig(t *testing.T, emu *fauxqs.Emulator, queueURL string, rec *slackRe
 	return cfg
 }
 
-func readTestdata(t *testing.T, name string) string {
-	t.Helper()
+func readTestdata(tb testing.TB, name string) string {
+	tb.Helper()
 	b, err := os.ReadFile("testdata/" + name)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return string(b)
 }

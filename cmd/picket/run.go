@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/picketsec/picket"
@@ -104,7 +104,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 
 	if cfg.AWSConfigured() {
-		consumer, err := ingest.New(sqs.NewFromConfig(awsCfg), ingest.Options{
+		sqsc := sqs.NewFromConfig(awsCfg)
+		consumer, err := ingest.New(sqsc, ingest.Options{
 			QueueURL:          cfg.AWS.QueueURL,
 			Workers:           cfg.Ingest.Workers,
 			MaxMessages:       int32(cfg.Ingest.MaxMessages),
@@ -122,9 +123,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		if err != nil {
 			return err
 		}
-		ready.add("queue", func(context.Context) error {
-			if !consumer.Ready() {
-				return errors.New("not yet receiving from the queue")
+		ready.add("queue", func(ctx context.Context) error {
+			if consumer.Ready() {
+				return nil
+			}
+			// Before the first long poll returns, and after a failed one,
+			// ask SQS directly whether the queue is reachable.
+			_, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+				QueueUrl:       aws.String(cfg.AWS.QueueURL),
+				AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages},
+			})
+			if err != nil {
+				return fmt.Errorf("queue not reachable: %w", err)
 			}
 			return nil
 		})
@@ -204,8 +214,17 @@ func newSender(cfg config.Config, log *slog.Logger, stdout io.Writer, m appMetri
 		return notifiers.NewTerminal(stdout), nil
 	}
 	return notifiers.DialSlack(cfg.Slack.BotToken.Reveal(), cfg.Slack.APIURL, notifiers.SlackOptions{
-		Logger: log, Retries: m.SlackRetries,
+		Logger: log, Retries: m.SlackRetries, PerChannelInterval: pacing(cfg.Slack.MessageInterval.Duration),
 	}), nil
+}
+
+// pacing converts the configured interval, where 0 means no pacing, to the
+// sender's option, where 0 means the default.
+func pacing(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // newEnricher returns the enricher for the bot's own account, or one that
