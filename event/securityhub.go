@@ -1,0 +1,539 @@
+package event
+
+import (
+	"strings"
+	"time"
+
+	"github.com/picketsec/picket"
+)
+
+// guardDutyProduct ends the ProductArn of GuardDuty findings imported into
+// Security Hub: arn:aws:securityhub:us-east-1::product/aws/guardduty.
+const guardDutyProduct = "product/aws/guardduty"
+
+// asffFinding holds the fields of an ASFF finding that Picket uses, as
+// read. Byte slices alias the document unless they had escapes.
+type asffFinding struct {
+	raw []byte
+
+	id, productARN, productName, region, account []byte
+	firstType, title, description                []byte
+	createdAt, updatedAt, firstSeen, lastSeen    time.Time
+
+	label         []byte
+	normalized    float64
+	hasNormalized bool
+
+	remediationURL                    []byte
+	pfProductName, pfControlID        []byte
+	pfRuleID, pfCount, pfSample       []byte
+	complianceStatus, securityControl []byte
+	workflowStatus, workflowState     []byte
+	recordState                       []byte
+	sample                            bool
+
+	resources []asffResource
+}
+
+type asffResource struct {
+	typ, id, region                        []byte
+	userName, principalName, principalType []byte
+	roleName, groupID                      []byte
+}
+
+// parseSecurityHubDetail reads the detail of a Security Hub findings event.
+func parseSecurityHubDetail(s *scanner) (list []asffFinding, action []byte, err error) {
+	seen := false
+	for more := s.object("detail"); more; more = s.more() {
+		switch string(s.key()) {
+		case "findings":
+			seen = true
+			list, err = parseASFFList(s, "detail.findings")
+			if err != nil {
+				return nil, nil, err
+			}
+		case "actionName":
+			action = s.strField("detail.actionName")
+		default:
+			s.skip()
+		}
+	}
+	if !seen && !s.failed() {
+		return nil, nil, invalidf("Security Hub event has no detail.findings")
+	}
+	return list, action, nil
+}
+
+// parseASFFList reads an array of ASFF findings. Syntax and type errors are
+// left in s; a finding without Id or ProductArn is an error returned here.
+func parseASFFList(s *scanner, field string) ([]asffFinding, error) {
+	var list []asffFinding
+	i := 0
+	for more := s.array(field); more; more = s.next() {
+		i++
+		s.ctx, s.idx = "Security Hub finding", i
+		list = append(list, asffFinding{})
+		a := &list[len(list)-1]
+		s.ws()
+		start := s.pos
+		parseASFF(s, a)
+		if s.failed() {
+			return nil, nil
+		}
+		a.raw = s.data[start:s.pos]
+		if len(a.id) == 0 {
+			return nil, invalidf("Security Hub finding %d has no Id", i)
+		}
+		s.ctx, s.idx = "", 0
+	}
+	return list, nil
+}
+
+// parseASFF reads one ASFF finding object at s into a.
+func parseASFF(s *scanner, a *asffFinding) {
+	for more := s.object("finding"); more; more = s.more() {
+		switch string(s.key()) {
+		case "Id":
+			a.id = s.strField("Id")
+		case "ProductArn":
+			a.productARN = s.strField("ProductArn")
+		case "ProductName":
+			a.productName = s.strField("ProductName")
+		case "Region":
+			a.region = s.strField("Region")
+		case "AwsAccountId":
+			a.account = s.strField("AwsAccountId")
+		case "Types":
+			for more := s.array("Types"); more; more = s.next() {
+				t := s.strField("Types[]")
+				if a.firstType == nil {
+					a.firstType = t
+				}
+			}
+		case "Title":
+			a.title = s.strField("Title")
+		case "Description":
+			a.description = s.strField("Description")
+		case "CreatedAt":
+			a.createdAt = s.time("CreatedAt")
+		case "UpdatedAt":
+			a.updatedAt = s.time("UpdatedAt")
+		case "FirstObservedAt":
+			a.firstSeen = s.time("FirstObservedAt")
+		case "LastObservedAt":
+			a.lastSeen = s.time("LastObservedAt")
+		case "Severity":
+			for more := s.object("Severity"); more; more = s.more() {
+				switch string(s.key()) {
+				case "Label":
+					a.label = s.strField("Severity.Label")
+				case "Normalized":
+					if s.peek() != 'n' {
+						a.hasNormalized = true
+					}
+					a.normalized = s.float("Severity.Normalized")
+				default:
+					s.skip()
+				}
+			}
+		case "Remediation":
+			for more := s.object("Remediation"); more; more = s.more() {
+				if string(s.key()) != "Recommendation" {
+					s.skip()
+					continue
+				}
+				for more := s.object("Remediation.Recommendation"); more; more = s.more() {
+					if string(s.key()) == "Url" {
+						a.remediationURL = s.strField("Remediation.Recommendation.Url")
+					} else {
+						s.skip()
+					}
+				}
+			}
+		case "ProductFields":
+			parseProductFields(s, a)
+		case "Resources":
+			for more := s.array("Resources"); more; more = s.next() {
+				a.resources = append(a.resources, asffResource{})
+				parseASFFResource(s, &a.resources[len(a.resources)-1])
+			}
+		case "Compliance":
+			for more := s.object("Compliance"); more; more = s.more() {
+				switch string(s.key()) {
+				case "Status":
+					a.complianceStatus = s.strField("Compliance.Status")
+				case "SecurityControlId":
+					a.securityControl = s.strField("Compliance.SecurityControlId")
+				default:
+					s.skip()
+				}
+			}
+		case "Workflow":
+			for more := s.object("Workflow"); more; more = s.more() {
+				if string(s.key()) == "Status" {
+					a.workflowStatus = s.strField("Workflow.Status")
+				} else {
+					s.skip()
+				}
+			}
+		case "WorkflowState":
+			a.workflowState = s.strField("WorkflowState")
+		case "RecordState":
+			a.recordState = s.strField("RecordState")
+		case "Sample":
+			a.sample = s.bool("Sample")
+		default:
+			s.skip()
+		}
+	}
+}
+
+// parseProductFields picks the few ProductFields Picket uses. GuardDuty
+// flattened its fields under "aws/guardduty/service/..." from 2020; older
+// imports used bare names ("count").
+func parseProductFields(s *scanner, a *asffFinding) {
+	for more := s.object("ProductFields"); more; more = s.more() {
+		switch string(s.key()) {
+		case "aws/securityhub/ProductName":
+			a.pfProductName = s.strField("ProductFields aws/securityhub/ProductName")
+		case "ControlId":
+			a.pfControlID = s.strField("ProductFields ControlId")
+		case "RuleId":
+			a.pfRuleID = s.strField("ProductFields RuleId")
+		case "aws/guardduty/service/count", "count":
+			a.pfCount = s.strField("ProductFields count")
+		case "aws/guardduty/service/additionalInfo/sample":
+			a.pfSample = s.strField("ProductFields sample")
+		default:
+			s.skip()
+		}
+	}
+}
+
+func parseASFFResource(s *scanner, r *asffResource) {
+	for more := s.object("Resources[]"); more; more = s.more() {
+		switch string(s.key()) {
+		case "Type":
+			r.typ = s.strField("Resources[].Type")
+		case "Id":
+			r.id = s.strField("Resources[].Id")
+		case "Region":
+			r.region = s.strField("Resources[].Region")
+		case "Details":
+			for more := s.object("Resources[].Details"); more; more = s.more() {
+				switch string(s.key()) {
+				case "AwsIamAccessKey":
+					for more := s.object("Details.AwsIamAccessKey"); more; more = s.more() {
+						switch string(s.key()) {
+						case "PrincipalName":
+							r.principalName = s.strField("Details.AwsIamAccessKey.PrincipalName")
+						case "UserName":
+							r.userName = s.strField("Details.AwsIamAccessKey.UserName")
+						case "PrincipalType":
+							r.principalType = s.strField("Details.AwsIamAccessKey.PrincipalType")
+						default:
+							s.skip()
+						}
+					}
+				case "AwsIamUser":
+					for more := s.object("Details.AwsIamUser"); more; more = s.more() {
+						if string(s.key()) == "UserName" {
+							r.userName = s.strField("Details.AwsIamUser.UserName")
+						} else {
+							s.skip()
+						}
+					}
+				case "AwsIamRole":
+					for more := s.object("Details.AwsIamRole"); more; more = s.more() {
+						if string(s.key()) == "RoleName" {
+							r.roleName = s.strField("Details.AwsIamRole.RoleName")
+						} else {
+							s.skip()
+						}
+					}
+				case "AwsEc2SecurityGroup":
+					for more := s.object("Details.AwsEc2SecurityGroup"); more; more = s.more() {
+						if string(s.key()) == "GroupId" {
+							r.groupID = s.strField("Details.AwsEc2SecurityGroup.GroupId")
+						} else {
+							s.skip()
+						}
+					}
+				default:
+					s.skip()
+				}
+			}
+		default:
+			s.skip()
+		}
+	}
+}
+
+// finishSecurityHub turns parsed ASFF findings into Findings.
+func finishSecurityHub(list []asffFinding, ev *eventInfo, owned bool) ([]picket.Finding, error) {
+	out := make([]picket.Finding, len(list))
+	for i := range list {
+		if err := finishASFF(&list[i], i+1, ev, owned, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func finishASFF(a *asffFinding, n int, ev *eventInfo, owned bool, f *picket.Finding) error {
+	if len(a.id) == 0 {
+		return invalidf("Security Hub finding %d has no Id", n)
+	}
+	if len(a.productARN) == 0 {
+		return invalidf("Security Hub finding %d has no ProductArn", n)
+	}
+	id := toString(a.id)
+	productARN := toString(a.productARN)
+	guardDuty := strings.HasSuffix(productARN, guardDutyProduct)
+
+	sev, score, err := asffSeverity(a, n)
+	if err != nil {
+		return err
+	}
+	account := orString(a.account, ev.account)
+	region := asffRegion(a, productARN, ev.region)
+	partition := arnField(productARN, 1)
+	if partition == "" {
+		partition = "aws"
+	}
+
+	identity := id
+	if !guardDuty {
+		identity = productARN + "\n" + id
+	}
+	*f = picket.Finding{
+		Key:              picket.FindingKey(identity),
+		ID:               id,
+		Source:           picket.SourceSecurityHub,
+		Product:          asffProduct(a, productARN),
+		Type:             asffType(a.firstType, guardDuty),
+		Title:            toString(a.title),
+		Description:      toString(a.description),
+		Severity:         sev,
+		SeverityScore:    score,
+		Account:          account,
+		Region:           region,
+		Resources:        asffResources(a.resources, partition, account),
+		CreatedAt:        a.createdAt,
+		UpdatedAt:        a.updatedAt,
+		FirstSeen:        a.firstSeen,
+		LastSeen:         a.lastSeen,
+		Count:            1,
+		RecordState:      toString(a.recordState),
+		WorkflowStatus:   orString(a.workflowStatus, toString(a.workflowState)),
+		ComplianceStatus: toString(a.complianceStatus),
+		ControlID:        firstOf(a.pfControlID, a.securityControl, a.pfRuleID),
+		RemediationURL:   webURL(a.remediationURL),
+		ConsoleURL:       securityHubConsoleURL(partition, region, id),
+		Sample:           a.sample || string(a.pfSample) == "true",
+		CustomAction:     ev.customAction,
+		EventID:          ev.id,
+		Raw:              rawCopy(a.raw, owned),
+	}
+	if guardDuty {
+		if c, ok := smallInt(a.pfCount); ok && c > 1 {
+			f.Count = c
+		}
+	}
+	return nil
+}
+
+// severityLabels maps ASFF labels to severities and to the normalized score
+// Security Hub assigns when a finding gives only the label.
+var severityLabels = map[string]struct {
+	sev   picket.Severity
+	score float64
+}{
+	"INFORMATIONAL": {picket.SeverityInformational, 0},
+	"LOW":           {picket.SeverityLow, 1},
+	"MEDIUM":        {picket.SeverityMedium, 40},
+	"HIGH":          {picket.SeverityHigh, 70},
+	"CRITICAL":      {picket.SeverityCritical, 90},
+}
+
+// asffSeverity reads Severity.Label when present, else Severity.Normalized.
+func asffSeverity(a *asffFinding, n int) (picket.Severity, float64, error) {
+	if a.hasNormalized && (a.normalized < 0 || a.normalized > 100) {
+		return 0, 0, invalidf("Security Hub finding %d: Severity.Normalized %v is outside 0-100", n, a.normalized)
+	}
+	if len(a.label) > 0 {
+		l, ok := severityLabels[string(a.label)]
+		if !ok {
+			sev, err := picket.ParseSeverity(toString(a.label))
+			if err != nil {
+				return 0, 0, invalidf("Security Hub finding %d: Severity.Label %s is not a severity", n, quoteShort(a.label))
+			}
+			l.sev, l.score = sev, severityLabels[strings.ToUpper(sev.String())].score
+		}
+		if a.hasNormalized {
+			return l.sev, a.normalized, nil
+		}
+		return l.sev, l.score, nil
+	}
+	return picket.SeverityFromNormalized(int(a.normalized)), a.normalized, nil
+}
+
+// asffRegion returns the finding's Region, else the region of its
+// Security Hub ProductArn, else that of its first resource, else the
+// event's.
+func asffRegion(a *asffFinding, productARN, fallback string) string {
+	if len(a.region) > 0 {
+		return toString(a.region)
+	}
+	if arnField(productARN, 2) == "securityhub" {
+		if r := arnField(productARN, 3); validRegion(r) {
+			return r
+		}
+	}
+	if len(a.resources) > 0 && len(a.resources[0].region) > 0 {
+		return toString(a.resources[0].region)
+	}
+	return fallback
+}
+
+// asffProduct names the product that reported the finding.
+func asffProduct(a *asffFinding, productARN string) string {
+	if len(a.productName) > 0 {
+		return toString(a.productName)
+	}
+	if len(a.pfProductName) > 0 {
+		return toString(a.pfProductName)
+	}
+	// arn:aws:securityhub:us-east-1::product/company/product
+	_, p, ok := strings.Cut(productARN, ":product/")
+	if !ok {
+		return ""
+	}
+	switch p {
+	case "aws/guardduty":
+		return "GuardDuty"
+	case "aws/securityhub":
+		return "Security Hub"
+	case "aws/inspector":
+		return "Inspector"
+	case "aws/macie":
+		return "Macie"
+	case "aws/access-analyzer":
+		return "IAM Access Analyzer"
+	case "aws/config":
+		return "Config"
+	case "aws/health":
+		return "Health"
+	}
+	return afterLast(p, '/')
+}
+
+// asffType returns the finding type. For GuardDuty it restores the
+// GuardDuty type from the ASFF one, so both paths agree:
+// "TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce" becomes
+// "UnauthorizedAccess:EC2/SSHBruteForce" (Security Hub replaces the "/" of
+// the GuardDuty type, since "/" separates ASFF type levels).
+func asffType(first []byte, guardDuty bool) string {
+	t := toString(first)
+	if !guardDuty {
+		return t
+	}
+	last := afterLast(t, '/')
+	colon := strings.IndexByte(last, ':')
+	if colon < 0 {
+		return t
+	}
+	dash := strings.IndexByte(last[colon:], '-')
+	if dash < 0 {
+		return last
+	}
+	dash += colon
+	return last[:dash] + "/" + last[dash+1:]
+}
+
+// asffResources maps ASFF resources to Picket resources.
+func asffResources(list []asffResource, partition, account string) []picket.Resource {
+	if len(list) == 0 {
+		return nil
+	}
+	rs := make([]picket.Resource, 0, len(list))
+	for i := range list {
+		r := &list[i]
+		typ, id, region := toString(r.typ), toString(r.id), toString(r.region)
+		arn := ""
+		if strings.HasPrefix(id, "arn:") {
+			arn = id
+		}
+		switch typ {
+		case "AwsIamUser":
+			rs = append(rs, picket.Resource{Kind: picket.ResourceIAMUser, Type: typ, ID: orString(r.userName, afterLast(id, '/')), ARN: arn})
+		case "AwsIamAccessKey":
+			// Id is "AWS::IAM::AccessKey:AKIA..." (or ":null" when unknown).
+			key := afterLast(id, ':')
+			if key == "null" {
+				key = ""
+			}
+			user := orString(r.principalName, toString(r.userName))
+			if key != "" {
+				rs = append(rs, picket.Resource{Kind: picket.ResourceAccessKey, Type: typ, ID: key, UserName: user})
+			}
+			// Old imports give no PrincipalType; only long-term (AKIA) keys
+			// belong to IAM users, temporary (ASIA) ones to sessions.
+			switch pt := toString(r.principalType); {
+			case user != "" && (pt == "IAMUser" || pt == "" && !strings.HasPrefix(key, "ASIA")):
+				rs = append(rs, picket.Resource{Kind: picket.ResourceIAMUser, Type: "IAMUser", ID: user, ARN: iamARN(partition, account, "user/"+user)})
+			case pt == "Root":
+				rs = append(rs, picket.Resource{Kind: picket.ResourceRoot, Type: pt, ID: account, ARN: iamARN(partition, account, "root")})
+			case pt == "AssumedRole" && user != "":
+				rs = append(rs, picket.Resource{Kind: picket.ResourceIAMRole, Type: pt, ID: user})
+			}
+		case "AwsIamRole":
+			rs = append(rs, picket.Resource{Kind: picket.ResourceIAMRole, Type: typ, ID: orString(r.roleName, afterLast(id, '/')), ARN: arn})
+		case "AwsEc2Instance":
+			rs = append(rs, picket.Resource{Kind: picket.ResourceEC2Instance, Type: typ, ID: afterLast(id, '/'), ARN: arn, Region: region})
+		case "AwsS3Bucket":
+			rs = append(rs, picket.Resource{Kind: picket.ResourceS3Bucket, Type: typ, ID: afterLast(id, ':'), ARN: arn})
+		case "AwsEc2SecurityGroup":
+			rs = append(rs, picket.Resource{Kind: picket.ResourceSecurityGrp, Type: typ, ID: orString(r.groupID, afterLast(id, '/')), ARN: arn, Region: region})
+		case "AwsAccount":
+			// Id is "AWS::::Account:123456789012".
+			rs = append(rs, picket.Resource{Kind: picket.ResourceAccount, Type: typ, ID: afterLast(id, ':')})
+		default:
+			rs = append(rs, picket.Resource{Kind: picket.ResourceOther, Type: typ, ID: id, ARN: arn, Region: region})
+		}
+	}
+	return rs
+}
+
+// afterLast returns what follows the last sep in s, or s.
+func afterLast(s string, sep byte) string {
+	return s[strings.LastIndexByte(s, sep)+1:]
+}
+
+// arnField returns field i (0 "arn", 1 partition, 2 service, 3 region,
+// 4 account) of an ARN, or "".
+func arnField(arn string, i int) string {
+	if !strings.HasPrefix(arn, "arn:") {
+		return ""
+	}
+	for ; i > 0; i-- {
+		c := strings.IndexByte(arn, ':')
+		if c < 0 {
+			return ""
+		}
+		arn = arn[c+1:]
+	}
+	if c := strings.IndexByte(arn, ':'); c >= 0 {
+		return arn[:c]
+	}
+	return ""
+}
+
+func firstOf(bs ...[]byte) string {
+	for _, b := range bs {
+		if len(b) > 0 {
+			return toString(b)
+		}
+	}
+	return ""
+}
