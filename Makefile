@@ -53,7 +53,7 @@ demo:
 	$(GO) run ./cmd/picket demo
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./event
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s -fuzzminimizetime 200x ./event
 
 docker:
 	docker build -t picket:$(VERSION) .
