@@ -63,6 +63,9 @@ type Alert struct {
 	// Mention is a Slack user-group id to notify, set for Critical findings
 	// when the matching route asks for it.
 	Mention string `json:"mention,omitempty"`
+	// Actions are the responses taken on the finding so far, oldest first,
+	// shown on the alert (who did what, and Undo where it applies).
+	Actions []ActionRecord `json:"actions,omitempty"`
 }
 
 // MessageRef identifies a posted Slack message so it can be updated in place.

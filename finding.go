@@ -166,6 +166,13 @@ type Finding struct {
 	ID      string `json:"id"`
 	Source  Source `json:"source"`
 	Product string `json:"product,omitempty"`
+	// ProductARN is the Security Hub product ARN that, with the GuardDuty
+	// finding ARN or the ASFF Id, identifies the finding in Security Hub
+	// (BatchUpdateFindings needs both).
+	ProductARN string `json:"product_arn,omitempty"`
+	// ARN is the GuardDuty finding ARN for GuardDuty findings (native or
+	// through Security Hub); empty for others.
+	ARN string `json:"arn,omitempty"`
 	// Type is the GuardDuty finding type or the first ASFF type.
 	Type          string     `json:"type"`
 	Title         string     `json:"title"`

@@ -188,6 +188,8 @@ func finishGuardDuty(g *gdFinding, ev *eventInfo, owned bool) (picket.Finding, e
 		ID:            id,
 		Source:        picket.SourceGuardDuty,
 		Product:       "GuardDuty",
+		ProductARN:    "arn:" + partition + ":securityhub:" + region + "::product/aws/guardduty",
+		ARN:           arn,
 		Type:          toString(g.typ),
 		Title:         toString(g.title),
 		Description:   toString(g.description),

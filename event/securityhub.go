@@ -302,15 +302,17 @@ func finishASFF(a *asffFinding, n int, ev *eventInfo, owned bool, f *picket.Find
 		partition = "aws"
 	}
 
-	identity := id
+	identity, gdARN := id, id
 	if !guardDuty {
-		identity = productARN + "\n" + id
+		identity, gdARN = productARN+"\n"+id, ""
 	}
 	*f = picket.Finding{
 		Key:              picket.FindingKey(identity),
 		ID:               id,
 		Source:           picket.SourceSecurityHub,
 		Product:          asffProduct(a, productARN),
+		ProductARN:       productARN,
+		ARN:              gdARN,
 		Type:             asffType(a.firstType, guardDuty),
 		Title:            toString(a.title),
 		Description:      toString(a.description),

@@ -1,0 +1,241 @@
+package picket
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// ActionKind names a response Picket can run.
+type ActionKind string
+
+// Responses offered on alerts, and Undo.
+const (
+	ActionDisableUser        ActionKind = "disable_user"
+	ActionQuarantineInstance ActionKind = "quarantine_instance"
+	ActionSuppress           ActionKind = "suppress"
+	ActionEscalate           ActionKind = "escalate"
+	// ActionUndo reverses an earlier Disable user or Quarantine instance
+	// from the state recorded when it ran.
+	ActionUndo ActionKind = "undo"
+	// ActionLiftSuppression removes what a Suppress similar created, when
+	// its expiry passes or a person asks.
+	ActionLiftSuppression ActionKind = "lift_suppression"
+)
+
+// Label returns the action as a person reads it: "Disable user".
+func (k ActionKind) Label() string {
+	switch k {
+	case ActionDisableUser:
+		return "Disable user"
+	case ActionQuarantineInstance:
+		return "Quarantine instance"
+	case ActionSuppress:
+		return "Suppress"
+	case ActionEscalate:
+		return "Escalate to Detective"
+	case ActionUndo:
+		return "Undo"
+	case ActionLiftSuppression:
+		return "Lift suppression"
+	}
+	return string(k)
+}
+
+// Actor is the person (or Picket itself) behind a request.
+type Actor struct {
+	// ID is the Slack user id ("U012AB3CD"), or "picket" for the bot's own
+	// scheduled work.
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	// Groups are the Slack user-group ids the actor belongs to, used by
+	// role checks.
+	Groups []string `json:"groups,omitempty"`
+}
+
+// ActionRequest is a request to run one action on one resource of a
+// finding.
+type ActionRequest struct {
+	// ID identifies this request in the audit trail and in approvals.
+	ID         string     `json:"id"`
+	Kind       ActionKind `json:"kind"`
+	FindingKey string     `json:"finding_key"`
+	// Target is the resource acted on: the IAM user, the instance, or for
+	// Suppress and Escalate the finding's main resource.
+	Target  Resource `json:"target"`
+	Account string   `json:"account"`
+	Region  string   `json:"region"`
+	Actor   Actor    `json:"actor"`
+	// Reason is why (required for Suppress).
+	Reason string `json:"reason,omitempty"`
+	// Until is when a suppression expires (Suppress only).
+	Until time.Time `json:"until,omitzero"`
+	// Similar asks Suppress to also suppress future findings like this one
+	// (a GuardDuty filter or a Security Hub automation rule, plus a local
+	// rule), until Until.
+	Similar bool `json:"similar,omitempty"`
+	// UndoOf is the ID of the request Undo reverses.
+	UndoOf string `json:"undo_of,omitempty"`
+	// DryRun plans and records without changing anything.
+	DryRun bool      `json:"dry_run,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// ClaimKey is the key that makes a request run at most once: the same
+// action on the same resource of the same finding. A double click, a
+// retried payload or two people clicking at once share it.
+func (r *ActionRequest) ClaimKey() string {
+	k := string(r.Kind) + "|" + r.FindingKey + "|" + r.Target.ID
+	if r.UndoOf != "" {
+		k += "|" + r.UndoOf
+	}
+	return k
+}
+
+// PlanStep is one AWS call an action will make.
+type PlanStep struct {
+	// Operation is "service:Action" as IAM names it ("iam:UpdateAccessKey").
+	Operation string `json:"operation"`
+	// Description says what the call does, for the person approving it.
+	Description string `json:"description"`
+}
+
+// Plan is exactly what an action will do, shown before it runs.
+type Plan struct {
+	Request ActionRequest `json:"request"`
+	Steps   []PlanStep    `json:"steps"`
+	// Undo says what Undo would restore; empty when the action has no undo.
+	Undo string `json:"undo,omitempty"`
+	// Refusal is set when a guardrail refuses the action; Steps is then
+	// empty and Alternative may name what to do instead.
+	Refusal     string     `json:"refusal,omitempty"`
+	Alternative ActionKind `json:"alternative,omitempty"`
+	// Approvals is how many people other than the requester must approve
+	// before it runs (the two-person rule): 0 or 1.
+	Approvals int `json:"approvals,omitempty"`
+}
+
+// StepStatus is how one step of an action ended.
+type StepStatus string
+
+// Step statuses.
+const (
+	StepDone    StepStatus = "done"
+	StepFailed  StepStatus = "failed"
+	StepSkipped StepStatus = "skipped" // not attempted because an earlier step failed, or nothing to do
+	StepDryRun  StepStatus = "dry_run" // would have run
+)
+
+// StepResult is one AWS call as it happened.
+type StepResult struct {
+	Operation   string     `json:"operation"`
+	Description string     `json:"description"`
+	Status      StepStatus `json:"status"`
+	// RequestID is the AWS request id of the call, for CloudTrail.
+	RequestID string `json:"request_id,omitempty"`
+	// ErrorCode is the AWS error code ("AccessDenied") when it failed.
+	ErrorCode string    `json:"error_code,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// ActionOutcome is how a whole action ended.
+type ActionOutcome string
+
+// Action outcomes.
+const (
+	OutcomeSucceeded ActionOutcome = "succeeded"
+	OutcomePartial   ActionOutcome = "partial" // some steps done, some not
+	OutcomeFailed    ActionOutcome = "failed"  // nothing changed
+	OutcomeDryRunned ActionOutcome = "dry_run"
+	OutcomeRefused   ActionOutcome = "refused" // a guardrail said no
+	OutcomeDenied    ActionOutcome = "denied"  // the actor may not do this
+	OutcomePending   ActionOutcome = "pending_approval"
+	OutcomeRejected  ActionOutcome = "rejected" // an approver said no, or approval expired
+)
+
+// ActionResult is what an action did.
+type ActionResult struct {
+	Request ActionRequest `json:"request"`
+	Outcome ActionOutcome `json:"outcome"`
+	Steps   []StepResult  `json:"steps"`
+	// Evidence is the state recorded before acting (keys, policies, groups
+	// and security groups, ...), kept for the audit and used by Undo.
+	Evidence json.RawMessage `json:"evidence,omitempty"`
+	// Summary is one sentence for people: what happened.
+	Summary string `json:"summary"`
+	// NextStep says what a person should do now, when anything.
+	NextStep string    `json:"next_step,omitempty"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+}
+
+// OutcomeOf derives an outcome from step results: all done -> succeeded,
+// none done -> failed, otherwise partial. Dry-run steps -> dry_run.
+func OutcomeOf(steps []StepResult) ActionOutcome {
+	done, failed, dry := 0, 0, 0
+	for _, s := range steps {
+		switch s.Status {
+		case StepDone:
+			done++
+		case StepFailed:
+			failed++
+		case StepDryRun:
+			dry++
+		}
+	}
+	switch {
+	case dry > 0 && done == 0 && failed == 0:
+		return OutcomeDryRunned
+	case failed == 0:
+		return OutcomeSucceeded
+	case done == 0:
+		return OutcomeFailed
+	}
+	return OutcomePartial
+}
+
+// Responder plans and runs one kind of action against AWS. actions
+// implements one per ActionKind.
+type Responder interface {
+	// Plan says exactly what Execute would do for req on finding f, or
+	// refuses with a reason. It makes only read-only calls.
+	Plan(ctx context.Context, req ActionRequest, f *Finding) (Plan, error)
+	// Execute runs plan. It never returns an error: every failure is in
+	// the result's steps, so the audit and the message tell the truth.
+	Execute(ctx context.Context, plan Plan, f *Finding) ActionResult
+}
+
+// AuditEntry is one record in the tamper-evident audit trail. Each entry
+// holds the SHA-256 of the previous entry, so a changed, removed or
+// reordered entry breaks the chain.
+type AuditEntry struct {
+	// Seq numbers entries from 1, assigned by the store.
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"`
+	// Event says what happened: "requested", "approved", "executed",
+	// "denied", "refused", "rejected", "expired", "rejected_request" (a bad
+	// signature or unknown action id) ...
+	Event      string       `json:"event"`
+	Actor      Actor        `json:"actor"`
+	Action     ActionKind   `json:"action,omitempty"`
+	RequestID  string       `json:"request_id,omitempty"`
+	Target     string       `json:"target,omitempty"`
+	Account    string       `json:"account,omitempty"`
+	Region     string       `json:"region,omitempty"`
+	FindingKey string       `json:"finding_key,omitempty"`
+	Plan       []PlanStep   `json:"plan,omitempty"`
+	Calls      []StepResult `json:"calls,omitempty"`
+	Outcome    string       `json:"outcome,omitempty"`
+	Detail     string       `json:"detail,omitempty"`
+	// PrevHash is the Hash of the entry before (empty for the first);
+	// Hash is the hex SHA-256 of this entry with Hash itself empty.
+	PrevHash string `json:"prev_hash"`
+	Hash     string `json:"hash"`
+}
+
+// Auditor appends entries to the audit trail durably (synced) before
+// returning. store.DB implements it.
+type Auditor interface {
+	Audit(e AuditEntry) (AuditEntry, error)
+}

@@ -1,0 +1,14 @@
+// Package actions runs Picket's responses against AWS: Disable user,
+// Quarantine instance, Suppress, Escalate to Detective, and Undo. Each
+// response is a picket.Responder that plans first (read-only calls, guardrail
+// checks) and then executes step by step, recording every AWS call with its
+// request id so a partial failure is reported truthfully. Service ties the
+// responders to authorization, the two-person rule, exactly-once claims,
+// the audit trail and the Slack announcements, through the root package's
+// interfaces; this package never imports Slack.
+//
+// Each AWS service sits behind a narrow interface (aws.go) with the SDK's
+// exact method signatures, so the real clients satisfy them and tests fake
+// only what they use. Clients for another account come from STS AssumeRole
+// (clients.go).
+package actions

@@ -1,0 +1,140 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
+	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/picketsec/picket"
+)
+
+// steps records the AWS calls of one execution in order. Containment is
+// best effort: a failed step does not stop the ones after it unless they
+// depend on it (the responder then calls skip), so as much as possible is
+// contained and the result says exactly what was and was not done.
+type steps struct {
+	now    func() time.Time
+	dryRun bool
+	list   []picket.StepResult
+}
+
+// call runs one AWS call as a step. fn returns the output's
+// ResultMetadata (for the request id) or the error. In a dry run fn is not
+// called and the step is recorded as StepDryRun. It reports whether the
+// call succeeded (true in a dry run).
+func (s *steps) call(operation, description string, fn func() (middleware.Metadata, error)) bool {
+	r := picket.StepResult{Operation: operation, Description: description, At: s.now().UTC()}
+	if s.dryRun {
+		r.Status = picket.StepDryRun
+		s.list = append(s.list, r)
+		return true
+	}
+	md, err := fn()
+	if err != nil {
+		r.Status = picket.StepFailed
+		r.ErrorCode, r.Error = apiError(err)
+		r.RequestID = requestIDOfError(err)
+		s.list = append(s.list, r)
+		return false
+	}
+	r.Status = picket.StepDone
+	r.RequestID, _ = awsmiddleware.GetRequestIDMetadata(md)
+	s.list = append(s.list, r)
+	return true
+}
+
+// skip records a step that was not attempted, and why.
+func (s *steps) skip(operation, description, why string) {
+	s.list = append(s.list, picket.StepResult{
+		Operation: operation, Description: description, Status: picket.StepSkipped,
+		Error: why, At: s.now().UTC(),
+	})
+}
+
+// results returns the recorded steps.
+func (s *steps) results() []picket.StepResult { return s.list }
+
+// apiError returns the AWS error code and a short message for err.
+func apiError(err error) (code, message string) {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode(), ae.ErrorMessage()
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return "Timeout", "the call did not finish in time"
+	}
+	return "", err.Error()
+}
+
+// requestIDOfError returns the AWS request id carried by a failed call.
+func requestIDOfError(err error) string {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.ServiceRequestID()
+	}
+	return ""
+}
+
+// isCode reports whether err is an AWS API error with one of codes.
+func isCode(err error, codes ...string) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	for _, c := range codes {
+		if ae.ErrorCode() == c {
+			return true
+		}
+	}
+	return false
+}
+
+// noteFinding adds a note to the finding in Security Hub (GuardDuty
+// findings are there too when Security Hub is on). A finding without a
+// product ARN is skipped.
+func noteFinding(ctx context.Context, s *steps, sh SecurityHubAPI, f *picket.Finding, text, by string) bool {
+	const op = "securityhub:BatchUpdateFindings"
+	desc := "Add a note to the finding in Security Hub"
+	if sh == nil || f.ProductARN == "" {
+		s.skip(op, desc, "the finding is not known to Security Hub")
+		return false
+	}
+	id := f.ID
+	if f.ARN != "" {
+		id = f.ARN // GuardDuty findings are identified by their ARN in Security Hub
+	}
+	if len(text) > 512 { // the API's limit on a note
+		text = text[:509] + "..."
+	}
+	return s.call(op, desc, func() (middleware.Metadata, error) {
+		out, err := sh.BatchUpdateFindings(ctx, &securityhub.BatchUpdateFindingsInput{
+			FindingIdentifiers: []shtypes.AwsSecurityFindingIdentifier{{Id: &id, ProductArn: &f.ProductARN}},
+			Note:               &shtypes.NoteUpdate{Text: &text, UpdatedBy: &by},
+		})
+		if err != nil {
+			return middleware.Metadata{}, err
+		}
+		if len(out.UnprocessedFindings) > 0 {
+			u := out.UnprocessedFindings[0]
+			return middleware.Metadata{}, &smithy.GenericAPIError{
+				Code: deref(u.ErrorCode), Message: fmt.Sprintf("finding not updated: %s", deref(u.ErrorMessage)),
+			}
+		}
+		return out.ResultMetadata, nil
+	})
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,161 @@
+package picket
+
+import (
+	"context"
+	"time"
+)
+
+// ActionRecord is the stored state of one action request, from the click
+// to its outcome. It is what makes an action run at most once.
+type ActionRecord struct {
+	Request ActionRequest `json:"request"`
+	Plan    Plan          `json:"plan"`
+	// Status is OutcomePending while awaiting approval, "running" while it
+	// executes, then the result's outcome.
+	Status ActionOutcome `json:"status"`
+	Result *ActionResult `json:"result,omitempty"`
+	// Approver is who approved (two-person rule) or rejected it.
+	Approver *Actor `json:"approver,omitempty"`
+	// ApproveBy is when a pending request expires unapproved.
+	ApproveBy time.Time `json:"approve_by,omitzero"`
+	// UndoneBy is the request id of the Undo that reversed this action.
+	UndoneBy string    `json:"undone_by,omitempty"`
+	Updated  time.Time `json:"updated"`
+}
+
+// StatusRunning marks an action record whose execution is under way.
+const StatusRunning ActionOutcome = "running"
+
+// Active reports whether the record still holds its claim: pending,
+// running, or done successfully (a second run would act twice).
+func (r *ActionRecord) Active() bool {
+	switch r.Status {
+	case OutcomePending, StatusRunning, OutcomeSucceeded, OutcomePartial:
+		return r.UndoneBy == ""
+	}
+	return false
+}
+
+// ActionStore keeps action records. ClaimAction is atomic: of two
+// concurrent claims for the same ActionRequest.ClaimKey, exactly one
+// succeeds. store.DB implements it.
+type ActionStore interface {
+	// ClaimAction stores rec (keyed by rec.Request.ID) and takes the claim
+	// for rec.Request.ClaimKey(), unless an Active record holds it: then it
+	// returns that record and ok=false, storing nothing.
+	ClaimAction(rec ActionRecord) (holder ActionRecord, ok bool, err error)
+	// PutAction replaces the record with the same request id. A record
+	// that is no longer Active releases its claim.
+	PutAction(rec ActionRecord) error
+	// Action returns the record for a request id.
+	Action(requestID string) (ActionRecord, bool, error)
+	// ActionsForFinding returns the records of a finding, oldest first.
+	ActionsForFinding(findingKey string) ([]ActionRecord, error)
+}
+
+// Suppression is a rule that keeps matching findings from being posted
+// until it expires, and what Picket created in AWS for it.
+type Suppression struct {
+	ID string `json:"id"`
+	// FindingKey is the finding the rule was created from.
+	FindingKey string `json:"finding_key"`
+	// Match: every non-empty field must equal the finding's.
+	Source     Source `json:"source,omitempty"`
+	Type       string `json:"type,omitempty"`
+	Account    string `json:"account,omitempty"`
+	Region     string `json:"region,omitempty"`
+	ResourceID string `json:"resource_id,omitempty"`
+
+	Reason  string    `json:"reason"`
+	Actor   Actor     `json:"actor"`
+	Created time.Time `json:"created"`
+	Until   time.Time `json:"until"`
+	// Remote lists what was created in AWS (a GuardDuty filter name or a
+	// Security Hub automation rule ARN) so it can be removed on expiry.
+	Remote []RemoteRule `json:"remote,omitempty"`
+	// Lifted is when the rule was lifted; zero while in force.
+	Lifted time.Time `json:"lifted,omitzero"`
+}
+
+// RemoteRule is one suppression object Picket created in AWS.
+type RemoteRule struct {
+	// Kind is "guardduty_filter" or "securityhub_automation_rule".
+	Kind    string `json:"kind"`
+	ID      string `json:"id"` // filter name or rule ARN
+	Account string `json:"account"`
+	Region  string `json:"region"`
+	// DetectorID is the GuardDuty detector of a filter.
+	DetectorID string `json:"detector_id,omitempty"`
+}
+
+// Matches reports whether the suppression is in force at now and matches f.
+func (s *Suppression) Matches(f *Finding, now time.Time) bool {
+	if !s.Lifted.IsZero() || (!s.Until.IsZero() && !now.Before(s.Until)) {
+		return false
+	}
+	if (s.Source != "" && s.Source != f.Source) || (s.Type != "" && s.Type != f.Type) ||
+		(s.Account != "" && s.Account != f.Account) || (s.Region != "" && s.Region != f.Region) {
+		return false
+	}
+	if s.ResourceID == "" {
+		return true
+	}
+	for _, r := range f.Resources {
+		if r.ID == s.ResourceID {
+			return true
+		}
+	}
+	return false
+}
+
+// SuppressionStore keeps suppression rules. store.DB implements it.
+type SuppressionStore interface {
+	PutSuppression(s Suppression) error
+	Suppressions() ([]Suppression, error)
+}
+
+// RunInput is what a person confirmed in the plan dialog.
+type RunInput struct {
+	Reason  string
+	Until   time.Time
+	Similar bool
+	DryRun  bool
+}
+
+// ResponseService is what Slack inbound (package bot) asks of the action
+// machinery. Every method authorizes the actor and writes the audit trail;
+// errors are *Error values whose Message can be shown to the actor.
+type ResponseService interface {
+	// Prepare plans kind for the finding on behalf of actor and remembers
+	// the plan under Plan.Request.ID for Run. targetID picks the resource
+	// when the finding names several ("" for the first that fits); undoOf
+	// names the request to reverse for ActionUndo. EUNAUTHORIZED when the
+	// actor may not; ENOTFOUND for an unknown finding.
+	Prepare(ctx context.Context, actor Actor, kind ActionKind, findingKey, targetID, undoOf string) (Plan, error)
+	// Run executes the prepared request once. ECONFLICT, with a message
+	// naming who is already acting, when another request holds the claim.
+	// With the two-person rule it returns an OutcomePending result.
+	Run(ctx context.Context, requestID string, actor Actor, in RunInput) (ActionResult, error)
+	// Approve runs a pending request; the approver must be authorized and
+	// must not be the requester.
+	Approve(ctx context.Context, requestID string, approver Actor) (ActionResult, error)
+	// Reject refuses a pending request.
+	Reject(ctx context.Context, requestID string, approver Actor, reason string) (ActionResult, error)
+	// RecordRejected audits an inbound request Picket refused before it
+	// reached an action (bad signature, stale timestamp, replay, unknown
+	// action id).
+	RecordRejected(actor Actor, detail string)
+}
+
+// Announcer tells people in Slack what an action did: a reply in the
+// alert's thread, and the alert itself updated to show the outcome.
+// notifiers.Slack implements it.
+type Announcer interface {
+	// AnnounceAction replies in the thread of the alert at ref with the
+	// record's state: awaiting approval (with Approve and Reject buttons),
+	// or the result with every step.
+	AnnounceAction(ctx context.Context, ref MessageRef, rec ActionRecord) error
+	// PostEscalation posts a notice of an escalation to channel (the
+	// escalation channel), linking the alert when ref is not zero.
+	PostEscalation(ctx context.Context, channel string, ref MessageRef, f *Finding, rec ActionRecord) error
+}
