@@ -18,7 +18,13 @@ type Metrics struct {
 	Updated      *metrics.Counter
 	Deduplicated *metrics.Counter
 	Recorded     *metrics.Counter
+	Suppressed   *metrics.Counter
 	Failed       *metrics.Counter
+}
+
+// ActionLister gives the responses taken on a finding, shown on its alert.
+type ActionLister interface {
+	ActionsForFinding(findingKey string) ([]picket.ActionRecord, error)
 }
 
 // Pipeline takes one decoded finding to a committed outcome: it compares
@@ -34,6 +40,8 @@ type Pipeline struct {
 	now      func() time.Time
 	log      *slog.Logger
 	metrics  Metrics
+	sups     picket.SuppressionStore
+	actions  ActionLister
 	locks    keyLocks
 }
 
@@ -43,9 +51,15 @@ type Options struct {
 	Router   picket.Router
 	Sender   picket.AlertSender
 	Enricher picket.Enricher // optional
-	Now      func() time.Time
-	Logger   *slog.Logger
-	Metrics  Metrics
+	// Suppressions, when set, keeps findings that match a rule in force
+	// from being posted (they are recorded).
+	Suppressions picket.SuppressionStore
+	// Actions, when set, lets updated alerts keep showing the responses
+	// taken.
+	Actions ActionLister
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Metrics Metrics
 }
 
 // NewPipeline returns a Pipeline, or an error naming what is missing.
@@ -71,7 +85,7 @@ func NewPipeline(o Options) (*Pipeline, error) {
 	}
 	return &Pipeline{
 		store: o.Store, router: o.Router, enricher: o.Enricher, sender: o.Sender,
-		now: o.Now, log: o.Logger, metrics: o.Metrics,
+		now: o.Now, log: o.Logger, metrics: o.Metrics, sups: o.Suppressions, actions: o.Actions,
 	}, nil
 }
 
@@ -96,6 +110,8 @@ func (p *Pipeline) HandleFinding(ctx context.Context, f *picket.Finding) (picket
 		p.metrics.Deduplicated.Inc()
 	case picket.OutcomeBelowRoute:
 		p.metrics.Recorded.Inc()
+	case picket.OutcomeSuppressed:
+		p.metrics.Suppressed.Inc()
 	}
 	p.log.Info("finding handled", "key", f.Key, "id", f.ID, "source", f.Source,
 		"type", f.Type, "severity", f.Severity.String(), "outcome", string(out))
@@ -140,6 +156,13 @@ func (p *Pipeline) handle(ctx context.Context, f *picket.Finding) (picket.Outcom
 		// seen: nothing for a person to do, so record it quietly.
 		rec.Route = picket.Route{Rule: "closed"}
 	default:
+		if id, err := p.suppressedBy(f, now); err != nil {
+			return "", err
+		} else if id != "" {
+			rec.Route = picket.Route{Rule: "suppressed:" + id}
+			out = picket.OutcomeSuppressed
+			break
+		}
 		rec.Route = p.router.Route(f)
 		if rec.Route.Channel == "" {
 			break
@@ -163,6 +186,13 @@ func (p *Pipeline) handle(ctx context.Context, f *picket.Finding) (picket.Outcom
 
 func (p *Pipeline) alert(ctx context.Context, f *picket.Finding, rt picket.Route) picket.Alert {
 	a := picket.Alert{Finding: f, Channel: rt.Channel, Mention: rt.Mention}
+	if p.actions != nil {
+		acts, err := p.actions.ActionsForFinding(f.Key)
+		if err != nil {
+			p.log.Warn("load actions for alert", "key", f.Key, "err", err)
+		}
+		a.Actions = acts
+	}
 	if p.enricher != nil {
 		a.Enrichment = p.enricher.Enrich(ctx, f)
 	}
@@ -203,4 +233,22 @@ func (k *keyLocks) lock(key string) (unlock func()) {
 		}
 		k.mu.Unlock()
 	}
+}
+
+// suppressedBy returns the id of a suppression rule in force that matches
+// f, or "".
+func (p *Pipeline) suppressedBy(f *picket.Finding, now time.Time) (string, error) {
+	if p.sups == nil {
+		return "", nil
+	}
+	list, err := p.sups.Suppressions()
+	if err != nil {
+		return "", fmt.Errorf("load suppressions: %w", err)
+	}
+	for i := range list {
+		if list[i].Matches(f, now) {
+			return list[i].ID, nil
+		}
+	}
+	return "", nil
 }

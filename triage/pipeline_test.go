@@ -52,6 +52,7 @@ type sendCall struct {
 	closed  bool
 	mention string
 	missing []string
+	actions int
 }
 
 // fakeSender records posts and updates; fail, when set, makes the next
@@ -72,7 +73,7 @@ func (s *fakeSender) PostAlert(_ context.Context, a picket.Alert) (picket.Messag
 	}
 	s.n++
 	ts := fmt.Sprintf("1700000000.%06d", s.n)
-	s.calls = append(s.calls, sendCall{"post", a.Channel, ts, a.Finding.Count, a.Finding.Closed(), a.Mention, a.Enrichment.Missing})
+	s.calls = append(s.calls, sendCall{"post", a.Channel, ts, a.Finding.Count, a.Finding.Closed(), a.Mention, a.Enrichment.Missing, len(a.Actions)})
 	return picket.MessageRef{Channel: a.Channel, TS: ts}, nil
 }
 
@@ -83,7 +84,7 @@ func (s *fakeSender) UpdateAlert(_ context.Context, ref picket.MessageRef, a pic
 		s.fail = nil
 		return err
 	}
-	s.calls = append(s.calls, sendCall{"update", ref.Channel, ref.TS, a.Finding.Count, a.Finding.Closed(), a.Mention, a.Enrichment.Missing})
+	s.calls = append(s.calls, sendCall{"update", ref.Channel, ref.TS, a.Finding.Count, a.Finding.Closed(), a.Mention, a.Enrichment.Missing, len(a.Actions)})
 	return nil
 }
 
@@ -307,5 +308,65 @@ func TestNewPipelineListsMissingParts(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
+	}
+}
+
+type fakeSuppressions []picket.Suppression
+
+func (f fakeSuppressions) PutSuppression(picket.Suppression) error     { return nil }
+func (f fakeSuppressions) Suppressions() ([]picket.Suppression, error) { return f, nil }
+
+type fakeActions []picket.ActionRecord
+
+func (f fakeActions) ActionsForFinding(string) ([]picket.ActionRecord, error) { return f, nil }
+
+func TestPipelineSuppressionsAndActions(t *testing.T) {
+	clock := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	router, _ := triage.NewRouter(nil, "#security", picket.SeverityLow)
+	sups := fakeSuppressions{
+		{ID: "expired", Type: "Recon:EC2/PortProbeUnprotectedPort", Until: clock.Add(-time.Minute)},
+		{ID: "other-account", Type: "Recon:EC2/PortProbeUnprotectedPort", Account: "999999999999", Until: clock.Add(time.Hour)},
+		{ID: "lifted", Type: "Recon:EC2/PortProbeUnprotectedPort", Until: clock.Add(time.Hour), Lifted: clock.Add(-time.Hour)},
+	}
+	tests := []struct {
+		name string
+		sups fakeSuppressions
+		want picket.Outcome
+	}{
+		{"no rule in force matches: posted", sups, picket.OutcomePosted},
+		{"a rule in force matches: recorded as suppressed", append(sups, picket.Suppression{
+			ID: "in-force", Type: "Recon:EC2/PortProbeUnprotectedPort", Account: "123456789012", Until: clock.Add(time.Hour),
+		}), picket.OutcomeSuppressed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, snd := &memStore{}, &fakeSender{}
+			acts := fakeActions{{Request: picket.ActionRequest{ID: "act-1", Kind: picket.ActionDisableUser}, Status: picket.OutcomeSucceeded}}
+			p, err := triage.NewPipeline(triage.Options{Store: st, Router: router, Sender: snd,
+				Suppressions: tt.sups, Actions: acts, Now: func() time.Time { return clock }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.HandleFinding(context.Background(), finding("2026-11-22T08:00:00Z", 1, picket.SeverityHigh))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Fatalf("outcome %q, want %q", got, tt.want)
+			}
+			rec, _, _ := st.Finding("k1")
+			if tt.want == picket.OutcomeSuppressed {
+				if len(snd.calls) != 0 || rec.Route.Rule != "suppressed:in-force" {
+					t.Errorf("suppressed finding: %d sends, route %q; want none and suppressed:in-force", len(snd.calls), rec.Route.Rule)
+				}
+				return
+			}
+			if len(snd.calls) != 1 {
+				t.Fatalf("sends = %d, want 1", len(snd.calls))
+			}
+			if snd.calls[0].actions != 1 {
+				t.Errorf("alert carried %d action records, want the 1 stored", snd.calls[0].actions)
+			}
+		})
 	}
 }

@@ -1,0 +1,109 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/picketsec/picket"
+)
+
+// PendingLister lists requests awaiting approval; store.DB implements it.
+type PendingLister interface {
+	PendingActions() ([]picket.ActionRecord, error)
+}
+
+// Sweep does the Service's timed work once: requests whose approval window
+// passed are closed as expired, and suppressions whose expiry passed are
+// lifted (what Picket created in AWS is removed) and announced in the
+// thread of the alert they came from. It returns how many of each.
+func (s *Service) Sweep(ctx context.Context) (expired, lifted int) {
+	now := s.o.Now()
+	if pl, ok := s.o.Actions.(PendingLister); ok {
+		recs, err := pl.PendingActions()
+		if err != nil {
+			s.o.Logger.Warn("list pending approvals", "err", err)
+		}
+		for _, rec := range recs {
+			if now.Before(rec.ApproveBy) {
+				continue
+			}
+			unlock := s.lock(rec.Request.ID)
+			if cur, ok, err := s.o.Actions.Action(rec.Request.ID); err == nil && ok && cur.Status == picket.OutcomePending {
+				frec, _, _ := s.o.Findings.Finding(cur.Request.FindingKey)
+				s.expire(ctx, frec, cur)
+				expired++
+			}
+			unlock()
+		}
+	}
+	if s.o.Suppressions == nil {
+		return expired, lifted
+	}
+	sups, err := s.o.Suppressions.Suppressions()
+	if err != nil {
+		s.o.Logger.Warn("list suppressions", "err", err)
+		return expired, lifted
+	}
+	for _, sup := range sups {
+		if !sup.Lifted.IsZero() || sup.Until.IsZero() || now.Before(sup.Until) {
+			continue
+		}
+		s.lift(ctx, sup)
+		lifted++
+	}
+	return expired, lifted
+}
+
+// lift removes an expired suppression and says so.
+func (s *Service) lift(ctx context.Context, sup picket.Suppression) {
+	start := s.o.Now().UTC()
+	var steps []picket.StepResult
+	if s.o.Lifter != nil && len(sup.Remote) > 0 {
+		steps = s.o.Lifter.Lift(ctx, sup)
+	}
+	res := picket.ActionResult{Outcome: picket.OutcomeOf(steps), Steps: steps, Started: start, Finished: s.o.Now().UTC()}
+	if res.Outcome == picket.OutcomeSucceeded {
+		sup.Lifted = res.Finished
+		if err := s.o.Suppressions.PutSuppression(sup); err != nil {
+			s.o.Logger.Error("save lifted suppression", "id", sup.ID, "err", err)
+		}
+		res.Summary = fmt.Sprintf("The suppression set by %s expired at %s and was lifted; matching findings are posted again.",
+			nameOf(sup.Actor), sup.Until.UTC().Format(time.RFC3339))
+	} else {
+		res.Summary = fmt.Sprintf("The suppression set by %s expired, but Picket could not remove everything it created in AWS.", nameOf(sup.Actor))
+		res.NextStep = "Remove the listed GuardDuty filter or Security Hub automation rule by hand, or grant Picket the permission named above."
+	}
+	req := picket.ActionRequest{
+		ID: s.o.NewID(), Kind: picket.ActionLiftSuppression, FindingKey: sup.FindingKey,
+		Target: picket.Resource{Kind: picket.ResourceOther, ID: sup.ID}, Account: sup.Account, Region: sup.Region,
+		Actor: picket.Actor{ID: "picket", Name: "Picket"}, At: start,
+	}
+	res.Request = req
+	rec := picket.ActionRecord{Request: req, Status: res.Outcome, Result: &res, Updated: res.Finished}
+	if _, _, err := s.o.Actions.ClaimAction(rec); err != nil {
+		s.o.Logger.Warn("record suppression lift", "id", sup.ID, "err", err)
+	}
+	e := entryFor("lifted", req.Actor, req)
+	e.Calls, e.Outcome, e.Detail = steps, string(res.Outcome), res.Summary
+	s.audit(e)
+	if frec, ok, err := s.o.Findings.Finding(sup.FindingKey); err == nil && ok {
+		s.announce(ctx, frec, rec)
+	}
+}
+
+// RunSweeper calls Sweep every interval until ctx is done.
+func (s *Service) RunSweeper(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if e, l := s.Sweep(ctx); e+l > 0 {
+				s.o.Logger.Info("sweep", "expired_approvals", e, "lifted_suppressions", l)
+			}
+		}
+	}
+}
