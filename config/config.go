@@ -21,6 +21,10 @@ type Config struct {
 	// Routes send findings to channels; a finding that matches no route goes
 	// to Slack.DefaultChannel.
 	Routes []Route `yaml:"routes"`
+	// Roles say who may run which response; with no roles nobody may.
+	Roles []Role `yaml:"roles"`
+	// Responses are the response buttons' guardrails.
+	Responses Responses `yaml:"responses"`
 	// DataDir holds the bbolt database. Env PICKET_DATA_DIR.
 	DataDir string `yaml:"data_dir"`
 	// HTTPAddr is where the HTTP server (health, metrics, Slack requests in
@@ -152,6 +156,11 @@ func Default() Config {
 			Enabled:  true,
 			Budget:   Dur(2 * time.Second),
 			CacheTTL: Dur(15 * time.Minute),
+		},
+		Responses: Responses{
+			ApprovalTimeout: Dur(30 * time.Minute),
+			ProtectedTag:    "picket:protected",
+			IsolationGroup:  "picket-isolation",
 		},
 		DataDir:  "./data",
 		HTTPAddr: "127.0.0.1:8080",

@@ -745,6 +745,37 @@ func TestValidateOther(t *testing.T) {
 		{"cache off", func(c *config.Config) { c.Enrich.CacheTTL = config.Dur(0) }, nil},
 		{"default min severity", func(c *config.Config) { c.Slack.DefaultMinSeverity = "HIGH" }, nil},
 		{"no pacing", func(c *config.Config) { c.Slack.MessageInterval = config.Dur(0) }, nil},
+		{"good role", func(c *config.Config) {
+			c.Roles = []config.Role{{Name: "r", Users: []string{"U0ABC"}, Actions: []string{"*"}}}
+		}, nil},
+		{"bad roles", func(c *config.Config) {
+			c.Roles = []config.Role{
+				{Name: "r", Users: []string{"alice"}, Groups: []string{"@sec"}, Actions: []string{"reboot"}, Accounts: []string{"12"}},
+				{Name: "r"},
+			}
+		}, []string{
+			`roles[0].users[0]: "alice" is not a Slack user id (U... or W...)`,
+			`roles[0].groups[0]: "@sec" is not a Slack user-group id (S...)`,
+			`roles[0].actions[0]: "reboot" is not an action (want one of [disable_user quarantine_instance suppress escalate undo])`,
+			`roles[0].accounts[0]: "12" is not a 12-digit account id`,
+			`roles[1].name: "r" is already the name of roles[0]`,
+			`roles[1]: names no users and no groups: it grants nothing`,
+			`roles[1].actions: required: the actions the role may run, or "*"`,
+		}},
+		{"bad responses", func(c *config.Config) {
+			c.Responses.Approvals = []string{"*"}
+			c.Responses.ApprovalTimeout = config.Dur(time.Second)
+			c.Responses.EscalationTopicARN = "topic"
+			c.Responses.IsolationGroup = ""
+			c.Responses.Accounts = []config.Account{{ID: "210987654321", RoleARN: "PicketResponder"}, {ID: "210987654321", RoleARN: "arn:aws:iam::210987654321:role/R"}}
+		}, []string{
+			`responses.approvals[0]: "*" is not an action (want one of [disable_user quarantine_instance suppress escalate undo])`,
+			`responses.approval_timeout: 1s is out of range (1m to 24h)`,
+			`responses.escalation_topic_arn: "topic" is not an SNS topic ARN`,
+			`responses.isolation_group: required: the name of the isolation security group`,
+			`responses.accounts[0].role_arn: "PicketResponder" is not an IAM role ARN`,
+			`responses.accounts[1].id: account 210987654321 is listed twice`,
+		}},
 		{"pacing too slow", func(c *config.Config) { c.Slack.MessageInterval = config.Dur(11 * time.Second) }, []string{
 			"slack.message_interval: 11s is out of range (0s to 10s)",
 		}},

@@ -82,14 +82,16 @@ func EnvVars() []EnvVar {
 // fileConfig is the shape of the YAML file. It differs from Config only in
 // the slack section, which names files for secrets instead of holding them.
 type fileConfig struct {
-	Slack    fileSlack `yaml:"slack"`
-	AWS      AWS       `yaml:"aws"`
-	Ingest   Ingest    `yaml:"ingest"`
-	Enrich   Enrich    `yaml:"enrich"`
-	Routes   []Route   `yaml:"routes"`
-	DataDir  string    `yaml:"data_dir"`
-	HTTPAddr string    `yaml:"http_addr"`
-	Log      Log       `yaml:"log"`
+	Slack     fileSlack `yaml:"slack"`
+	AWS       AWS       `yaml:"aws"`
+	Ingest    Ingest    `yaml:"ingest"`
+	Enrich    Enrich    `yaml:"enrich"`
+	Routes    []Route   `yaml:"routes"`
+	Roles     []Role    `yaml:"roles"`
+	Responses Responses `yaml:"responses"`
+	DataDir   string    `yaml:"data_dir"`
+	HTTPAddr  string    `yaml:"http_addr"`
+	Log       Log       `yaml:"log"`
 }
 
 type fileSlack struct {
@@ -183,6 +185,7 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 			MessageInterval: cfg.Slack.MessageInterval,
 		},
 		AWS: cfg.AWS, Ingest: cfg.Ingest, Enrich: cfg.Enrich, Routes: cfg.Routes,
+		Roles: cfg.Roles, Responses: cfg.Responses,
 		DataDir: cfg.DataDir, HTTPAddr: cfg.HTTPAddr, Log: cfg.Log,
 	}
 	var problems []string
@@ -228,6 +231,7 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 	cfg.Slack.DefaultMinSeverity = fc.Slack.DefaultMinSev
 	cfg.Slack.MessageInterval = fc.Slack.MessageInterval
 	cfg.AWS, cfg.Ingest, cfg.Enrich, cfg.Routes = fc.AWS, fc.Ingest, fc.Enrich, fc.Routes
+	cfg.Roles, cfg.Responses = fc.Roles, fc.Responses
 	cfg.DataDir, cfg.HTTPAddr, cfg.Log = fc.DataDir, fc.HTTPAddr, fc.Log
 	return problems
 }

@@ -99,6 +99,8 @@ func validate(c Config, src sources) []string {
 	v.ingest(c.Ingest)
 	v.enrich(c.Enrich)
 	v.routes(c.Routes)
+	v.roles(c.Roles)
+	v.responses(c.Responses)
 	if c.DataDir == "" {
 		v.add("data_dir", "required: the directory that holds the database")
 	}
