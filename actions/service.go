@@ -336,18 +336,19 @@ func (s *Service) Prepare(ctx context.Context, actor picket.Actor, kind picket.A
 func (s *Service) Run(ctx context.Context, requestID string, actor picket.Actor, in picket.RunInput) (picket.ActionResult, error) {
 	s.mu.Lock()
 	p, ok := s.prepared[requestID]
-	if ok {
+	mine := ok && p.plan.Request.Actor.ID == actor.ID
+	if mine {
 		delete(s.prepared, requestID) // a plan runs once; a second submit finds nothing
 	}
 	s.mu.Unlock()
 	if !ok || s.o.Now().After(p.expires) {
 		return picket.ActionResult{}, picket.Errorf(picket.ENOTFOUND, "This request has expired or was already submitted; click the button on the alert again.")
 	}
-	plan := p.plan
-	req := plan.Request
-	if actor.ID != req.Actor.ID {
+	if !mine {
 		return picket.ActionResult{}, picket.Errorf(picket.EUNAUTHORIZED, "Only the person who clicked can confirm this request.")
 	}
+	plan := p.plan
+	req := plan.Request
 	frec, ok, err := s.o.Findings.Finding(req.FindingKey)
 	if err != nil || !ok {
 		return picket.ActionResult{}, picket.Errorf(picket.ENOTFOUND, "Picket does not know this finding any more.")

@@ -1,19 +1,37 @@
 // Package store is Picket's embedded database, a single bbolt file that keeps
 // the latest state of every finding, which queue messages were fully handled,
-// and (in later work) suppressions, the audit chain and digest snapshots.
+// the tamper-evident audit trail, response actions and their claims,
+// suppressions and (in later work) digest snapshots.
 //
-// Only this package imports bbolt. DB implements picket.FindingStore.
+// Only this package imports bbolt. DB implements picket.FindingStore,
+// picket.Auditor, picket.ActionStore and picket.SuppressionStore.
 //
 // Layout, one bucket per kind of data, all created in one transaction when
 // the file is opened:
 //
-//	meta          "schema" -> schema version, 8-byte big-endian
-//	findings      finding key -> JSON picket.FindingRecord
-//	finding_ids   source finding id (GuardDuty id, ASFF Id) -> finding key
-//	messages      queue message id -> 8-byte big-endian Unix nanoseconds (UTC)
-//	audit         reserved
-//	suppressions  reserved
-//	digests       reserved
+//	meta             "schema" -> schema version, 8-byte big-endian
+//	                 "audit_head" -> newest audit seq (8-byte big-endian) + its hex hash
+//	findings         finding key -> JSON picket.FindingRecord
+//	finding_ids      source finding id (GuardDuty id, ASFF Id) -> finding key
+//	messages         queue message id -> 8-byte big-endian Unix nanoseconds (UTC)
+//	audit            8-byte big-endian seq (from 1) -> canonical JSON picket.AuditEntry
+//	actions          action request id -> JSON picket.ActionRecord
+//	claims           ActionRequest.ClaimKey() -> request id of the Active holder
+//	finding_actions  finding key + NUL + 8-byte big-endian sequence -> request id
+//	suppressions     suppression id -> JSON picket.Suppression
+//	digests          reserved
+//
+// The audit trail is a hash chain: each entry holds the SHA-256 of the
+// entry before it, and its own hash over its canonical encoding (see
+// DB.Audit), so VerifyAudit detects a changed, removed or reordered entry.
+// It proves the trail was not edited behind Picket's back by someone who
+// cannot also rewrite every later hash; it is not a signature. Fields added
+// to picket.AuditEntry later must be omitempty/omitzero, or old entries
+// would no longer hash to their stored Hash.
+//
+// A claim makes an action run at most once: ClaimAction takes it in the
+// same transaction that stores the record, and a record that stops being
+// Active (failed, refused, rejected, undone) gives it back in PutAction.
 //
 // Every write is one bbolt read-write transaction that is synced to disk
 // before the call returns, because the ingest path deletes a queue message

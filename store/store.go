@@ -41,13 +41,18 @@ var (
 	bucketAudit        = []byte("audit")
 	bucketSuppressions = []byte("suppressions")
 	bucketDigests      = []byte("digests")
+	bucketActions      = []byte("actions")
+	bucketClaims       = []byte("claims")
+	bucketFindingActs  = []byte("finding_actions")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketFindings, bucketFindingIDs, bucketMessages,
 		bucketAudit, bucketSuppressions, bucketDigests,
+		bucketActions, bucketClaims, bucketFindingActs,
 	}
 
-	keySchema = []byte("schema")
+	keySchema    = []byte("schema")
+	keyAuditHead = []byte("audit_head")
 )
 
 // Options configure Open. The zero value is usable.
