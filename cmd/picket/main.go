@@ -9,6 +9,7 @@
 //	picket config check [--config FILE]    list every configuration problem, show the effective config
 //	picket version                         print the version
 //	picket healthcheck [--addr ADDR]       probe /healthz (for container health checks)
+//	picket audit verify | export [--since] check or export the audit trail
 package main
 
 import (
@@ -55,6 +56,8 @@ Usage:
   picket config check [--config FILE]         validate the configuration and print it (secrets redacted)
   picket version                              print the version
   picket healthcheck [--addr HOST:PORT]       exit 0 when the running bot's /healthz answers
+  picket audit verify                         check the audit trail's hash chain (exit 1 if broken)
+  picket audit export [--since TIME]          print audit entries as JSON lines
 
 Configuration: a YAML file (--config or PICKET_CONFIG) and environment
 variables; see deploy/picket.example.yaml and README.md.
@@ -84,6 +87,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	case "healthcheck":
 		return cmdHealthcheck(ctx, e, args[1:])
+	case "audit":
+		return cmdAudit(e, args[1:])
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/store"
+)
+
+// runCLI runs the command line in-process with the given environment.
+func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, strings.NewReader(""), &out, &errb, func(k string) string { return env[k] })
+	return code, out.String(), errb.String()
+}
+
+func TestAuditVerifyAndExport(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(storePath(dir), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		if _, err := db.Audit(picket.AuditEntry{Time: base.Add(time.Duration(i) * time.Hour), Event: "executed",
+			Actor: picket.Actor{ID: "U0ALICE"}, Action: picket.ActionDisableUser, Outcome: "succeeded"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	env := map[string]string{"PICKET_DATA_DIR": dir}
+
+	code, out, errOut := runCLI(t, env, "audit", "verify")
+	if code != exitOK || !strings.Contains(out, "5 entries") {
+		t.Fatalf("verify: exit %d, stdout %q, stderr %q; want 0 and 5 entries", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, env, "audit", "export", "--since", "2026-11-22T11:00:00Z")
+	if lines := strings.Count(out, "\n"); code != exitOK || lines != 3 {
+		t.Fatalf("export --since: exit %d, %d lines; want 0 and 3:\n%s", code, lines, out)
+	}
+
+	// Change one stored entry behind Picket's back.
+	bdb, err := bolt.Open(filepath.Join(dir, "picket.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("audit"))
+		key := binary.BigEndian.AppendUint64(nil, 3)
+		v := bytes.Replace(b.Get(key), []byte(`"succeeded"`), []byte(`"failed"`), 1)
+		return b.Put(key, v)
+	})
+	bdb.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, env, "audit", "verify")
+	if code != exitFailure || !strings.Contains(errOut, "entry 3") {
+		t.Fatalf("verify after tampering: exit %d, stderr %q; want 1 naming entry 3", code, errOut)
+	}
+}
+
+func TestParseSince(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in      string
+		want    time.Time
+		wantErr bool
+	}{
+		{"2026-11-21T08:00:00Z", time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC), false},
+		{"2026-11-20", time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), false},
+		{"24h", now.Add(-24 * time.Hour), false},
+		{"yesterday", time.Time{}, true},
+		{"-5h", time.Time{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseSince(tt.in, now)
+			if (err != nil) != tt.wantErr || !got.Equal(tt.want) {
+				t.Errorf("parseSince(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}

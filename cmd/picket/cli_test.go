@@ -1,0 +1,108 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReplayDryRunJSON(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"Type":"Notification","Message":"{\"detail-type\":`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"PICKET_DATA_DIR": dir, "PICKET_DEFAULT_CHANNEL": "#sec"}
+	code, out, errOut := runCLI(t, env, "replay", "--dry-run", "--json",
+		"testdata/eb_UnauthorizedAccess_IAMUser_TorIPCaller__c7n.json",
+		"testdata/custom_action_2_findings_IAM.6_RDS.4__asr.json", bad)
+	if code != exitFailure {
+		t.Fatalf("exit %d, want 1 because one input does not decode (stderr %q)", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("got %d lines, want 3 findings and 1 error:\n%s", len(lines), out)
+	}
+	for i, l := range lines[:3] {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %d is not JSON: %v", i, err)
+		}
+		for _, k := range []string{"key", "id", "source", "type", "title", "severity", "severity_score", "account", "region", "resources", "channel", "blocks"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("line %d has no %q: %s", i, k, l)
+			}
+		}
+		if m["channel"] != "#sec" {
+			t.Errorf("line %d channel = %v, want #sec", i, m["channel"])
+		}
+	}
+	var e map[string]string
+	json.Unmarshal([]byte(lines[3]), &e)
+	if e["file"] != bad || e["error"] == "" || e["code"] != "invalid" {
+		t.Errorf("error line = %v, want file %s, an error and code invalid", e, bad)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "picket.db")); err == nil {
+		t.Error("a dry run created the store")
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	secret := "xoxb-very-secret-token-123"
+	env := map[string]string{
+		"SLACK_BOT_TOKEN": secret, "PICKET_LOG_LEVEL": "loud", "PICKET_QUEUE_URL": "not a url",
+		"PICKET_DEFAULT_CHANNEL": "Security Alerts",
+	}
+	code, out, errOut := runCLI(t, env, "config", "check")
+	if code != exitUsage {
+		t.Fatalf("exit %d, want %d for a bad config", code, exitUsage)
+	}
+	for _, want := range []string{"problems", "PICKET_LOG_LEVEL", "PICKET_QUEUE_URL", "PICKET_DEFAULT_CHANNEL", "SLACK_APP_TOKEN"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("problems do not mention %s:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(out+errOut, secret) {
+		t.Fatal("config check printed the bot token")
+	}
+	if !strings.Contains(out, "[redacted]") {
+		t.Errorf("effective config does not show the token as [redacted]:\n%s", out)
+	}
+	code, _, errOut = runCLI(t, map[string]string{}, "config", "check")
+	if code != exitOK {
+		t.Fatalf("default config: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	code, out, errOut := runCLI(t, map[string]string{}, "demo")
+	if code != exitOK {
+		t.Fatalf("demo exit %d, stderr %s", code, errOut)
+	}
+	for _, want := range []string{
+		"Summary: 6 posted, 2 updated in place, 1 duplicates ignored, 0 recorded without a post, 1 undecodable, 0 failed.",
+		"[Disable user]", "[Quarantine instance]", "#security-critical", "(updated)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+}
+
+func TestRunWithoutSettingsRunsDemo(t *testing.T) {
+	code, out, errOut := runCLI(t, map[string]string{}, "run")
+	if code != exitOK || !strings.Contains(errOut, "running the demo") || !strings.Contains(out, "Summary:") {
+		t.Fatalf("run with no settings: exit %d; stderr %q", code, errOut)
+	}
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	if code, out, _ := runCLI(t, nil, "version"); code != exitOK || !strings.HasPrefix(out, "picket ") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+	if code, _, errOut := runCLI(t, nil, "frobnicate"); code != exitUsage || !strings.Contains(errOut, "unknown command") {
+		t.Errorf("unknown command: exit %d, %q", code, errOut)
+	}
+}
