@@ -1,0 +1,345 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	picket "github.com/picketsec/picket"
+	"github.com/slack-go/slack"
+)
+
+// buttons maps the action id of a response button to the action it plans.
+var buttons = map[string]picket.ActionKind{
+	ActionDisableUser:        picket.ActionDisableUser,
+	ActionQuarantineInstance: picket.ActionQuarantineInstance,
+	ActionSuppress:           picket.ActionSuppress,
+	ActionEscalate:           picket.ActionEscalate,
+	ActionUndo:               picket.ActionUndo,
+}
+
+// Block and action ids of the plan dialog's inputs.
+const (
+	blockReason  = "reason"
+	blockExpiry  = "expiry"
+	blockSimilar = "similar"
+	blockDryRun  = "dry_run"
+)
+
+// expiries are the choices of the Suppress dialog's expiry select.
+var expiries = []struct {
+	value string
+	label string
+	d     time.Duration
+}{
+	{"1d", "1 day", 24 * time.Hour},
+	{"7d", "7 days", 7 * 24 * time.Hour},
+	{"30d", "30 days", 30 * 24 * time.Hour},
+	{"90d", "90 days", 90 * 24 * time.Hour},
+}
+
+// defaultExpiry is the preselected expiry.
+const defaultExpiry = "7d"
+
+// metadata is the plan dialog's private_metadata: which request it
+// confirms and where the alert is, for replies.
+type metadata struct {
+	RequestID string            `json:"request_id"`
+	Kind      picket.ActionKind `json:"kind"`
+	ChannelID string            `json:"channel_id,omitempty"`
+	MessageTS string            `json:"message_ts,omitempty"`
+}
+
+// serveInteraction answers POST /slack/interactions.
+func (b *Bot) serveInteraction(w http.ResponseWriter, r *http.Request) {
+	body, err := b.readVerified(w, r)
+	if err != nil {
+		var cb slack.InteractionCallback
+		id := "unknown"
+		if form, perr := url.ParseQuery(string(body)); perr == nil && json.Unmarshal([]byte(form.Get("payload")), &cb) == nil && cb.User.ID != "" {
+			id = cb.User.ID
+		}
+		b.reject(w, id, err)
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		http.Error(w, "malformed form body", http.StatusBadRequest)
+		return
+	}
+	var cb slack.InteractionCallback
+	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil {
+		b.log.Warn("decode interaction payload", "err", err)
+		http.Error(w, "malformed interaction payload", http.StatusBadRequest)
+		return
+	}
+	ack, work := b.interaction(cb)
+	if ack != nil {
+		w.Header().Set("Content-Type", "application/json")
+		if err := json.NewEncoder(w).Encode(ack); err != nil {
+			b.log.Warn("write interaction response", "err", err)
+		}
+	} else {
+		w.WriteHeader(http.StatusOK)
+	}
+	b.goWork(r.Context(), string(cb.Type), work)
+}
+
+// reject answers a refused HTTP request and audits it.
+func (b *Bot) reject(w http.ResponseWriter, userID string, err error) {
+	status, reason := http.StatusUnauthorized, err.Error()
+	var rej *rejection
+	if errors.As(err, &rej) {
+		status = rej.status
+	}
+	b.log.Warn("rejected Slack request", "user", clip(userID, 32), "reason", reason)
+	b.svc.RecordRejected(picket.Actor{ID: clip(userID, 32)}, reason)
+	http.Error(w, http.StatusText(status), status)
+}
+
+// interaction decides at once how to acknowledge an interaction (nil: an
+// empty acknowledgement) and returns the work to do afterwards.
+func (b *Bot) interaction(cb slack.InteractionCallback) (ack any, work func(ctx context.Context)) {
+	switch cb.Type {
+	case slack.InteractionTypeBlockActions:
+		return nil, b.blockAction(cb)
+	case slack.InteractionTypeViewSubmission:
+		if cb.View.CallbackID != CallbackConfirm {
+			b.log.Debug("ignored view submission", "callback_id", clip(cb.View.CallbackID, 64))
+			return nil, nil
+		}
+		return b.confirm(cb)
+	default:
+		b.log.Debug("ignored interaction", "type", clip(string(cb.Type), 64))
+		return nil, nil
+	}
+}
+
+// blockAction returns the work for a button click.
+func (b *Bot) blockAction(cb slack.InteractionCallback) func(ctx context.Context) {
+	var act slack.BlockAction
+	if len(cb.ActionCallback.BlockActions) > 0 && cb.ActionCallback.BlockActions[0] != nil {
+		act = *cb.ActionCallback.BlockActions[0]
+	}
+	channel := cb.Channel.ID
+	if channel == "" {
+		channel = cb.Container.ChannelID
+	}
+	ts := cb.Container.MessageTs
+	if ts == "" {
+		ts = cb.Message.Timestamp
+	}
+	user, name := cb.User.ID, userName(cb.User)
+	b.log.Debug("button clicked", "action_id", clip(act.ActionID, 64), "user", user)
+
+	if kind, ok := buttons[act.ActionID]; ok {
+		findingKey, undoOf := act.Value, ""
+		if kind == picket.ActionUndo {
+			findingKey, undoOf = "", act.Value
+		}
+		trigger := cb.TriggerID
+		return func(ctx context.Context) {
+			b.plan(ctx, trigger, kind, findingKey, undoOf, user, name, metadata{Kind: kind, ChannelID: channel, MessageTS: ts})
+		}
+	}
+	switch act.ActionID {
+	case ActionApprove, ActionReject:
+		approve := act.ActionID == ActionApprove
+		requestID := act.Value
+		return func(ctx context.Context) {
+			actor := b.actor(ctx, user, name)
+			var res picket.ActionResult
+			var err error
+			if approve {
+				res, err = b.svc.Approve(ctx, requestID, actor)
+			} else {
+				res, err = b.svc.Reject(ctx, requestID, actor, "rejected in Slack")
+			}
+			b.reportResult(ctx, channel, user, requestID, res, err)
+		}
+	}
+	return func(ctx context.Context) {
+		b.svc.RecordRejected(picket.Actor{ID: user, Name: name}, fmt.Sprintf("unknown action id %q", clip(act.ActionID, 64)))
+		b.ephemeral(ctx, channel, user, "Picket does not know that button.")
+	}
+}
+
+// plan opens the plan dialog at once (the trigger id expires three seconds
+// after the click), asks the service for the plan and shows it.
+func (b *Bot) plan(ctx context.Context, trigger string, kind picket.ActionKind, findingKey, undoOf, user, name string, meta metadata) {
+	opened, err := b.api.OpenViewContext(ctx, trigger, planningView(kind))
+	if err != nil {
+		b.log.Warn("open plan dialog", "action", kind, "user", user, "err", err)
+		b.ephemeral(ctx, meta.ChannelID, user, "Picket could not open the plan dialog in time; click the button again.")
+		return
+	}
+	actor := b.actor(ctx, user, name)
+	plan, err := b.svc.Prepare(ctx, actor, kind, findingKey, "", undoOf)
+	var view slack.ModalViewRequest
+	switch {
+	case err != nil:
+		b.log.Info("prepare refused", "action", kind, "user", user, "code", picket.ErrorCode(err), "err", err)
+		view = errorView(kind, err)
+	case plan.Refusal != "":
+		view = refusalView(plan)
+	default:
+		meta.RequestID = plan.Request.ID
+		view = planView(plan, meta)
+	}
+	if _, err := b.api.UpdateViewContext(ctx, view, "", opened.Hash, opened.ID); err != nil {
+		b.log.Warn("show plan", "action", kind, "user", user, "err", err)
+		b.ephemeral(ctx, meta.ChannelID, user, "Picket could not show the plan; click the button again.")
+	}
+}
+
+// confirm validates a plan dialog submission. Errors keep the dialog open
+// with a message under the block; otherwise the dialog closes and the
+// request runs in the background.
+func (b *Bot) confirm(cb slack.InteractionCallback) (any, func(ctx context.Context)) {
+	var meta metadata
+	if err := json.Unmarshal([]byte(cb.View.PrivateMetadata), &meta); err != nil || meta.RequestID == "" {
+		b.log.Warn("plan dialog without request metadata", "user", cb.User.ID)
+		return slack.NewErrorsViewSubmissionResponse(map[string]string{blockDryRun: "This dialog is out of date; close it and click the button on the alert again."}), nil
+	}
+	var values map[string]map[string]slack.BlockAction
+	if cb.View.State != nil {
+		values = cb.View.State.Values
+	}
+	in := picket.RunInput{DryRun: checked(values, blockDryRun)}
+	if meta.Kind == picket.ActionSuppress {
+		in.Reason = strings.TrimSpace(values[blockReason][blockReason].Value)
+		if in.Reason == "" {
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{blockReason: "Say why: the reason goes into the audit trail and the finding's note."}), nil
+		}
+		choice := defaultExpiry
+		if opt := values[blockExpiry][blockExpiry].SelectedOption.Value; opt != "" {
+			choice = opt
+		}
+		d, ok := expiry(choice)
+		if !ok {
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{blockExpiry: "Choose one of the offered expiries."}), nil
+		}
+		in.Until = b.now().Add(d).UTC()
+		in.Similar = checked(values, blockSimilar)
+	}
+	user, name := cb.User.ID, userName(cb.User)
+	return nil, func(ctx context.Context) {
+		actor := b.actor(ctx, user, name)
+		res, err := b.svc.Run(ctx, meta.RequestID, actor, in)
+		b.reportResult(ctx, meta.ChannelID, user, meta.RequestID, res, err)
+	}
+}
+
+// reportResult tells the actor, privately, how their request went. The
+// service itself replies in the alert's thread and updates the alert.
+func (b *Bot) reportResult(ctx context.Context, channel, user, requestID string, res picket.ActionResult, err error) {
+	if err != nil {
+		b.log.Info("action request not run", "request", requestID, "user", user, "code", picket.ErrorCode(err), "err", err)
+		b.ephemeral(ctx, channel, user, picket.ErrorMessage(err))
+		return
+	}
+	b.ephemeral(ctx, channel, user, summary(res))
+}
+
+// summary is one line about a result for the person who asked.
+func summary(res picket.ActionResult) string {
+	if res.Summary != "" {
+		return res.Summary
+	}
+	label := res.Request.Kind.Label()
+	switch res.Outcome {
+	case picket.OutcomePending:
+		return label + " is waiting for a second person to approve it."
+	case picket.OutcomeRejected:
+		return label + " was rejected; nothing was changed."
+	case picket.OutcomeDryRunned:
+		return label + " ran as a dry run; nothing was changed."
+	}
+	return label + ": " + string(res.Outcome) + "."
+}
+
+func expiry(value string) (time.Duration, bool) {
+	for _, e := range expiries {
+		if e.value == value {
+			return e.d, true
+		}
+	}
+	return 0, false
+}
+
+// checked reports whether the checkbox of block (whose action id is the
+// block id) is ticked.
+func checked(values map[string]map[string]slack.BlockAction, block string) bool {
+	for _, o := range values[block][block].SelectedOptions {
+		if o.Value == block {
+			return true
+		}
+	}
+	return false
+}
+
+func userName(u slack.User) string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.RealName
+}
+
+// serveCommand answers POST /slack/commands in the response body.
+func (b *Bot) serveCommand(w http.ResponseWriter, r *http.Request) {
+	body, err := b.readVerified(w, r)
+	form, perr := url.ParseQuery(string(body))
+	if err != nil {
+		id := "unknown"
+		if perr == nil && form.Get("user_id") != "" {
+			id = form.Get("user_id")
+		}
+		b.reject(w, id, err)
+		return
+	}
+	if perr != nil {
+		http.Error(w, "malformed form body", http.StatusBadRequest)
+		return
+	}
+	reply := b.command(r.Context(), form.Get("user_id"), form.Get("user_name"), form.Get("text"))
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(reply); err != nil {
+		b.log.Warn("write command response", "err", err)
+	}
+}
+
+// commandReply is the immediate answer to a slash command.
+type commandReply struct {
+	ResponseType string `json:"response_type"`
+	Text         string `json:"text"`
+}
+
+// command runs a slash command within commandTimeout. A handler that takes
+// longer is left to finish on its own and the person is told to retry.
+func (b *Bot) command(ctx context.Context, user, name, text string) commandReply {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commandTimeout)
+	defer cancel()
+	done := make(chan string, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				b.log.Error("slash command panicked", "panic", fmt.Sprint(r))
+				done <- "Picket failed to answer that command; the details are in its logs."
+			}
+		}()
+		done <- b.commands(ctx, b.actor(ctx, user, name), text)
+	}()
+	select {
+	case out := <-done:
+		return commandReply{ResponseType: "ephemeral", Text: out}
+	case <-ctx.Done():
+		b.log.Warn("slash command timed out", "user", user, "after", commandTimeout)
+		return commandReply{ResponseType: "ephemeral", Text: "Picket could not answer within " + strconv.Itoa(int(commandTimeout/time.Second)) + " seconds; try again in a moment."}
+	}
+}

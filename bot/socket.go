@@ -1,0 +1,94 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+)
+
+// socketShutdown bounds how long RunSocketMode waits for the client to
+// close its connection after ctx is done.
+const socketShutdown = 5 * time.Second
+
+// RunSocketMode connects client to Slack and answers interactions and
+// slash commands until ctx is done; it then returns nil. It returns an
+// error when the client gives up connecting.
+func (b *Bot) RunSocketMode(ctx context.Context, client *socketmode.Client) error {
+	errc := make(chan error, 1)
+	go func() { errc <- client.RunContext(ctx) }()
+	for {
+		select {
+		case <-ctx.Done():
+			select {
+			case <-errc:
+			case <-time.After(socketShutdown):
+				b.log.Warn("socket mode client did not stop in time")
+			}
+			return nil
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("socket mode: %w", err)
+		case evt := <-client.Events:
+			b.socketEvent(ctx, client, evt)
+		}
+	}
+}
+
+// socketEvent handles one Socket Mode event. Envelopes are acknowledged
+// before any work starts.
+func (b *Bot) socketEvent(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {
+	switch evt.Type {
+	case socketmode.EventTypeInteractive:
+		cb, ok := evt.Data.(slack.InteractionCallback)
+		if !ok || evt.Request == nil {
+			b.log.Warn("socket mode interaction without a payload")
+			return
+		}
+		ack, work := b.interaction(cb)
+		if err := client.Ack(*evt.Request, ack); err != nil {
+			b.log.Warn("acknowledge interaction", "err", err)
+		}
+		b.goWork(ctx, string(cb.Type), work)
+	case socketmode.EventTypeSlashCommand:
+		cmd, ok := evt.Data.(slack.SlashCommand)
+		if !ok || evt.Request == nil {
+			b.log.Warn("socket mode slash command without a payload")
+			return
+		}
+		// The answer goes in the acknowledgement, so it is worked out off
+		// the event loop; command bounds it to commandTimeout.
+		req := *evt.Request
+		b.goWork(ctx, "slash_command", func(ctx context.Context) {
+			reply := b.command(ctx, cmd.UserID, cmd.UserName, cmd.Text)
+			if err := client.Ack(req, reply); err != nil {
+				b.log.Warn("acknowledge slash command", "err", err)
+			}
+		})
+	case socketmode.EventTypeEventsAPI:
+		if evt.Request != nil {
+			if err := client.Ack(*evt.Request); err != nil {
+				b.log.Warn("acknowledge event", "err", err)
+			}
+		}
+	case socketmode.EventTypeConnecting:
+		b.log.Debug("socket mode connecting")
+	case socketmode.EventTypeConnected:
+		b.log.Info("socket mode connected")
+	case socketmode.EventTypeConnectionError:
+		// The event's error may carry the connection URL and its ticket:
+		// only debug logs see it.
+		b.log.Warn("socket mode connection failed; retrying")
+		b.log.Debug("socket mode connection error", "detail", fmt.Sprint(evt.Data))
+	case socketmode.EventTypeInvalidAuth:
+		b.log.Error("socket mode: Slack refused the app token")
+	case socketmode.EventTypeIncomingError, socketmode.EventTypeErrorBadMessage, socketmode.EventTypeErrorWriteFailed:
+		b.log.Warn("socket mode error", "type", evt.Type, "detail", fmt.Sprint(evt.Data))
+	default:
+		b.log.Debug("socket mode event", "type", evt.Type)
+	}
+}
