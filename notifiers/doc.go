@@ -9,9 +9,24 @@
 // link, and Render keeps within Slack's size limits (50 blocks, 3,000
 // characters of section text, 150 of header text, 10 fields of 2,000).
 //
+// An alert also shows the responses taken on its finding (picket.Alert.
+// Actions), one line each: who did what, when, and how it ended. A Disable
+// user or Quarantine instance that changed something and is not undone gets
+// an Undo button (action id ActionUndo, value the request id), and the
+// button that started it is hidden while it is active. RenderActionReply
+// draws one action record as a reply in the alert's thread: the plan with
+// Approve and Reject buttons while it awaits a second person, then every
+// step with its AWS request id, failures with their error, and what to do
+// next. RenderEscalation draws the notice posted to the escalation channel.
+// These are pure and golden-tested too (testdata/golden_reply). Slack user
+// ids become <@ID> mentions only when they look like Slack ids, and only
+// AWS console URLs in a result's summary become links.
+//
 // Slack sends rendered alerts with chat.postMessage and updates them in
 // place with chat.update, pacing itself to about one message per second per
 // channel and retrying rate limits, server errors and network errors.
-// Terminal prints alerts as plain text for demos and dry runs. Both
-// implement picket.AlertSender.
+// Thread replies and escalation notices are paced and retried the same way,
+// a reply counting against its channel's pace. Terminal prints alerts,
+// replies and notices as plain text for demos and dry runs. Both implement
+// picket.AlertSender and picket.Announcer.
 package notifiers

@@ -126,6 +126,12 @@ func Render(a picket.Alert) Message {
 	if b := linksBlock(v); b != nil {
 		tail = append(tail, b)
 	}
+	if b := historyBlock(v.records); b != nil {
+		tail = append(tail, b)
+	}
+	for i, u := range v.undos {
+		tail = append(tail, undoBlock(i, u))
+	}
 	if len(v.actions) > 0 {
 		tail = append(tail, actionsBlock(v.actions, a.Finding))
 	}
@@ -273,6 +279,54 @@ func actionsBlock(acts []action, f *picket.Finding) slack.Block {
 		elems = append(elems, b)
 	}
 	return slack.NewActionBlock(ActionsBlockID, elems...)
+}
+
+// maxHistoryLine bounds one line of an alert's action history.
+const maxHistoryLine = 600
+
+// historyBlock shows one line per action taken on the finding, oldest
+// first, in one section. When they do not all fit, the oldest are left out
+// and counted.
+func historyBlock(recs []picket.ActionRecord) slack.Block {
+	lines := historyLines(recs, slackStyle{})
+	if len(lines) == 0 {
+		return nil
+	}
+	for i := range lines {
+		lines[i] = clip(lines[i], maxHistoryLine)
+	}
+	const room = MaxSectionText - 80 // for the line counting what was left out
+	first, size := len(lines), 0
+	for first > 0 {
+		n := utf8.RuneCountInString(lines[first-1]) + 1
+		if size+n > room {
+			break
+		}
+		size += n
+		first--
+	}
+	shown := lines[first:]
+	if first > 0 {
+		shown = append([]string{"…" + strconv.Itoa(first) + " earlier actions not shown."}, shown...)
+	}
+	return slack.NewSectionBlock(mrkdwn(strings.Join(shown, "\n")), nil, nil)
+}
+
+// UndoBlockID is the block_id prefix of the blocks holding Undo buttons,
+// one block each (an action_id must be unique within its block): the
+// first is "picket.undo.0".
+const UndoBlockID = "picket.undo"
+
+func undoBlock(i int, u undoButton) slack.Block {
+	b := slack.NewButtonBlockElement(ActionUndo, shorten(u.requestID, MaxButtonValue), plain(clip(Escape(u.text), MaxButtonText)))
+	b.Confirm = slack.NewConfirmationBlockObject(
+		plain(clip(Escape(u.text)+"?", maxConfirmTitle)),
+		plain(clip(Escape(u.confirm), MaxConfirmText)),
+		plain("Undo"),
+		plain("Cancel"),
+	)
+	b.Confirm.Style = slack.StyleDanger
+	return slack.NewActionBlock(UndoBlockID+"."+strconv.Itoa(i), b)
 }
 
 func color(v view) string {

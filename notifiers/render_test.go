@@ -208,6 +208,9 @@ func goldenCases() []struct {
 	f = &picket.Finding{Key: picket.FindingKey("minimal"), Source: picket.SourceSecurityHub, Account: account, Sample: true,
 		CustomAction: "SendToPicket"}
 	cases = append(cases, tc{"minimal_sample", picket.Alert{Finding: f, Channel: "C0SEC"}})
+	for _, c := range actionAlertCases() {
+		cases = append(cases, tc{c.name, c.alert})
+	}
 	return cases
 }
 
@@ -500,8 +503,9 @@ func TestGoldenLimits(t *testing.T) {
 }
 
 var (
-	ourMarkup = regexp.MustCompile(`<!subteam\^[A-Za-z0-9]+>|<https?://[^|<>\s]+\|[^<>|]+>`)
-	knownIDs  = []string{notifiers.ActionDisableUser, notifiers.ActionQuarantineInstance, notifiers.ActionSuppress, notifiers.ActionEscalate}
+	ourMarkup = regexp.MustCompile(`<!subteam\^[A-Za-z0-9]+>|<https?://[^|<>\s]+\|[^<>|]+>|<@[UW][A-Z0-9]{2,}>|<#[CGD][A-Z0-9]{2,}>`)
+	knownIDs  = []string{notifiers.ActionDisableUser, notifiers.ActionQuarantineInstance, notifiers.ActionSuppress, notifiers.ActionEscalate,
+		notifiers.ActionUndo, notifiers.ActionApprove, notifiers.ActionReject}
 )
 
 type textObj struct {
@@ -516,6 +520,7 @@ func checkLimits(t *testing.T, raw []byte) {
 		Color  string `json:"color"`
 		Blocks []struct {
 			Type     string            `json:"type"`
+			BlockID  string            `json:"block_id"`
 			Text     *textObj          `json:"text"`
 			Fields   []*textObj        `json:"fields"`
 			Elements []json.RawMessage `json:"elements"`
@@ -523,6 +528,16 @@ func checkLimits(t *testing.T, raw []byte) {
 	}
 	if err := json.Unmarshal(raw, &msg); err != nil {
 		t.Fatalf("decode: %v", err)
+	}
+	blockIDs := map[string]bool{}
+	for i, b := range msg.Blocks {
+		if b.BlockID == "" {
+			continue
+		}
+		if blockIDs[b.BlockID] {
+			t.Errorf("block %d: got block_id %q twice, want each unique", i, b.BlockID)
+		}
+		blockIDs[b.BlockID] = true
 	}
 	if !regexp.MustCompile(`^#[0-9A-F]{6}$`).MatchString(msg.Color) {
 		t.Errorf("got colour %q, want #RRGGBB", msg.Color)
@@ -563,6 +578,7 @@ func checkLimits(t *testing.T, raw []byte) {
 				checkText(t, where, e.Text, notifiers.MaxSectionText)
 			}
 		case "actions":
+			actionIDs := map[string]bool{}
 			for _, raw := range b.Elements {
 				var e struct {
 					Type     string   `json:"type"`
@@ -577,6 +593,10 @@ func checkLimits(t *testing.T, raw []byte) {
 					t.Errorf("%s: got element %s, want a button", where, raw)
 					continue
 				}
+				if actionIDs[e.ActionID] {
+					t.Errorf("%s: got action_id %q twice in one block, want each unique", where, e.ActionID)
+				}
+				actionIDs[e.ActionID] = true
 				if !slices.Contains(knownIDs, e.ActionID) {
 					t.Errorf("%s: got action_id %q, want one of %v", where, e.ActionID, knownIDs)
 				}

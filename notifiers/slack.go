@@ -50,8 +50,9 @@ const (
 	backoffMax  = 30 * time.Second
 )
 
-// Slack posts alerts to Slack and updates them in place. It implements
-// picket.AlertSender and is safe for concurrent use.
+// Slack posts alerts to Slack and updates them in place, and tells people
+// in Slack what responses did. It implements picket.AlertSender and
+// picket.Announcer and is safe for concurrent use.
 //
 // Calls are paced per channel, about one per PerChannelInterval: a caller
 // waits for its turn (or for its context to end) rather than being dropped,
@@ -162,6 +163,40 @@ func (s *Slack) UpdateAlert(ctx context.Context, ref picket.MessageRef, a picket
 		_, _, _, err := s.api.UpdateMessageContext(ctx, ref.Channel, ref.TS, opts...)
 		return err
 	})
+}
+
+// AnnounceAction replies in the thread of the alert at ref with the state
+// of rec (see RenderActionReply). The reply is paced and retried like
+// PostAlert and counts against the channel's pace. A zero ref is
+// ENOTFOUND: there is no thread to reply in.
+func (s *Slack) AnnounceAction(ctx context.Context, ref picket.MessageRef, rec picket.ActionRecord) error {
+	if ref.Zero() {
+		return picket.Errorf(picket.ENOTFOUND, "announce %s: the alert message is unknown", rec.Request.ID)
+	}
+	opts := append(RenderActionReply(rec).msgOptions(), slack.MsgOptionTS(ref.TS))
+	return s.call(ctx, "reply in thread in", ref.Channel, func(ctx context.Context) error {
+		_, _, err := s.api.PostMessageContext(ctx, ref.Channel, opts...)
+		return err
+	})
+}
+
+// PostEscalation posts a notice of an escalation to channel (see
+// RenderEscalation), paced and retried like PostAlert.
+func (s *Slack) PostEscalation(ctx context.Context, channel string, ref picket.MessageRef, f *picket.Finding, rec picket.ActionRecord) error {
+	if channel == "" {
+		return picket.Errorf(picket.EINVALID, "post escalation: no escalation channel is configured")
+	}
+	opts := RenderEscalation(ref, f, rec).msgOptions()
+	var got string
+	err := s.call(ctx, "post escalation to", channel, func(ctx context.Context) error {
+		ch, _, err := s.api.PostMessageContext(ctx, channel, opts...)
+		got = ch
+		return err
+	})
+	if err == nil && got != "" && got != channel {
+		s.learnID(channel, got)
+	}
+	return err
 }
 
 // msgOptions sends the message as fallback text plus one attachment with

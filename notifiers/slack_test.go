@@ -57,6 +57,7 @@ type request struct {
 	Method      string
 	Channel     string
 	TS          string
+	ThreadTS    string
 	Text        string
 	Attachments []slack.Attachment
 	RawAttach   string
@@ -122,7 +123,7 @@ func (r *recorder) handler(method string) http.HandlerFunc {
 			return
 		}
 		req := request{Method: method, Channel: hr.Form.Get("channel"), TS: hr.Form.Get("ts"),
-			Text: hr.Form.Get("text"), RawAttach: hr.Form.Get("attachments")}
+			ThreadTS: hr.Form.Get("thread_ts"), Text: hr.Form.Get("text"), RawAttach: hr.Form.Get("attachments")}
 		if req.RawAttach != "" {
 			if err := json.Unmarshal([]byte(req.RawAttach), &req.Attachments); err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)

@@ -13,9 +13,11 @@ import (
 )
 
 // Terminal prints alerts as plain text, for the demo and dry runs. It
-// implements picket.AlertSender: a post returns a synthetic reference (the
-// alert's channel and a counter as the timestamp) and an update prints the
-// alert again marked "(updated)". It is safe for concurrent use.
+// implements picket.AlertSender and picket.Announcer: a post returns a
+// synthetic reference (the alert's channel and a counter as the timestamp),
+// an update prints the alert again marked "(updated)", and thread replies
+// and escalation notices are printed as they would be posted. It is safe
+// for concurrent use.
 type Terminal struct {
 	// W receives the text.
 	W io.Writer
@@ -58,6 +60,45 @@ func (t *Terminal) UpdateAlert(ctx context.Context, ref picket.MessageRef, a pic
 	header := fmt.Sprintf("── alert in %s (message %s) (updated)\n", terminalLine(ref.Channel), terminalLine(ref.TS))
 	if _, err := io.WriteString(t.W, header+RenderText(a)+"\n"); err != nil {
 		return fmt.Errorf("print alert update: %w", err)
+	}
+	return nil
+}
+
+// AnnounceAction prints the state of rec as a reply in the thread of the
+// alert at ref. A zero ref is ENOTFOUND, as for Slack.
+func (t *Terminal) AnnounceAction(ctx context.Context, ref picket.MessageRef, rec picket.ActionRecord) error {
+	if ref.Zero() {
+		return picket.Errorf(picket.ENOTFOUND, "announce %s: the alert message is unknown", rec.Request.ID)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("print action reply: %w", err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	header := fmt.Sprintf("── reply in thread of %s (message %s)\n", terminalLine(ref.Channel), terminalLine(ref.TS))
+	if _, err := io.WriteString(t.W, header+renderActionReplyText(rec)+"\n"); err != nil {
+		return fmt.Errorf("print action reply: %w", err)
+	}
+	return nil
+}
+
+// PostEscalation prints a notice of an escalation to channel.
+func (t *Terminal) PostEscalation(ctx context.Context, channel string, ref picket.MessageRef, f *picket.Finding, rec picket.ActionRecord) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("print escalation: %w", err)
+	}
+	headline, summary, link := escalationLines(ref, f, rec, plainStyle{})
+	var b strings.Builder
+	fmt.Fprintf(&b, "── escalation to %s\n%s\n", terminalLine(channel), headline)
+	for _, part := range []string{summary, link} {
+		if part != "" {
+			b.WriteString("  " + part + "\n")
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, err := io.WriteString(t.W, b.String()+"\n"); err != nil {
+		return fmt.Errorf("print escalation: %w", err)
 	}
 	return nil
 }
@@ -126,11 +167,20 @@ func RenderText(a picket.Alert) string {
 	if v.findingID != "" {
 		b.WriteString("  Finding: " + terminalLine(v.findingID) + "\n")
 	}
-	if len(v.actions) > 0 {
-		names := make([]string, len(v.actions))
-		for i, act := range v.actions {
-			names[i] = "[" + act.text + "]"
+	if lines := historyLines(v.records, plainStyle{}); len(lines) > 0 {
+		b.WriteString("  Actions:\n")
+		for _, l := range lines {
+			b.WriteString("    " + l + "\n")
 		}
+	}
+	var names []string
+	for _, u := range v.undos {
+		names = append(names, "["+u.text+"]")
+	}
+	for _, act := range v.actions {
+		names = append(names, "["+act.text+"]")
+	}
+	if len(names) > 0 {
 		b.WriteString("  Buttons: " + strings.Join(names, " ") + "\n")
 	}
 	return b.String()

@@ -11,13 +11,22 @@ import (
 	picket "github.com/picketsec/picket"
 )
 
-// Action ids of the buttons on an alert. The bot dispatches on them; every
-// button's value is the finding key (picket.Finding.Key).
+// Action ids of the buttons on an alert. The bot dispatches on them; the
+// value of these four is the finding key (picket.Finding.Key).
 const (
 	ActionDisableUser        = "picket.disable_user"
 	ActionQuarantineInstance = "picket.quarantine_instance"
 	ActionSuppress           = "picket.suppress"
 	ActionEscalate           = "picket.escalate"
+)
+
+// Action ids of the buttons that act on an earlier request: Undo on an
+// alert, Approve and Reject on a thread reply awaiting approval. Their value
+// is the request id (picket.ActionRequest.ID) they act on.
+const (
+	ActionUndo    = "picket.undo"
+	ActionApprove = "picket.approve"
+	ActionReject  = "picket.reject"
 )
 
 // view is what an alert says, worked out once from the alert and shared by
@@ -42,6 +51,10 @@ type view struct {
 	notes       []string
 	findingID   string
 	actions     []action
+	// records are the responses taken on the finding, oldest first, and
+	// undos the Undo buttons they call for.
+	records []picket.ActionRecord
+	undos   []undoButton
 }
 
 // fact is one labelled value. code asks for monospace where the medium has
@@ -163,18 +176,22 @@ func newView(a picket.Alert) view {
 	}
 
 	if f.Key != "" { // a button without the key could not say which finding it is for
-		v.actions = actions(f, a.Enrichment, v.account, len(v.closed) > 0)
+		v.actions = actions(f, a.Enrichment, v.account, len(v.closed) > 0, a.Actions)
 	}
+	v.records = a.Actions
+	v.undos = undoButtons(a.Actions)
 	return v
 }
 
 // actions lists the buttons an alert offers. A closed finding offers only
 // Escalate: there is nothing left to contain or suppress, but someone may
-// still want it investigated.
-func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool) []action {
+// still want it investigated. Disable user and Quarantine instance are
+// hidden while a record of the same kind is active (awaiting approval,
+// running, or done and not undone): a second click could only conflict.
+func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool, recs []picket.ActionRecord) []action {
 	var out []action
 	if !closed {
-		if user := userTarget(f); user != "" {
+		if user := userTarget(f); user != "" && !activeOf(recs, picket.ActionDisableUser) {
 			out = append(out, action{
 				id:           ActionDisableUser,
 				text:         "Disable user",
@@ -185,7 +202,7 @@ func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool
 				confirmOK: "Disable",
 			})
 		}
-		if inst := instanceTarget(f, e); inst != "" {
+		if inst := instanceTarget(f, e); inst != "" && !activeOf(recs, picket.ActionQuarantineInstance) {
 			out = append(out, action{
 				id:           ActionQuarantineInstance,
 				text:         "Quarantine instance",

@@ -1,0 +1,34 @@
+package bot
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+)
+
+// Client returns a Slack Web API client for the bot token, carrying the
+// app-level token Socket Mode needs. apiURL, when not empty, points it at
+// another server (tests); it must end with "/".
+func Client(botToken, appToken, apiURL string) SlackAPI {
+	return newClient(botToken, appToken, apiURL)
+}
+
+func newClient(botToken, appToken, apiURL string) *slack.Client {
+	opts := []slack.Option{slack.OptionHTTPClient(&http.Client{Timeout: 30 * time.Second})}
+	if appToken != "" {
+		opts = append(opts, slack.OptionAppLevelToken(appToken))
+	}
+	if apiURL != "" {
+		opts = append(opts, slack.OptionAPIURL(apiURL))
+	}
+	return slack.New(botToken, opts...)
+}
+
+// ServeSocketMode connects to Slack over Socket Mode with the app-level
+// token and handles interactions and slash commands until ctx is done.
+func (b *Bot) ServeSocketMode(ctx context.Context, botToken, appToken, apiURL string) error {
+	return b.RunSocketMode(ctx, socketmode.New(newClient(botToken, appToken, apiURL)))
+}
