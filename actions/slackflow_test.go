@@ -1,0 +1,491 @@
+package actions_test
+
+// The tests in this file drive responses the way a person does: a signed
+// Slack request (or a Socket Mode envelope) reaches package bot, which asks
+// the Service, which runs the real responders against the recording AWS
+// fake, writes the audit trail in the real store, and answers in Slack
+// (a test server) through package notifiers.
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack/slacktest"
+
+	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/actions"
+	"github.com/picketsec/picket/bot"
+	"github.com/picketsec/picket/internal/awsfake"
+	"github.com/picketsec/picket/notifiers"
+	"github.com/picketsec/picket/store"
+)
+
+const flowSecret = "flow-signing-secret-0123456789"
+
+// slackLog records what Picket sent to the Slack test server.
+type slackLog struct {
+	mu         sync.Mutex
+	srv        *slacktest.Server
+	opens      []map[string]any
+	updates    []map[string]any // views.update
+	ephemerals []url.Values
+	posts      []url.Values // chat.postMessage
+	edits      []url.Values // chat.update
+}
+
+func (l *slackLog) add(dst *[]url.Values, v url.Values) {
+	l.mu.Lock()
+	*dst = append(*dst, v)
+	l.mu.Unlock()
+}
+
+func (l *slackLog) snapshot() (opens, updates []map[string]any, eph, posts, edits []url.Values) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.opens), slices.Clone(l.updates), slices.Clone(l.ephemerals), slices.Clone(l.posts), slices.Clone(l.edits)
+}
+
+func newSlackLog(t *testing.T) *slackLog {
+	t.Helper()
+	l := &slackLog{}
+	viewOK := `{"ok":true,"view":{"id":"V0PLAN","hash":"1.a","type":"modal"}}`
+	jsonBody := func(r *http.Request) map[string]any {
+		var m map[string]any
+		b, _ := io.ReadAll(r.Body)
+		json.Unmarshal(b, &m)
+		return m
+	}
+	n := 0
+	l.srv = slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/views.open", func(w http.ResponseWriter, r *http.Request) {
+			m := jsonBody(r)
+			l.mu.Lock()
+			l.opens = append(l.opens, m)
+			l.mu.Unlock()
+			io.WriteString(w, viewOK)
+		})
+		c.Handle("/views.update", func(w http.ResponseWriter, r *http.Request) {
+			m := jsonBody(r)
+			l.mu.Lock()
+			l.updates = append(l.updates, m)
+			l.mu.Unlock()
+			io.WriteString(w, viewOK)
+		})
+		c.Handle("/chat.postEphemeral", func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			l.add(&l.ephemerals, r.PostForm)
+			io.WriteString(w, `{"ok":true,"message_ts":"1.2"}`)
+		})
+		c.Handle("/usergroups.list", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, `{"ok":true,"usergroups":[{"id":"S0SEC","handle":"sec","users":["U0BOB"]}]}`)
+		})
+		c.Handle("/chat.postMessage", func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			l.mu.Lock()
+			n++
+			ts := fmt.Sprintf("1700000001.%06d", n)
+			l.posts = append(l.posts, r.PostForm)
+			l.mu.Unlock()
+			fmt.Fprintf(w, `{"ok":true,"channel":%q,"ts":%q}`, r.PostForm.Get("channel"), ts)
+		})
+		c.Handle("/chat.update", func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			l.add(&l.edits, r.PostForm)
+			fmt.Fprintf(w, `{"ok":true,"channel":%q,"ts":%q}`, r.PostForm.Get("channel"), r.PostForm.Get("ts"))
+		})
+	})
+	l.srv.Start()
+	t.Cleanup(l.srv.Stop)
+	return l
+}
+
+// flow is one wired Picket: store, service, Slack sender, bot.
+type flow struct {
+	t     *testing.T
+	db    *store.DB
+	aws   *awsfake.Server
+	slack *slackLog
+	bot   *bot.Bot
+	http  *httptest.Server
+}
+
+// newFlow wires everything over srv with the given policy. The finding
+// seeded in the store is testInstanceFinding, posted in C0ALERTS.
+func newFlow(t *testing.T, srv *awsfake.Server, policy actions.Policy, responders map[picket.ActionKind]picket.Responder, undoers map[picket.ActionKind]actions.Undoer, f *picket.Finding) *flow {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "picket.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.PutFinding(picket.FindingRecord{Finding: *f, Ref: picket.MessageRef{Channel: "C0ALERTS", TS: "1700000000.000001"}}); err != nil {
+		t.Fatal(err)
+	}
+	sl := newSlackLog(t)
+	sender := notifiers.DialSlack("xoxb-test", sl.srv.GetAPIURL(), notifiers.SlackOptions{PerChannelInterval: -1})
+	if policy.Roles == nil {
+		policy.Roles = []actions.Role{{Name: "responders", Users: []string{"U0ALICE"}, Groups: []string{"S0SEC"}, Actions: []string{"*"}}}
+	}
+	svc, err := actions.NewService(actions.ServiceOptions{
+		Policy: policy, Responders: responders, Undoers: undoers,
+		Findings: db, Actions: db, Suppressions: db, Audit: db, Announcer: sender, Alerts: sender,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bot.New(bot.Options{Service: svc, SigningSecret: flowSecret, API: bot.Client("xoxb-test", "xapp-test", sl.srv.GetAPIURL())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(b.Handler())
+	t.Cleanup(hs.Close)
+	t.Cleanup(b.Wait)
+	return &flow{t: t, db: db, aws: srv, slack: sl, bot: b, http: hs}
+}
+
+// post sends a signed form body to path and returns the status.
+func (fl *flow) post(path, body string, ts time.Time) int {
+	fl.t.Helper()
+	stamp := strconv.FormatInt(ts.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(flowSecret))
+	fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
+	req, _ := http.NewRequest(http.MethodPost, fl.http.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", stamp)
+	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fl.t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func payloadForm(v any) string {
+	b, _ := json.Marshal(v)
+	return url.Values{"payload": {string(b)}}.Encode()
+}
+
+// click is a block_actions payload: user pressed the button on the alert.
+func click(user, actionID, value string) map[string]any {
+	return map[string]any{
+		"type": "block_actions", "trigger_id": "trig-" + user, "api_app_id": "A0PICKET",
+		"user":      map[string]any{"id": user, "username": strings.ToLower(strings.TrimPrefix(user, "U0")), "name": strings.ToLower(strings.TrimPrefix(user, "U0"))},
+		"team":      map[string]any{"id": "T0TEAM"},
+		"channel":   map[string]any{"id": "C0ALERTS"},
+		"container": map[string]any{"type": "message_attachment", "channel_id": "C0ALERTS", "message_ts": "1700000000.000001"},
+		"message":   map[string]any{"ts": "1700000000.000001"},
+		"actions":   []any{map[string]any{"action_id": actionID, "block_id": "picket.actions", "value": value, "type": "button", "action_ts": "1700000002.1"}},
+	}
+}
+
+// submit is the plan dialog's view_submission with the metadata the bot
+// put in the dialog and the given state values.
+func submit(user, privateMetadata string, values map[string]any) map[string]any {
+	return map[string]any{
+		"type": "view_submission", "api_app_id": "A0PICKET",
+		"user": map[string]any{"id": user, "username": strings.ToLower(strings.TrimPrefix(user, "U0"))},
+		"team": map[string]any{"id": "T0TEAM"},
+		"view": map[string]any{"id": "V0PLAN", "callback_id": bot.CallbackConfirm, "private_metadata": privateMetadata,
+			"state": map[string]any{"values": values}},
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// plan clicks the button and returns the plan dialog's metadata and text
+// once the bot has updated the dialog with the plan.
+func (fl *flow) plan(user, actionID, value string) (meta, text string) {
+	fl.t.Helper()
+	_, before, _, _, _ := fl.slack.snapshot()
+	if code := fl.post("/slack/interactions", payloadForm(click(user, actionID, value)), time.Now()); code != http.StatusOK {
+		fl.t.Fatalf("click: HTTP %d", code)
+	}
+	var view map[string]any
+	waitUntil(fl.t, "the plan dialog", func() bool {
+		_, ups, _, _, _ := fl.slack.snapshot()
+		if len(ups) > len(before) {
+			view = ups[len(ups)-1]["view"].(map[string]any)
+			return true
+		}
+		return false
+	})
+	b, _ := json.Marshal(view["blocks"])
+	md, _ := view["private_metadata"].(string)
+	return md, string(b)
+}
+
+// confirm submits the plan dialog and waits for the thread reply with the
+// outcome (or the ephemeral reply when nothing runs).
+func (fl *flow) confirm(user, meta string, values map[string]any, wantThread bool) (thread url.Values, ephemeral url.Values) {
+	fl.t.Helper()
+	_, _, eph0, posts0, _ := fl.slack.snapshot()
+	if code := fl.post("/slack/interactions", payloadForm(submit(user, meta, values)), time.Now()); code != http.StatusOK {
+		fl.t.Fatalf("submit: HTTP %d", code)
+	}
+	waitUntil(fl.t, "the answer to the submission", func() bool {
+		_, _, eph, posts, _ := fl.slack.snapshot()
+		if len(eph) > len(eph0) {
+			ephemeral = eph[len(eph)-1]
+		}
+		if len(posts) > len(posts0) {
+			thread = posts[len(posts)-1]
+		}
+		return ephemeral != nil && (!wantThread || thread != nil)
+	})
+	return thread, ephemeral
+}
+
+func (fl *flow) auditEvents() []string {
+	fl.t.Helper()
+	es, err := fl.db.RecentAudit(100)
+	if err != nil {
+		fl.t.Fatal(err)
+	}
+	if _, err := fl.db.VerifyAudit(); err != nil {
+		fl.t.Errorf("audit chain: %v", err)
+	}
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Event+":"+e.Actor.ID+":"+e.Outcome)
+	}
+	return out
+}
+
+func quarantineFlow(t *testing.T, sc instanceScenario, policy actions.Policy) *flow {
+	t.Helper()
+	srv := newQuarantineFake(t, sc)
+	q := newTestQuarantine(srv)
+	return newFlow(t, srv, policy, map[picket.ActionKind]picket.Responder{picket.ActionQuarantineInstance: q},
+		map[picket.ActionKind]actions.Undoer{picket.ActionQuarantineInstance: q}, testInstanceFinding())
+}
+
+func writes(ops []string) []string {
+	var w []string
+	for _, op := range ops {
+		name := op[strings.Index(op, ":")+1:]
+		if !strings.HasPrefix(name, "Describe") && !strings.HasPrefix(name, "List") && !strings.HasPrefix(name, "Get") {
+			w = append(w, op)
+		}
+	}
+	return w
+}
+
+func TestSlackQuarantineAndUndo(t *testing.T) {
+	fl := quarantineFlow(t, instanceScenario{asg: "web-asg"}, actions.Policy{})
+	meta, text := fl.plan("U0ALICE", bot.ActionQuarantineInstance, "fk-q")
+	for _, want := range []string{"ec2:ModifyNetworkInterfaceAttribute", "i-0abc", "123456789012", "us-east-1"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("plan dialog does not mention %q", want)
+		}
+	}
+	if got := writes(fl.aws.Operations()); len(got) != 0 {
+		t.Fatalf("planning made write calls: %v", got)
+	}
+	fl.aws.Reset()
+	thread, eph := fl.confirm("U0ALICE", meta, nil, true)
+	want := append(slices.Clone(quarantineReads),
+		"ec2:ModifyInstanceAttribute", "autoscaling:DetachInstances",
+		"ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
+		"ec2:CreateSecurityGroup", "ec2:RevokeSecurityGroupEgress",
+		"ec2:ModifyNetworkInterfaceAttribute", "ec2:ModifyNetworkInterfaceAttribute",
+		"ec2:ModifyNetworkInterfaceAttribute", "ec2:ModifyNetworkInterfaceAttribute",
+		"ec2:CreateSnapshot", "ec2:CreateSnapshot", "ec2:CreateTags", "securityhub:BatchUpdateFindings")
+	if got := fl.aws.Operations(); !slices.Equal(got, want) {
+		t.Fatalf("AWS calls after confirming:\n got %v\nwant %v", got, want)
+	}
+	if thread.Get("thread_ts") != "1700000000.000001" || thread.Get("channel") != "C0ALERTS" {
+		t.Errorf("outcome posted to %s/%s, want the alert's thread C0ALERTS/1700000000.000001", thread.Get("channel"), thread.Get("thread_ts"))
+	}
+	if eph.Get("user") != "U0ALICE" {
+		t.Errorf("ephemeral summary went to %q, want U0ALICE", eph.Get("user"))
+	}
+	_, _, _, _, edits := fl.slack.snapshot()
+	if len(edits) == 0 || !strings.Contains(edits[len(edits)-1].Get("attachments")+edits[len(edits)-1].Get("blocks"), notifiers.ActionUndo) {
+		t.Fatal("the alert was not updated with an Undo button")
+	}
+	recs, _ := fl.db.ActionsForFinding("fk-q")
+	if len(recs) != 1 || recs[0].Status != picket.OutcomeSucceeded {
+		t.Fatalf("action records = %+v, want one succeeded", recs)
+	}
+
+	// A second click on Quarantine is told it is done; nothing runs.
+	fl.aws.Reset()
+	meta2, _ := fl.plan("U0BOB", bot.ActionQuarantineInstance, "fk-q")
+	fl.aws.Reset()
+	_, eph = fl.confirm("U0BOB", meta2, nil, false)
+	if !strings.Contains(eph.Get("text")+eph.Get("blocks"), "alice") || len(writes(fl.aws.Operations())) != 0 {
+		t.Fatalf("second quarantine: ephemeral %q, writes %v; want it to name alice and change nothing", eph.Get("text"), writes(fl.aws.Operations()))
+	}
+
+	// Undo restores the recorded state.
+	metaU, textU := fl.plan("U0BOB", bot.ActionUndo, recs[0].Request.ID)
+	if !strings.Contains(textU, "sg-web") {
+		t.Errorf("undo plan does not name the original security groups:\n%s", textU)
+	}
+	fl.aws.Reset()
+	fl.confirm("U0BOB", metaU, nil, true)
+	gotW := writes(fl.aws.Operations())
+	wantW := []string{"ec2:ModifyNetworkInterfaceAttribute", "ec2:ModifyNetworkInterfaceAttribute", "autoscaling:AttachInstances", "ec2:ModifyInstanceAttribute", "ec2:DeleteTags"}
+	if !slices.Equal(gotW, wantW) {
+		t.Errorf("undo writes:\n got %v\nwant %v", gotW, wantW)
+	}
+	orig, _, _ := fl.db.Action(recs[0].Request.ID)
+	if orig.UndoneBy == "" {
+		t.Error("original action not marked undone")
+	}
+	t.Logf("audit: %v", fl.auditEvents())
+}
+
+func TestSlackQuarantineGuardrails(t *testing.T) {
+	t.Run("denied", func(t *testing.T) {
+		fl := quarantineFlow(t, instanceScenario{}, actions.Policy{})
+		_, text := fl.plan("U0EVE", bot.ActionQuarantineInstance, "fk-q")
+		if !strings.Contains(text, "not allowed") {
+			t.Errorf("dialog for an unauthorized user does not say so:\n%s", text)
+		}
+		if ops := fl.aws.Operations(); len(ops) != 0 {
+			t.Errorf("AWS calls for an unauthorized click: %v", ops)
+		}
+		if got := fl.auditEvents(); !slices.Equal(got, []string{"denied:U0EVE:denied"}) {
+			t.Errorf("audit = %v, want one denied entry", got)
+		}
+	})
+	t.Run("dry run from the dialog", func(t *testing.T) {
+		fl := quarantineFlow(t, instanceScenario{}, actions.Policy{})
+		meta, _ := fl.plan("U0ALICE", bot.ActionQuarantineInstance, "fk-q")
+		fl.aws.Reset()
+		fl.confirm("U0ALICE", meta, map[string]any{"dry_run": map[string]any{"dry_run": map[string]any{
+			"type": "checkboxes", "selected_options": []any{map[string]any{"value": "dry_run"}}}}}, true)
+		if w := writes(fl.aws.Operations()); len(w) != 0 {
+			t.Errorf("dry run made write calls: %v", w)
+		}
+		recs, _ := fl.db.ActionsForFinding("fk-q")
+		if len(recs) != 1 || recs[0].Status != picket.OutcomeDryRunned {
+			t.Errorf("records = %+v, want one dry_run", recs)
+		}
+	})
+	t.Run("protected instance", func(t *testing.T) {
+		fl := quarantineFlow(t, instanceScenario{tags: `<item><key>picket:protected</key><value>true</value></item>`}, actions.Policy{})
+		_, text := fl.plan("U0ALICE", bot.ActionQuarantineInstance, "fk-q")
+		if !strings.Contains(text, "protected") {
+			t.Errorf("dialog does not explain the refusal:\n%s", text)
+		}
+		if w := writes(fl.aws.Operations()); len(w) != 0 {
+			t.Errorf("write calls for a protected instance: %v", w)
+		}
+		if got := fl.auditEvents(); len(got) != 1 || !strings.HasPrefix(got[0], "refused:U0ALICE") {
+			t.Errorf("audit = %v, want one refused entry", got)
+		}
+	})
+	t.Run("partial failure tells the truth", func(t *testing.T) {
+		fl := quarantineFlow(t, instanceScenario{}, actions.Policy{})
+		fl.aws.On("ec2", "CreateSnapshot", awsfake.Reply(awsfake.EC2Error("UnauthorizedOperation", "You are not authorized to perform this operation.")))
+		meta, _ := fl.plan("U0ALICE", bot.ActionQuarantineInstance, "fk-q")
+		thread, _ := fl.confirm("U0ALICE", meta, nil, true)
+		reply := thread.Get("attachments") + thread.Get("blocks") + thread.Get("text")
+		if !strings.Contains(reply, "UnauthorizedOperation") {
+			t.Errorf("thread reply does not name the failure:\n%s", reply)
+		}
+		recs, _ := fl.db.ActionsForFinding("fk-q")
+		if len(recs) != 1 || recs[0].Status != picket.OutcomePartial {
+			t.Fatalf("records = %+v, want one partial", recs)
+		}
+		es, _ := fl.db.RecentAudit(10)
+		last := es[len(es)-1]
+		if last.Outcome != string(picket.OutcomePartial) || !slices.ContainsFunc(last.Calls, func(s picket.StepResult) bool {
+			return s.Status == picket.StepFailed && s.ErrorCode == "UnauthorizedOperation"
+		}) {
+			t.Errorf("audit entry %+v does not record the failed call", last)
+		}
+	})
+	t.Run("two people confirm at once: one runs", func(t *testing.T) {
+		fl := quarantineFlow(t, instanceScenario{}, actions.Policy{})
+		metaA, _ := fl.plan("U0ALICE", bot.ActionQuarantineInstance, "fk-q")
+		metaB, _ := fl.plan("U0BOB", bot.ActionQuarantineInstance, "fk-q")
+		fl.aws.Reset()
+		var wg sync.WaitGroup
+		for _, s := range []struct{ user, meta string }{{"U0ALICE", metaA}, {"U0BOB", metaB}} {
+			wg.Go(func() { fl.post("/slack/interactions", payloadForm(submit(s.user, s.meta, nil)), time.Now()) })
+		}
+		wg.Wait()
+		waitUntil(t, "both answers", func() bool { _, _, eph, _, _ := fl.slack.snapshot(); return len(eph) >= 2 })
+		fl.bot.Wait()
+		n := 0
+		for _, op := range fl.aws.Operations() {
+			if op == "ec2:ModifyInstanceAttribute" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("termination protection set %d times, want the quarantine to run once", n)
+		}
+	})
+}
+
+func TestSlackRejectsBadRequestsAndAuditsThem(t *testing.T) {
+	fl := quarantineFlow(t, instanceScenario{}, actions.Policy{})
+	body := payloadForm(click("U0ALICE", bot.ActionQuarantineInstance, "fk-q"))
+	// Stale timestamp.
+	if code := fl.post("/slack/interactions", body, time.Now().Add(-6*time.Minute)); code != http.StatusUnauthorized {
+		t.Errorf("stale request: HTTP %d, want 401", code)
+	}
+	// Bad signature.
+	req, _ := http.NewRequest(http.MethodPost, fl.http.URL+"/slack/interactions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(time.Now().Unix(), 10))
+	req.Header.Set("X-Slack-Signature", "v0=00ff")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("bad signature: %v %v, want 401", resp, err)
+	}
+	// Replay of a valid request.
+	ts := time.Now()
+	unknown := payloadForm(click("U0ALICE", "picket.reboot", "fk-q"))
+	if code := fl.post("/slack/interactions", unknown, ts); code != http.StatusOK {
+		t.Errorf("unknown action id: HTTP %d, want 200 (acknowledged, then refused)", code)
+	}
+	if code := fl.post("/slack/interactions", unknown, ts); code != http.StatusUnauthorized {
+		t.Errorf("replayed request: HTTP %d, want 401", code)
+	}
+	fl.bot.Wait()
+	waitUntil(t, "four rejections in the audit trail", func() bool {
+		es, _ := fl.db.RecentAudit(10)
+		return len(es) >= 4
+	})
+	got := fl.auditEvents()
+	if len(got) != 4 {
+		t.Fatalf("audit = %v, want 4 rejected requests", got)
+	}
+	for _, e := range got {
+		if !strings.HasPrefix(e, "rejected_request:") {
+			t.Errorf("audit entry %q, want rejected_request", e)
+		}
+	}
+	if ops := fl.aws.Operations(); len(ops) != 0 {
+		t.Errorf("AWS calls for rejected requests: %v", ops)
+	}
+}
