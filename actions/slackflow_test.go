@@ -7,6 +7,7 @@ package actions_test
 // (a test server) through package notifiers.
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -487,5 +488,67 @@ func TestSlackRejectsBadRequestsAndAuditsThem(t *testing.T) {
 	}
 	if ops := fl.aws.Operations(); len(ops) != 0 {
 		t.Errorf("AWS calls for rejected requests: %v", ops)
+	}
+}
+
+// TestSlackQuarantineOverSocketMode runs the same quarantine with the click
+// and the confirmation arriving as Socket Mode envelopes on a real
+// socketmode client connected to the Slack test server's websocket.
+func TestSlackQuarantineOverSocketMode(t *testing.T) {
+	fl := quarantineFlow(t, instanceScenario{}, actions.Policy{})
+	acks := make(chan string, 16)
+	go func() {
+		for m := range fl.slack.srv.SeenFeed {
+			var v map[string]any
+			if json.Unmarshal([]byte(m), &v) == nil {
+				if id, ok := v["envelope_id"].(string); ok {
+					acks <- id
+				}
+			}
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fl.bot.ServeSocketMode(ctx, "xoxb-test", "xapp-test", fl.slack.srv.GetAPIURL()) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("socket mode did not stop")
+		}
+	})
+	send := func(id, typ string, payload any) {
+		t.Helper()
+		b, _ := json.Marshal(map[string]any{"envelope_id": id, "type": typ, "payload": payload, "accepts_response_payload": true})
+		fl.slack.srv.SendToWebsocket(string(b))
+		select {
+		case got := <-acks:
+			if got != id {
+				t.Fatalf("acknowledged %q, want %q", got, id)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("envelope %s not acknowledged", id)
+		}
+	}
+	send("env-1", "interactive", click("U0ALICE", bot.ActionQuarantineInstance, "fk-q"))
+	var meta string
+	waitUntil(t, "the plan dialog", func() bool {
+		_, ups, _, _, _ := fl.slack.snapshot()
+		if len(ups) == 0 {
+			return false
+		}
+		meta, _ = ups[0]["view"].(map[string]any)["private_metadata"].(string)
+		return true
+	})
+	fl.aws.Reset()
+	send("env-2", "interactive", submit("U0ALICE", meta, nil))
+	waitUntil(t, "the thread reply", func() bool { _, _, _, posts, _ := fl.slack.snapshot(); return len(posts) >= 1 })
+	if w := writes(fl.aws.Operations()); !slices.Contains(w, "ec2:ModifyNetworkInterfaceAttribute") || !slices.Contains(w, "ec2:CreateSnapshot") {
+		t.Fatalf("writes over Socket Mode = %v, want the quarantine", w)
+	}
+	recs, _ := fl.db.ActionsForFinding("fk-q")
+	if len(recs) != 1 || recs[0].Status != picket.OutcomeSucceeded || recs[0].Request.Actor.ID != "U0ALICE" {
+		t.Fatalf("records = %+v, want one succeeded by U0ALICE", recs)
 	}
 }
