@@ -119,14 +119,14 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-// bot is one in-process `picket run`.
-type bot struct {
+// runningBot is one in-process `picket run`.
+type runningBot struct {
 	cancel context.CancelFunc
 	done   chan error
 	http   string
 }
 
-func (b *bot) stop(t *testing.T) {
+func (b *runningBot) stop(t *testing.T) {
 	t.Helper()
 	b.cancel()
 	select {
@@ -139,10 +139,10 @@ func (b *bot) stop(t *testing.T) {
 	}
 }
 
-func startBot(t *testing.T, cfg config.Config) *bot {
+func startBot(t *testing.T, cfg config.Config) *runningBot {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &bot{cancel: cancel, done: make(chan error, 1)}
+	b := &runningBot{cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan string, 1)
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go func() { b.done <- serve(ctx, cfg, log, io.Discard, func(a string) { ready <- a }) }()

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/bot"
 	"github.com/picketsec/picket/config"
 	"github.com/picketsec/picket/enrich"
 	"github.com/picketsec/picket/event"
@@ -79,9 +80,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	enricher := newEnricher(cfg, awsCfg, log)
 	p, err := triage.NewPipeline(triage.Options{
-		Store: db, Router: router, Sender: sender, Enricher: newEnricher(cfg, awsCfg, log),
-		Logger: log, Metrics: m.triage(),
+		Store: db, Router: router, Sender: sender, Enricher: enricher,
+		Suppressions: db, Actions: db, Logger: log, Metrics: m.triage(),
 	})
 	if err != nil {
 		return err
@@ -92,9 +94,41 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 
+	mux := newMux(reg, ready)
+	if cfg.SlackConfigured() {
+		ann, _ := sender.(picket.Announcer)
+		svc, err := newResponses(cfg, awsCfg, db, ann, sender, enricher, log)
+		if err != nil {
+			return err
+		}
+		b, err := bot.New(bot.Options{
+			Service: svc, SigningSecret: cfg.Slack.SigningSecret.Reveal(), Logger: log,
+			API: bot.Client(cfg.Slack.BotToken.Reveal(), cfg.Slack.AppToken.Reveal(), cfg.Slack.APIURL),
+		})
+		if err != nil {
+			return err
+		}
+		defer b.Wait() // let clicks being handled finish
+		switch {
+		case cfg.Slack.Mode == config.ModeHTTP:
+			mux.Handle("/slack/", b.Handler())
+			log.Info("slack requests served over HTTP", "path", "/slack/interactions, /slack/commands")
+		case cfg.Slack.AppToken != "":
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := b.ServeSocketMode(ctx, cfg.Slack.BotToken.Reveal(), cfg.Slack.AppToken.Reveal(), cfg.Slack.APIURL); err != nil {
+					log.Error("socket mode stopped", "err", err)
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); svc.RunSweeper(ctx, sweepEvery) }()
+	}
+
 	var httpAddr string
 	if cfg.HTTPEnabled() {
-		addr, herr, err := serveHTTP(ctx, cfg.HTTPAddr, newMux(reg, ready), log)
+		addr, herr, err := serveHTTP(ctx, cfg.HTTPAddr, mux, log)
 		if err != nil {
 			return err
 		}

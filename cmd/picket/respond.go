@@ -1,0 +1,70 @@
+package main
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/actions"
+	"github.com/picketsec/picket/config"
+	"github.com/picketsec/picket/store"
+)
+
+// newResponses builds the response machinery: one responder per button,
+// each acting through per-account clients, behind the Service that
+// authorizes, claims, audits and announces.
+func newResponses(cfg config.Config, awsCfg aws.Config, db *store.DB, announcer picket.Announcer,
+	alerts picket.AlertSender, enricher picket.Enricher, log *slog.Logger) (*actions.Service, error) {
+	roles := map[string]actions.AssumeRole{}
+	for _, a := range cfg.Responses.Accounts {
+		roles[a.ID] = actions.AssumeRole{RoleARN: a.RoleARN, ExternalID: a.ExternalID}
+	}
+	clients := actions.NewClientsFunc(awsCfg, roles)
+	r := cfg.Responses
+	guard := actions.Guardrails{
+		ProtectedUsers: r.ProtectedUsers, ProtectedRoles: r.ProtectedRoles,
+		ProtectedInstances: r.ProtectedInstances, ProtectedTag: r.ProtectedTag,
+	}
+	disable := &actions.DisableUser{Clients: clients, Guard: guard}
+	quarantine := &actions.Quarantine{Clients: clients, Guard: guard, GroupName: r.IsolationGroup}
+	suppress := &actions.Suppress{Clients: clients}
+	escalate := &actions.Escalate{Clients: clients, TopicARN: r.EscalationTopicARN}
+
+	policy := actions.Policy{
+		DryRun: r.DryRun, ApprovalTimeout: r.ApprovalTimeout.Duration,
+		AllowedAccounts: r.AllowedAccounts, EscalationChannel: r.EscalationChannel,
+	}
+	for _, k := range r.DryRunActions {
+		policy.DryRunActions = append(policy.DryRunActions, picket.ActionKind(k))
+	}
+	for _, k := range r.Approvals {
+		policy.Approvals = append(policy.Approvals, picket.ActionKind(k))
+	}
+	for _, role := range cfg.Roles {
+		policy.Roles = append(policy.Roles, actions.Role{
+			Name: role.Name, Users: role.Users, Groups: role.Groups, Actions: role.Actions, Accounts: role.Accounts,
+		})
+	}
+	return actions.NewService(actions.ServiceOptions{
+		Policy: policy,
+		Responders: map[picket.ActionKind]picket.Responder{
+			picket.ActionDisableUser:        disable,
+			picket.ActionQuarantineInstance: quarantine,
+			picket.ActionSuppress:           suppress,
+			picket.ActionEscalate:           escalate,
+		},
+		Undoers: map[picket.ActionKind]actions.Undoer{
+			picket.ActionDisableUser:        disable,
+			picket.ActionQuarantineInstance: quarantine,
+		},
+		Lifter:   suppress,
+		Findings: db, Actions: db, Suppressions: db, Audit: db,
+		Announcer: announcer, Alerts: alerts, Enricher: enricher,
+		Logger: log,
+	})
+}
+
+// sweepEvery is how often expired approvals and suppressions are handled.
+const sweepEvery = time.Minute
