@@ -552,3 +552,86 @@ func TestSlackQuarantineOverSocketMode(t *testing.T) {
 		t.Fatalf("records = %+v, want one succeeded by U0ALICE", recs)
 	}
 }
+
+func disableFlow(t *testing.T, sc userScenario, policy actions.Policy, f *picket.Finding) *flow {
+	t.Helper()
+	srv := newUserFake(t, sc)
+	d := newDisable(srv)
+	return newFlow(t, srv, policy, map[picket.ActionKind]picket.Responder{picket.ActionDisableUser: d},
+		map[picket.ActionKind]actions.Undoer{picket.ActionDisableUser: d}, f)
+}
+
+// TestSlackDisableUserWithApprovalAndUndo: alice asks, the two-person rule
+// holds the request, alice cannot approve her own, bob (through his user
+// group) approves from the thread, the user is disabled; then undone.
+func TestSlackDisableUserWithApprovalAndUndo(t *testing.T) {
+	fl := disableFlow(t, userScenario{keys: keyXML("AKIA1", "Active") + keyXML("AKIA2", "Inactive")},
+		actions.Policy{Approvals: []picket.ActionKind{picket.ActionDisableUser}}, userFinding())
+	meta, text := fl.plan("U0ALICE", bot.ActionDisableUser, "fk-d")
+	if !strings.Contains(text, "AKIA1") || !strings.Contains(text, "second person") {
+		t.Errorf("plan dialog should name the key and the approval:\n%s", text)
+	}
+	fl.aws.Reset()
+	thread, _ := fl.confirm("U0ALICE", meta, nil, true)
+	reply := thread.Get("attachments") + thread.Get("blocks")
+	if !strings.Contains(reply, notifiers.ActionApprove) {
+		t.Fatalf("thread reply has no Approve button:\n%s", reply)
+	}
+	if w := writes(fl.aws.Operations()); len(w) != 0 {
+		t.Fatalf("writes before approval: %v", w)
+	}
+	recs, _ := fl.db.ActionsForFinding("fk-d")
+	id := recs[0].Request.ID
+
+	// Alice approving her own request is refused.
+	fl.post("/slack/interactions", payloadForm(click("U0ALICE", bot.ActionApprove, id)), time.Now())
+	waitUntil(t, "the refusal", func() bool { _, _, eph, _, _ := fl.slack.snapshot(); return len(eph) >= 2 })
+	fl.bot.Wait()
+	if w := writes(fl.aws.Operations()); len(w) != 0 {
+		t.Fatalf("self-approval changed something: %v", w)
+	}
+	// Bob approves.
+	fl.aws.Reset()
+	fl.post("/slack/interactions", payloadForm(click("U0BOB", bot.ActionApprove, id)), time.Now())
+	waitUntil(t, "the disable to finish", func() bool {
+		r, _, _ := fl.db.Action(id)
+		return r.Status == picket.OutcomeSucceeded
+	})
+	fl.bot.Wait()
+	want := append(slices.Clone(userReads), "iam:UpdateAccessKey", "iam:PutUserPolicy", "iam:TagUser", "securityhub:BatchUpdateFindings")
+	if got := fl.aws.Operations(); !slices.Equal(got, want) {
+		t.Fatalf("AWS calls after approval:\n got %v\nwant %v", got, want)
+	}
+	if got := fl.aws.Calls()[len(userReads)].Param("AccessKeyId"); got != "AKIA1" {
+		t.Errorf("deactivated key %q, want only the active AKIA1", got)
+	}
+
+	// Undo.
+	metaU, _ := fl.plan("U0BOB", bot.ActionUndo, id)
+	fl.aws.Reset()
+	fl.confirm("U0BOB", metaU, nil, true)
+	gotW := writes(fl.aws.Operations())
+	if !slices.Equal(gotW, []string{"iam:UpdateAccessKey", "iam:DeleteUserPolicy", "iam:UntagUser", "securityhub:BatchUpdateFindings"}) &&
+		!slices.Equal(gotW, []string{"iam:UpdateAccessKey", "iam:DeleteUserPolicy", "iam:UntagUser"}) {
+		t.Errorf("undo writes = %v, want re-activate AKIA1, delete the deny policy, untag", gotW)
+	}
+	events := fl.auditEvents()
+	for _, want := range []string{"requested:U0ALICE:", "denied:U0ALICE:denied", "approved:U0BOB:", "executed:U0ALICE:succeeded", "executed:U0BOB:succeeded"} {
+		if !slices.Contains(events, want) {
+			t.Errorf("audit %v lacks %q", events, want)
+		}
+	}
+}
+
+func TestSlackDisableRootIsRefused(t *testing.T) {
+	f := userFinding()
+	f.Resources = []picket.Resource{{Kind: picket.ResourceRoot, ID: "root", ARN: "arn:aws:iam::123456789012:root"}}
+	fl := disableFlow(t, userScenario{}, actions.Policy{}, f)
+	_, text := fl.plan("U0ALICE", bot.ActionDisableUser, "fk-d")
+	if !strings.Contains(text, "root") || !strings.Contains(strings.ToLower(text), "escalate") {
+		t.Errorf("root refusal should explain and offer escalation:\n%s", text)
+	}
+	if ops := fl.aws.Operations(); len(writes(ops)) != 0 {
+		t.Errorf("writes for root: %v", ops)
+	}
+}
