@@ -635,3 +635,63 @@ func TestSlackDisableRootIsRefused(t *testing.T) {
 		t.Errorf("writes for root: %v", ops)
 	}
 }
+
+func TestSlackSuppressSimilarAndEscalate(t *testing.T) {
+	t.Run("suppress needs a reason, then suppresses similar findings", func(t *testing.T) {
+		srv := newSuppressFake(t)
+		s := &actions.Suppress{Clients: realClientsAt(srv)}
+		fl := newFlow(t, srv, actions.Policy{}, map[picket.ActionKind]picket.Responder{picket.ActionSuppress: s}, nil, testSecurityHubFinding())
+		meta, text := fl.plan("U0ALICE", bot.ActionSuppress, "fk-sh")
+		if !strings.Contains(text, "Reason") {
+			t.Fatalf("suppress dialog has no reason input:\n%s", text)
+		}
+		// Without a reason the dialog stays open with an error; nothing runs.
+		fl.aws.Reset()
+		if code := fl.post("/slack/interactions", payloadForm(submit("U0ALICE", meta, nil)), time.Now()); code != http.StatusOK {
+			t.Fatalf("submit without reason: HTTP %d", code)
+		}
+		fl.bot.Wait()
+		if ops := fl.aws.Operations(); len(ops) != 0 {
+			t.Fatalf("calls without a reason: %v", ops)
+		}
+		values := map[string]any{
+			"reason":  map[string]any{"reason": map[string]any{"type": "plain_text_input", "value": "scheduled pen test <!channel>"}},
+			"expiry":  map[string]any{"expiry": map[string]any{"type": "static_select", "selected_option": map[string]any{"value": "7d"}}},
+			"similar": map[string]any{"similar": map[string]any{"type": "checkboxes", "selected_options": []any{map[string]any{"value": "similar"}}}},
+		}
+		thread, _ := fl.confirm("U0ALICE", meta, values, true)
+		if got := writes(fl.aws.Operations()); !slices.Equal(got, []string{"securityhub:BatchUpdateFindings", "securityhub:CreateAutomationRule"}) {
+			t.Fatalf("suppress writes = %v", got)
+		}
+		if upd := fl.aws.Calls()[0]; fmt.Sprint(jsonAt(upd.JSON, "Workflow", "Status")) != "SUPPRESSED" {
+			t.Errorf("BatchUpdateFindings workflow = %v, want SUPPRESSED", jsonAt(upd.JSON, "Workflow", "Status"))
+		}
+		if r := thread.Get("attachments") + thread.Get("blocks"); strings.Contains(r, "<!channel>") {
+			t.Error("the reason reached Slack unescaped")
+		}
+		sups, _ := fl.db.Suppressions()
+		if len(sups) != 1 || sups[0].Reason != "scheduled pen test <!channel>" || len(sups[0].Remote) != 1 {
+			t.Fatalf("suppressions = %+v, want the local rule with the automation rule it created", sups)
+		}
+	})
+	t.Run("escalate an instance through its role", func(t *testing.T) {
+		srv := newEscalateFake(t, true)
+		e := newEscalate(srv, "")
+		fl := newFlow(t, srv, actions.Policy{EscalationChannel: "C0ESCAL"}, map[picket.ActionKind]picket.Responder{picket.ActionEscalate: e}, nil, instanceFinding())
+		meta, _ := fl.plan("U0ALICE", bot.ActionEscalate, "fk-d")
+		fl.aws.Reset()
+		fl.confirm("U0ALICE", meta, nil, true)
+		waitUntil(t, "the escalation notice", func() bool {
+			_, _, _, posts, _ := fl.slack.snapshot()
+			return slices.ContainsFunc(posts, func(v url.Values) bool { return v.Get("channel") == "C0ESCAL" })
+		})
+		if !slices.Contains(fl.aws.Operations(), "detective:StartInvestigation") {
+			t.Fatalf("calls = %v, want a Detective investigation", fl.aws.Operations())
+		}
+		for _, c := range fl.aws.Calls() {
+			if c.Operation == "StartInvestigation" && c.Param("EntityArn") != "arn:aws:iam::123456789012:role/web-role" {
+				t.Errorf("investigated %q, want the instance's role", c.Param("EntityArn"))
+			}
+		}
+	})
+}
