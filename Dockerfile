@@ -8,9 +8,13 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/picket ./cmd/picket
+# The data directory must exist and belong to the non-root user, or a fresh
+# volume mounted there is owned by root and the store cannot be created.
+RUN mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/picket /picket
+COPY --from=build --chown=65532:65532 /out/data /data
 # The data directory holds the bbolt store: mount a volume here.
 ENV PICKET_DATA_DIR=/data \
     PICKET_HTTP_ADDR=0.0.0.0:8080

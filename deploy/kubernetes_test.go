@@ -1,0 +1,181 @@
+package deploy_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"slices"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// k8sObject is the part of a Kubernetes object the test reads.
+type k8sObject struct {
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+	Spec struct {
+		Replicas *int `yaml:"replicas"`
+		Strategy struct {
+			Type string `yaml:"type"`
+		} `yaml:"strategy"`
+		Template struct {
+			Spec struct {
+				SecurityContext struct {
+					RunAsNonRoot bool `yaml:"runAsNonRoot"`
+				} `yaml:"securityContext"`
+				Containers []k8sContainer `yaml:"containers"`
+				Volumes    []struct {
+					Name                  string `yaml:"name"`
+					PersistentVolumeClaim struct {
+						ClaimName string `yaml:"claimName"`
+					} `yaml:"persistentVolumeClaim"`
+				} `yaml:"volumes"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+type k8sPort struct {
+	Name          string `yaml:"name"`
+	ContainerPort int    `yaml:"containerPort"`
+}
+
+type k8sContainer struct {
+	Ports []k8sPort `yaml:"ports"`
+	Env   []struct {
+		Name  string `yaml:"name"`
+		Value string `yaml:"value"`
+	} `yaml:"env"`
+	EnvFrom []struct {
+		SecretRef struct {
+			Name string `yaml:"name"`
+		} `yaml:"secretRef"`
+	} `yaml:"envFrom"`
+	LivenessProbe   k8sProbe `yaml:"livenessProbe"`
+	ReadinessProbe  k8sProbe `yaml:"readinessProbe"`
+	SecurityContext struct {
+		ReadOnlyRootFilesystem   bool  `yaml:"readOnlyRootFilesystem"`
+		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+	} `yaml:"securityContext"`
+	VolumeMounts []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+	} `yaml:"volumeMounts"`
+}
+
+type k8sProbe struct {
+	HTTPGet struct {
+		Path string `yaml:"path"`
+		Port any    `yaml:"port"` // a number or a port name
+	} `yaml:"httpGet"`
+}
+
+func TestKubernetesExample(t *testing.T) {
+	b, err := os.ReadFile("kubernetes/picket.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects := map[string]k8sObject{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	for {
+		var o k8sObject
+		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("kubernetes/picket.yaml: %v", err)
+		}
+		objects[o.Kind] = o
+	}
+	for _, kind := range []string{"Deployment", "PersistentVolumeClaim", "ServiceAccount"} {
+		if _, ok := objects[kind]; !ok {
+			t.Errorf("no %s in kubernetes/picket.yaml", kind)
+		}
+	}
+	d := objects["Deployment"]
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
+		t.Errorf("replicas: got %v, want 1 (one writer for the bbolt store)", d.Spec.Replicas)
+	}
+	if got := d.Spec.Strategy.Type; got != "Recreate" {
+		t.Errorf("strategy: got %q, want Recreate (never two pods on the store)", got)
+	}
+	pod := d.Spec.Template.Spec
+	if !pod.SecurityContext.RunAsNonRoot {
+		t.Errorf("pod securityContext.runAsNonRoot: got false, want true")
+	}
+	if len(pod.Containers) != 1 {
+		t.Fatalf("containers: got %d, want 1", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	if !c.SecurityContext.ReadOnlyRootFilesystem {
+		t.Errorf("readOnlyRootFilesystem: got false, want true")
+	}
+	if p := c.SecurityContext.AllowPrivilegeEscalation; p == nil || *p {
+		t.Errorf("allowPrivilegeEscalation: got %v, want false", p)
+	}
+
+	// Probes reach the bot's HTTP server on 8080.
+	portOK := func(port any) bool {
+		if port == 8080 {
+			return true
+		}
+		name, _ := port.(string)
+		return slices.ContainsFunc(c.Ports, func(p k8sPort) bool { return p.Name == name && p.ContainerPort == 8080 })
+	}
+	for _, p := range []struct {
+		name  string
+		probe k8sProbe
+		path  string
+	}{{"livenessProbe", c.LivenessProbe, "/healthz"}, {"readinessProbe", c.ReadinessProbe, "/readyz"}} {
+		if got := p.probe.HTTPGet.Path; got != p.path {
+			t.Errorf("%s path: got %q, want %q", p.name, got, p.path)
+		}
+		if !portOK(p.probe.HTTPGet.Port) {
+			t.Errorf("%s port: got %v, want 8080", p.name, p.probe.HTTPGet.Port)
+		}
+	}
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	if got := env["PICKET_HTTP_ADDR"]; got != "0.0.0.0:8080" {
+		t.Errorf("PICKET_HTTP_ADDR: got %q, want 0.0.0.0:8080 (the default 127.0.0.1 is unreachable to the kubelet)", got)
+	}
+	if got := env["PICKET_DATA_DIR"]; got != "/data" {
+		t.Errorf("PICKET_DATA_DIR: got %q, want /data", got)
+	}
+	if env["PICKET_QUEUE_URL"] == "" {
+		t.Errorf("PICKET_QUEUE_URL is not set")
+	}
+	for _, e := range c.Env {
+		if e.Name == "SLACK_BOT_TOKEN" || e.Name == "SLACK_APP_TOKEN" {
+			t.Errorf("%s is written in the manifest; it must come from the Secret", e.Name)
+		}
+	}
+	if len(c.EnvFrom) == 0 || c.EnvFrom[0].SecretRef.Name == "" {
+		t.Errorf("envFrom: got %+v, want a secretRef with the Slack tokens", c.EnvFrom)
+	}
+
+	// /data is the persistent volume claim.
+	var mount string
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == "/data" {
+			mount = m.Name
+		}
+	}
+	if mount == "" {
+		t.Fatalf("nothing is mounted on /data")
+	}
+	claim := ""
+	for _, v := range pod.Volumes {
+		if v.Name == mount {
+			claim = v.PersistentVolumeClaim.ClaimName
+		}
+	}
+	if got, want := claim, objects["PersistentVolumeClaim"].Metadata.Name; got == "" || got != want {
+		t.Errorf("/data volume claim: got %q, want the manifest's PersistentVolumeClaim %q", got, want)
+	}
+}

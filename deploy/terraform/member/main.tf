@@ -1,0 +1,47 @@
+# The role Picket assumes in a member account to run the response buttons
+# there (disable user, quarantine instance, suppress). Apply it in every
+# member account Picket should act in; list each in Picket's configuration
+# under responses.accounts with this role's ARN and the external id.
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  picket_policy = jsondecode(file("${path.module}/../../iam-policy.json"))
+
+  # The statements named in var.policy_sids, without STS actions.
+  statements = [
+    for s in local.picket_policy.Statement : merge(s, {
+      Action = [for a in flatten([s.Action]) : a if !startswith(lower(a), "sts:")]
+    }) if contains(var.policy_sids, try(s.Sid, ""))
+  ]
+
+  responder_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [for s in local.statements : s if length(s.Action) > 0]
+  })
+
+  trust_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "PicketBot"
+      Effect    = "Allow"
+      Principal = { AWS = var.bot_role_arn }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "sts:ExternalId" = var.external_id } }
+    }]
+  })
+}
+
+resource "aws_iam_role" "responder" {
+  name                 = var.role_name
+  description          = "Assumed by Picket to respond to findings in this account"
+  assume_role_policy   = local.trust_policy
+  max_session_duration = 3600
+  tags                 = var.tags
+}
+
+resource "aws_iam_role_policy" "responder" {
+  name   = "picket-responder"
+  role   = aws_iam_role.responder.id
+  policy = local.responder_policy
+}

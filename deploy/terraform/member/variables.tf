@@ -1,0 +1,32 @@
+variable "bot_role_arn" {
+  description = "ARN of the role Picket runs as in the security account (the main module's bot_role_arn output)."
+  type        = string
+}
+
+variable "external_id" {
+  description = "External id Picket presents when it assumes the role (responses.accounts[].external_id in Picket's configuration)."
+  type        = string
+
+  validation {
+    condition     = length(var.external_id) >= 2 && length(var.external_id) <= 1224
+    error_message = "The external_id must be 2 to 1224 characters long."
+  }
+}
+
+variable "role_name" {
+  description = "Name of the responder role (responses.accounts[].role_arn ends with it)."
+  type        = string
+  default     = "PicketResponder"
+}
+
+variable "policy_sids" {
+  description = "Statements of deploy/iam-policy.json (by Sid) granted in the member account. STS actions are always left out: the responder role never assumes further roles."
+  type        = list(string)
+  default     = ["Respond"]
+}
+
+variable "tags" {
+  description = "Tags added to the role."
+  type        = map(string)
+  default     = {}
+}
