@@ -491,11 +491,11 @@ func TestSlackRejectsBadRequestsAndAuditsThem(t *testing.T) {
 	}
 }
 
-// TestSlackQuarantineOverSocketMode runs the same quarantine with the click
-// and the confirmation arriving as Socket Mode envelopes on a real
-// socketmode client connected to the Slack test server's websocket.
-func TestSlackQuarantineOverSocketMode(t *testing.T) {
-	fl := quarantineFlow(t, instanceScenario{}, actions.Policy{})
+// socketSession connects the flow's bot over Socket Mode to the Slack test
+// server's websocket and returns a function that delivers an envelope and
+// waits for its acknowledgement.
+func socketSession(t *testing.T, fl *flow) (send func(id, typ string, payload any)) {
+	t.Helper()
 	acks := make(chan string, 16)
 	go func() {
 		for m := range fl.slack.srv.SeenFeed {
@@ -518,7 +518,7 @@ func TestSlackQuarantineOverSocketMode(t *testing.T) {
 			t.Error("socket mode did not stop")
 		}
 	})
-	send := func(id, typ string, payload any) {
+	return func(id, typ string, payload any) {
 		t.Helper()
 		b, _ := json.Marshal(map[string]any{"envelope_id": id, "type": typ, "payload": payload, "accepts_response_payload": true})
 		fl.slack.srv.SendToWebsocket(string(b))
@@ -531,25 +531,62 @@ func TestSlackQuarantineOverSocketMode(t *testing.T) {
 			t.Fatalf("envelope %s not acknowledged", id)
 		}
 	}
-	send("env-1", "interactive", click("U0ALICE", bot.ActionQuarantineInstance, "fk-q"))
-	var meta string
-	waitUntil(t, "the plan dialog", func() bool {
-		_, ups, _, _, _ := fl.slack.snapshot()
-		if len(ups) == 0 {
-			return false
-		}
-		meta, _ = ups[0]["view"].(map[string]any)["private_metadata"].(string)
-		return true
-	})
-	fl.aws.Reset()
-	send("env-2", "interactive", submit("U0ALICE", meta, nil))
-	waitUntil(t, "the thread reply", func() bool { _, _, _, posts, _ := fl.slack.snapshot(); return len(posts) >= 1 })
-	if w := writes(fl.aws.Operations()); !slices.Contains(w, "ec2:ModifyNetworkInterfaceAttribute") || !slices.Contains(w, "ec2:CreateSnapshot") {
-		t.Fatalf("writes over Socket Mode = %v, want the quarantine", w)
+}
+
+// TestSlackActionsOverSocketMode runs each response with the click and the
+// confirmation arriving as Socket Mode envelopes on a real socketmode
+// client connected to the Slack test server's websocket.
+func TestSlackActionsOverSocketMode(t *testing.T) {
+	reason := map[string]any{"reason": map[string]any{"reason": map[string]any{"type": "plain_text_input", "value": "known scanner"}}}
+	tests := []struct {
+		name      string
+		flow      func(t *testing.T) *flow
+		actionID  string
+		key       string
+		values    map[string]any
+		wantWrite string
+	}{
+		{"quarantine", func(t *testing.T) *flow { return quarantineFlow(t, instanceScenario{}, actions.Policy{}) },
+			bot.ActionQuarantineInstance, "fk-q", nil, "ec2:ModifyNetworkInterfaceAttribute"},
+		{"disable user", func(t *testing.T) *flow {
+			return disableFlow(t, userScenario{keys: keyXML("AKIA1", "Active")}, actions.Policy{}, userFinding())
+		}, bot.ActionDisableUser, "fk-d", nil, "iam:PutUserPolicy"},
+		{"suppress", func(t *testing.T) *flow {
+			srv := newSuppressFake(t)
+			return newFlow(t, srv, actions.Policy{}, map[picket.ActionKind]picket.Responder{
+				picket.ActionSuppress: &actions.Suppress{Clients: realClientsAt(srv)}}, nil, testSecurityHubFinding())
+		}, bot.ActionSuppress, "fk-sh", reason, "securityhub:BatchUpdateFindings"},
+		{"escalate", func(t *testing.T) *flow {
+			srv := newEscalateFake(t, true)
+			return newFlow(t, srv, actions.Policy{}, map[picket.ActionKind]picket.Responder{
+				picket.ActionEscalate: newEscalate(srv, "")}, nil, instanceFinding())
+		}, bot.ActionEscalate, "fk-d", nil, "detective:StartInvestigation"},
 	}
-	recs, _ := fl.db.ActionsForFinding("fk-q")
-	if len(recs) != 1 || recs[0].Status != picket.OutcomeSucceeded || recs[0].Request.Actor.ID != "U0ALICE" {
-		t.Fatalf("records = %+v, want one succeeded by U0ALICE", recs)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fl := tt.flow(t)
+			send := socketSession(t, fl)
+			send("env-click", "interactive", click("U0ALICE", tt.actionID, tt.key))
+			var meta string
+			waitUntil(t, "the plan dialog", func() bool {
+				_, ups, _, _, _ := fl.slack.snapshot()
+				if len(ups) == 0 {
+					return false
+				}
+				meta, _ = ups[0]["view"].(map[string]any)["private_metadata"].(string)
+				return true
+			})
+			fl.aws.Reset()
+			send("env-submit", "interactive", submit("U0ALICE", meta, tt.values))
+			waitUntil(t, "the thread reply", func() bool { _, _, _, posts, _ := fl.slack.snapshot(); return len(posts) >= 1 })
+			if ops := fl.aws.Operations(); !slices.Contains(ops, tt.wantWrite) {
+				t.Fatalf("calls over Socket Mode = %v, want %s", ops, tt.wantWrite)
+			}
+			recs, _ := fl.db.ActionsForFinding(tt.key)
+			if len(recs) != 1 || recs[0].Status != picket.OutcomeSucceeded || recs[0].Request.Actor.ID != "U0ALICE" {
+				t.Fatalf("records = %+v, want one succeeded by U0ALICE", recs)
+			}
+		})
 	}
 }
 
