@@ -10,6 +10,7 @@ import (
 	"time"
 
 	picket "github.com/picketsec/picket"
+	"github.com/picketsec/picket/commands"
 	"github.com/slack-go/slack"
 )
 
@@ -39,8 +40,6 @@ const (
 	maxBody = 1 << 20
 	// workTimeout bounds the background work of one interaction.
 	workTimeout = 2 * time.Minute
-	// commandTimeout bounds a slash command answered in the response.
-	commandTimeout = 2 * time.Second
 	// groupsTTL is how long the user-group membership list is reused.
 	groupsTTL = 5 * time.Minute
 )
@@ -69,10 +68,20 @@ type Options struct {
 	Logger        *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// Commands answers a slash command's text for actor with Slack mrkdwn
-	// that it has already escaped. Nil answers that slash commands are not
+	// Commands answers a slash command's text for actor; production passes
+	// commands.Run with its Deps. It runs after the acknowledgement, on a
+	// context bounded to 60 seconds, and its reply is posted to the
+	// command's response_url. Nil answers that slash commands are not
 	// available yet.
-	Commands func(ctx context.Context, actor picket.Actor, text string) string
+	Commands func(ctx context.Context, actor picket.Actor, text string) commands.Reply
+	// AllowResponseURL reports whether Picket may post a command's answer
+	// to a response_url; AllowSlackResponseURL (https://hooks.slack.com/
+	// only) when nil. A request naming any other URL is refused, so a
+	// forged response_url cannot make Picket post elsewhere.
+	AllowResponseURL func(rawURL string) bool
+	// HTTPClient posts to response URLs; when nil, a client with a 15 s
+	// timeout that follows no redirects.
+	HTTPClient *http.Client
 }
 
 // Bot answers Slack interactions and slash commands.
@@ -82,7 +91,9 @@ type Bot struct {
 	secret   string
 	log      *slog.Logger
 	now      func() time.Time
-	commands func(ctx context.Context, actor picket.Actor, text string) string
+	commands func(ctx context.Context, actor picket.Actor, text string) commands.Reply
+	allowURL func(string) bool
+	http     *http.Client
 
 	replays *replaySet
 	groups  *groupCache
@@ -104,6 +115,8 @@ func New(opts Options) (*Bot, error) {
 		log:      opts.Logger,
 		now:      opts.Now,
 		commands: opts.Commands,
+		allowURL: opts.AllowResponseURL,
+		http:     opts.HTTPClient,
 		replays:  newReplaySet(),
 	}
 	if b.log == nil {
@@ -113,9 +126,15 @@ func New(opts Options) (*Bot, error) {
 		b.now = time.Now
 	}
 	if b.commands == nil {
-		b.commands = func(context.Context, picket.Actor, string) string {
-			return "Slash commands are not available yet."
+		b.commands = func(context.Context, picket.Actor, string) commands.Reply {
+			return commands.Reply{Sections: []string{"Slash commands are not available yet."}}
 		}
+	}
+	if b.allowURL == nil {
+		b.allowURL = AllowSlackResponseURL
+	}
+	if b.http == nil {
+		b.http = responseClient()
 	}
 	b.groups = &groupCache{api: opts.API, ttl: groupsTTL, now: b.now, log: b.log}
 	return b, nil

@@ -11,6 +11,13 @@
 // Every interaction is acknowledged at once; the work (opening the plan
 // dialog, planning, running) continues in the background on a context that
 // outlives the request, because Slack gives an app three seconds to answer.
+// Slash commands are acknowledged with "Working on it…" and answered by
+// Options.Commands (commands.Run in production) within 60 seconds, through
+// the command's response_url: the reply is split by commands.Split into at
+// most five messages (Slack's limit for one response_url). Only
+// response_urls that Options.AllowResponseURL accepts (https on
+// hooks.slack.com by default) are used, so a forged one cannot make Picket
+// post elsewhere.
 // The bot never talks to AWS: it asks picket.ResponseService, which
 // authorizes, plans, runs and audits. Everything taken from a finding or a
 // plan is escaped before it is shown in Slack.

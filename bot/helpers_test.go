@@ -24,6 +24,7 @@ import (
 
 	picket "github.com/picketsec/picket"
 	"github.com/picketsec/picket/bot"
+	"github.com/picketsec/picket/commands"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slacktest"
 )
@@ -300,7 +301,7 @@ type env struct {
 	sent time.Time
 }
 
-func newEnv(t *testing.T, svc *fakeService, commands func(context.Context, picket.Actor, string) string) *env {
+func newEnv(t *testing.T, svc *fakeService, cmds func(context.Context, picket.Actor, string) commands.Reply) *env {
 	t.Helper()
 	if svc == nil {
 		svc = &fakeService{}
@@ -309,8 +310,10 @@ func newEnv(t *testing.T, svc *fakeService, commands func(context.Context, picke
 	now := time.Now().Truncate(time.Second)
 	clk := &clock{t: now}
 	b, err := bot.New(bot.Options{
-		Service: svc, API: api, SigningSecret: testSecret, Now: clk.Now, Commands: commands,
+		Service: svc, API: api, SigningSecret: testSecret, Now: clk.Now, Commands: cmds,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// Answers go to the test's response server on the loopback.
+		AllowResponseURL: func(u string) bool { return strings.HasPrefix(u, "http://127.0.0.1:") },
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -494,61 +492,6 @@ func TestApproveReject(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestSlashCommand(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("testdata", corpusCommand))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := strings.TrimSpace(string(raw))
-	var got struct {
-		actor picket.Actor
-		text  string
-	}
-	commands := func(ctx context.Context, a picket.Actor, text string) string {
-		got.actor, got.text = a, text
-		return "Posture: 3 failing checks."
-	}
-	tests := []struct {
-		name     string
-		commands func(context.Context, picket.Actor, string) string
-		wantBody string
-	}{
-		{"handler answers", commands, `{"response_type":"ephemeral","text":"Posture: 3 failing checks."}`},
-		{"no handler", nil, `{"response_type":"ephemeral","text":"Slash commands are not available yet."}`},
-		{"slow handler", func(ctx context.Context, _ picket.Actor, _ string) string {
-			<-ctx.Done()
-			return "too late"
-		}, `{"response_type":"ephemeral","text":"Picket could not answer within 2 seconds; try again in a moment."}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, nil, tt.commands)
-			resp := e.serve(sign(t, "/slack/commands", body, testSecret, e.sent))
-			if resp.Code != http.StatusOK {
-				t.Fatalf("status: got %d, want 200", resp.Code)
-			}
-			if b := strings.TrimSpace(resp.Body.String()); b != tt.wantBody {
-				t.Errorf("body: got %s, want %s", b, tt.wantBody)
-			}
-		})
-	}
-	if got.actor.ID != "U2147483697" || got.actor.Name != "Steve" || got.text != "94070" {
-		t.Errorf("Commands: got actor %+v text %q, want U2147483697 Steve 94070", got.actor, got.text)
-	}
-
-	t.Run("bad signature", func(t *testing.T) {
-		e := newEnv(t, nil, commands)
-		resp := e.serve(sign(t, "/slack/commands", body, "wrong", e.sent))
-		if resp.Code != http.StatusUnauthorized {
-			t.Errorf("status: got %d, want 401", resp.Code)
-		}
-		rej := e.svc.Calls("RecordRejected")
-		if len(rej) != 1 || rej[0].Actor.ID != "U2147483697" || rej[0].Detail != "bad signature" {
-			t.Errorf("RecordRejected: got %+v, want bad signature by U2147483697", rej)
-		}
-	})
 }
 
 func TestOtherRoutesNotFound(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -291,7 +290,8 @@ func userName(u slack.User) string {
 	return u.RealName
 }
 
-// serveCommand answers POST /slack/commands in the response body.
+// serveCommand answers POST /slack/commands: it acknowledges at once and
+// answers through the command's response_url in the background.
 func (b *Bot) serveCommand(w http.ResponseWriter, r *http.Request) {
 	body, err := b.readVerified(w, r)
 	form, perr := url.ParseQuery(string(body))
@@ -307,39 +307,13 @@ func (b *Bot) serveCommand(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed form body", http.StatusBadRequest)
 		return
 	}
-	reply := b.command(r.Context(), form.Get("user_id"), form.Get("user_name"), form.Get("text"))
+	ack, work := b.slashCommand(slack.SlashCommand{
+		UserID: form.Get("user_id"), UserName: form.Get("user_name"), ChannelID: form.Get("channel_id"),
+		Command: form.Get("command"), Text: form.Get("text"), ResponseURL: form.Get("response_url"),
+	})
 	w.Header().Set("Content-Type", "application/json")
-	if err := json.NewEncoder(w).Encode(reply); err != nil {
-		b.log.Warn("write command response", "err", err)
+	if err := json.NewEncoder(w).Encode(ack); err != nil {
+		b.log.Warn("write command acknowledgement", "err", err)
 	}
-}
-
-// commandReply is the immediate answer to a slash command.
-type commandReply struct {
-	ResponseType string `json:"response_type"`
-	Text         string `json:"text"`
-}
-
-// command runs a slash command within commandTimeout. A handler that takes
-// longer is left to finish on its own and the person is told to retry.
-func (b *Bot) command(ctx context.Context, user, name, text string) commandReply {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commandTimeout)
-	defer cancel()
-	done := make(chan string, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				b.log.Error("slash command panicked", "panic", fmt.Sprint(r))
-				done <- "Picket failed to answer that command; the details are in its logs."
-			}
-		}()
-		done <- b.commands(ctx, b.actor(ctx, user, name), text)
-	}()
-	select {
-	case out := <-done:
-		return commandReply{ResponseType: "ephemeral", Text: out}
-	case <-ctx.Done():
-		b.log.Warn("slash command timed out", "user", user, "after", commandTimeout)
-		return commandReply{ResponseType: "ephemeral", Text: "Picket could not answer within " + strconv.Itoa(int(commandTimeout/time.Second)) + " seconds; try again in a moment."}
-	}
+	b.goWork(r.Context(), "slash_command", work)
 }

@@ -60,15 +60,11 @@ func (b *Bot) socketEvent(ctx context.Context, client *socketmode.Client, evt so
 			b.log.Warn("socket mode slash command without a payload")
 			return
 		}
-		// The answer goes in the acknowledgement, so it is worked out off
-		// the event loop; command bounds it to commandTimeout.
-		req := *evt.Request
-		b.goWork(ctx, "slash_command", func(ctx context.Context) {
-			reply := b.command(ctx, cmd.UserID, cmd.UserName, cmd.Text)
-			if err := client.Ack(req, reply); err != nil {
-				b.log.Warn("acknowledge slash command", "err", err)
-			}
-		})
+		ack, work := b.slashCommand(cmd)
+		if err := client.Ack(*evt.Request, ack); err != nil {
+			b.log.Warn("acknowledge slash command", "err", err)
+		}
+		b.goWork(ctx, "slash_command", work)
 	case socketmode.EventTypeEventsAPI:
 		if evt.Request != nil {
 			if err := client.Ack(*evt.Request); err != nil {

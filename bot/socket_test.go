@@ -9,6 +9,7 @@ import (
 
 	picket "github.com/picketsec/picket"
 	"github.com/picketsec/picket/bot"
+	"github.com/picketsec/picket/commands"
 	"github.com/slack-go/slack/socketmode"
 )
 
@@ -21,11 +22,12 @@ const waitFor = 20 * time.Second
 // connected to slacktest's websocket: an interactive envelope built from the
 // corpus button click is acknowledged with its envelope id and leads to
 // Prepare, views.open and views.update; a slash command envelope is
-// answered in its acknowledgement.
+// acknowledged at once and answered through its response_url.
 func TestSocketMode(t *testing.T) {
-	e := newEnv(t, nil, func(_ context.Context, a picket.Actor, text string) string {
-		return "hello " + a.ID + ": " + text
+	e := newEnv(t, nil, func(_ context.Context, a picket.Actor, text string) commands.Reply {
+		return commands.Reply{Title: "Hello", Sections: []string{"hello " + a.ID + ": " + text}}
 	})
+	responses := newResponseServer(t)
 
 	// slacktest forwards everything the client writes to SeenFeed, an
 	// unbuffered channel: drain it, keeping the acknowledgements.
@@ -77,9 +79,10 @@ func TestSocketMode(t *testing.T) {
 
 	e.slack.srv.SendToWebsocket(envelope("env-cmd", "slash_commands", map[string]any{
 		"command": "/picket", "text": "status", "user_id": "U2147483697", "user_name": "Steve", "channel_id": "C1",
+		"response_url": responses.URL(),
 	}))
 	ack = waitAck(t, acks)
-	wantPayload := map[string]any{"response_type": "ephemeral", "text": "hello U2147483697: status"}
+	wantPayload := map[string]any{"response_type": "ephemeral", "text": "Working on it…"}
 	if ack["envelope_id"] != "env-cmd" || !equalJSON(ack["payload"], wantPayload) {
 		t.Errorf("ack: got %v, want envelope env-cmd with payload %v", ack, wantPayload)
 	}
@@ -96,6 +99,10 @@ func TestSocketMode(t *testing.T) {
 	}
 	e.bot.Wait()
 
+	posts := responses.Posts()
+	if len(posts) != 1 || !equalJSON(posts[0].sectionTexts(), []string{"# Hello", "hello U2147483697: status"}) {
+		t.Errorf("response_url posts: got %+v, want one answer to the slash command", posts)
+	}
 	prep := e.svc.Calls("Prepare")
 	if len(prep) != 1 || prep[0].Kind != picket.ActionQuarantineInstance || prep[0].FindingKey != "gd-key-9" || prep[0].Actor.ID != buttonUser {
 		t.Errorf("Prepare: got %+v, want quarantine_instance gd-key-9 by %s", prep, buttonUser)
