@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -31,4 +32,12 @@ func newClient(botToken, appToken, apiURL string) *slack.Client {
 // token and handles interactions and slash commands until ctx is done.
 func (b *Bot) ServeSocketMode(ctx context.Context, botToken, appToken, apiURL string) error {
 	return b.RunSocketMode(ctx, socketmode.New(newClient(botToken, appToken, apiURL)))
+}
+
+// Ping checks that Slack answers and accepts the bot token (auth.test).
+func Ping(ctx context.Context, botToken, apiURL string) error {
+	if _, err := newClient(botToken, "", apiURL).AuthTestContext(ctx); err != nil {
+		return fmt.Errorf("slack auth.test: %w", err)
+	}
+	return nil
 }

@@ -745,6 +745,9 @@ func TestValidateOther(t *testing.T) {
 		{"cache off", func(c *config.Config) { c.Enrich.CacheTTL = config.Dur(0) }, nil},
 		{"default min severity", func(c *config.Config) { c.Slack.DefaultMinSeverity = "HIGH" }, nil},
 		{"no pacing", func(c *config.Config) { c.Slack.MessageInterval = config.Dur(0) }, nil},
+		{"bad command", func(c *config.Config) {
+			c.Roles = []config.Role{{Name: "r", Users: []string{"U0ABC"}, Commands: []string{"posture", "reboot"}}}
+		}, []string{`roles[0].commands[1]: "reboot" is not a command (want one of [help posture check finding user instance audit suppressions digest status])`}},
 		{"good role", func(c *config.Config) {
 			c.Roles = []config.Role{{Name: "r", Users: []string{"U0ABC"}, Actions: []string{"*"}}}
 		}, nil},
@@ -760,7 +763,7 @@ func TestValidateOther(t *testing.T) {
 			`roles[0].accounts[0]: "12" is not a 12-digit account id`,
 			`roles[1].name: "r" is already the name of roles[0]`,
 			`roles[1]: names no users and no groups: it grants nothing`,
-			`roles[1].actions: required: the actions the role may run, or "*"`,
+			`roles[1].actions: required: the actions (or commands) the role may run, or "*"`,
 		}},
 		{"bad responses", func(c *config.Config) {
 			c.Responses.Approvals = []string{"*"}

@@ -20,7 +20,11 @@ type Role struct {
 	Groups []string `yaml:"groups,omitempty"`
 	// Actions are disable_user, quarantine_instance, suppress, escalate,
 	// undo, or "*" for all.
-	Actions []string `yaml:"actions"`
+	Actions []string `yaml:"actions,omitempty"`
+	// Commands are the /picket commands the role may run (help, posture,
+	// check, finding, user, instance, audit, suppressions, digest, status),
+	// or "*" for all.
+	Commands []string `yaml:"commands,omitempty"`
 	// Accounts limits the role to these 12-digit account ids; empty = all.
 	Accounts []string `yaml:"accounts,omitempty"`
 }
@@ -70,6 +74,9 @@ var ActionNames = []string{
 	string(picket.ActionSuppress), string(picket.ActionEscalate), string(picket.ActionUndo),
 }
 
+// CommandNames are the /picket commands roles may name.
+var CommandNames = []string{"help", "posture", "check", "finding", "user", "instance", "audit", "suppressions", "digest", "status"}
+
 var (
 	slackUserPattern = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 	roleARNPattern   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$`)
@@ -118,10 +125,15 @@ func (v *checker) roles(roles []Role) {
 				v.add(fmt.Sprintf("%s.groups[%d]", p, j), "%q is not a Slack user-group id (S...)", g)
 			}
 		}
-		if len(r.Actions) == 0 {
-			v.add(p+".actions", "required: the actions the role may run, or \"*\"")
+		if len(r.Actions) == 0 && len(r.Commands) == 0 {
+			v.add(p+".actions", "required: the actions (or commands) the role may run, or \"*\"")
 		}
 		v.actionList(p+".actions", r.Actions, true)
+		for j, c := range r.Commands {
+			if c != "*" && !slices.Contains(CommandNames, c) {
+				v.add(fmt.Sprintf("%s.commands[%d]", p, j), "%q is not a command (want one of %v)", c, CommandNames)
+			}
+		}
 		v.accounts(p+".accounts", r.Accounts)
 	}
 }

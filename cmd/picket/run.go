@@ -19,6 +19,7 @@ import (
 
 	"github.com/picketsec/picket"
 	"github.com/picketsec/picket/bot"
+	"github.com/picketsec/picket/commands"
 	"github.com/picketsec/picket/config"
 	"github.com/picketsec/picket/enrich"
 	"github.com/picketsec/picket/event"
@@ -94,6 +95,44 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 
+	var consumer *ingest.Consumer
+	if cfg.AWSConfigured() {
+		sqsc := sqs.NewFromConfig(awsCfg)
+		consumer, err = ingest.New(sqsc, ingest.Options{
+			QueueURL:          cfg.AWS.QueueURL,
+			Workers:           cfg.Ingest.Workers,
+			MaxMessages:       int32(cfg.Ingest.MaxMessages),
+			WaitTime:          cfg.Ingest.WaitTime.Duration,
+			VisibilityTimeout: cfg.Ingest.VisibilityTimeout.Duration,
+			Decode:            event.Decode,
+			Handler:           p,
+			Done:              db,
+			Logger:            log,
+			Metrics: ingest.Metrics{
+				Received: m.Received, Decoded: m.Decoded, Undecodable: m.Undecodable,
+				Failed: m.Failed, Deleted: m.Deleted, Latency: m.Latency,
+			},
+		})
+		if err != nil {
+			return err
+		}
+		ready.add("queue", func(ctx context.Context) error {
+			if consumer.Ready() {
+				return nil
+			}
+			// Before the first long poll returns, and after a failed one,
+			// ask SQS directly whether the queue is reachable.
+			_, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+				QueueUrl:       aws.String(cfg.AWS.QueueURL),
+				AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages},
+			})
+			if err != nil {
+				return fmt.Errorf("queue not reachable: %w", err)
+			}
+			return nil
+		})
+	}
+
 	mux := newMux(reg, ready)
 	if cfg.SlackConfigured() {
 		ann, _ := sender.(picket.Announcer)
@@ -101,9 +140,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		if err != nil {
 			return err
 		}
+		deps := commandDeps(cfg, db, enricher, nil, statusFunc(cfg, awsCfg, consumer))
+		deps.Logger = log
 		b, err := bot.New(bot.Options{
 			Service: svc, SigningSecret: cfg.Slack.SigningSecret.Reveal(), Logger: log,
 			API: bot.Client(cfg.Slack.BotToken.Reveal(), cfg.Slack.AppToken.Reveal(), cfg.Slack.APIURL),
+			Commands: func(ctx context.Context, a picket.Actor, text string) commands.Reply {
+				return commands.Run(ctx, deps, a, text)
+			},
 		})
 		if err != nil {
 			return err
@@ -137,41 +181,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		go func() { defer wg.Done(); errc <- <-herr }()
 	}
 
-	if cfg.AWSConfigured() {
-		sqsc := sqs.NewFromConfig(awsCfg)
-		consumer, err := ingest.New(sqsc, ingest.Options{
-			QueueURL:          cfg.AWS.QueueURL,
-			Workers:           cfg.Ingest.Workers,
-			MaxMessages:       int32(cfg.Ingest.MaxMessages),
-			WaitTime:          cfg.Ingest.WaitTime.Duration,
-			VisibilityTimeout: cfg.Ingest.VisibilityTimeout.Duration,
-			Decode:            event.Decode,
-			Handler:           p,
-			Done:              db,
-			Logger:            log,
-			Metrics: ingest.Metrics{
-				Received: m.Received, Decoded: m.Decoded, Undecodable: m.Undecodable,
-				Failed: m.Failed, Deleted: m.Deleted, Latency: m.Latency,
-			},
-		})
-		if err != nil {
-			return err
-		}
-		ready.add("queue", func(ctx context.Context) error {
-			if consumer.Ready() {
-				return nil
-			}
-			// Before the first long poll returns, and after a failed one,
-			// ask SQS directly whether the queue is reachable.
-			_, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-				QueueUrl:       aws.String(cfg.AWS.QueueURL),
-				AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages},
-			})
-			if err != nil {
-				return fmt.Errorf("queue not reachable: %w", err)
-			}
-			return nil
-		})
+	if consumer != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); errc <- consumer.Run(ctx) }()
 	} else {

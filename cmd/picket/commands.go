@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/bot"
+	"github.com/picketsec/picket/commands"
+	"github.com/picketsec/picket/config"
+	"github.com/picketsec/picket/ingest"
+	"github.com/picketsec/picket/store"
+)
+
+// commandAuthorizer lets an actor run a command when a configured role
+// that names the actor (or one of their user groups) lists the command or
+// "*".
+func commandAuthorizer(roles []config.Role) func(picket.Actor, string) bool {
+	return func(a picket.Actor, cmd string) bool {
+		for _, r := range roles {
+			member := slices.Contains(r.Users, a.ID) ||
+				slices.ContainsFunc(r.Groups, func(g string) bool { return slices.Contains(a.Groups, g) })
+			if member && (slices.Contains(r.Commands, "*") || slices.Contains(r.Commands, cmd)) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// statusFunc reports the bot's health for `/picket status`: queue depth
+// from SQS, the last message the consumer saw, and whether Slack and AWS
+// answer now.
+func statusFunc(cfg config.Config, awsCfg aws.Config, consumer *ingest.Consumer) func(context.Context) commands.Status {
+	stsc := sts.NewFromConfig(awsCfg)
+	var sqsc *sqs.Client
+	if cfg.AWSConfigured() {
+		sqsc = sqs.NewFromConfig(awsCfg)
+	}
+	return func(ctx context.Context) commands.Status {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		st := commands.Status{Version: version, SlackOK: true}
+		if err := bot.Ping(ctx, cfg.Slack.BotToken.Reveal(), cfg.Slack.APIURL); err != nil {
+			st.SlackOK, st.SlackError = false, err.Error()
+		}
+		if _, err := stsc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+			st.AWSError = err.Error()
+		} else {
+			st.AWSOK = true
+		}
+		if consumer != nil {
+			st.LastMessageAt = consumer.LastMessageAt()
+		}
+		if sqsc != nil {
+			out, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+				QueueUrl: aws.String(cfg.AWS.QueueURL),
+				AttributeNames: []sqstypes.QueueAttributeName{
+					sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+					sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+				},
+			})
+			if err != nil {
+				st.AWSOK, st.AWSError = false, "queue: "+err.Error()
+			} else {
+				st.QueueDepth, _ = strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+				st.InFlight, _ = strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+			}
+		}
+		return st
+	}
+}
+
+// commandDeps is what the slash commands read.
+func commandDeps(cfg config.Config, db *store.DB, enricher picket.Enricher, posture picket.PostureChecker,
+	status func(context.Context) commands.Status) commands.Deps {
+	return commands.Deps{
+		Findings: db, Actions: db, Audit: db, Suppressions: db,
+		Posture: posture, Enricher: enricher, Region: cfg.AWS.Region,
+		Status: status, Authorize: commandAuthorizer(cfg.Roles),
+	}
+}
