@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -53,14 +54,8 @@ var strPlain = func() (t [256]bool) {
 // quote, a backslash or a control character, or len(d). It tests eight
 // bytes at a time: most of a JSON document is string contents.
 func nextSpecial(d []byte, i int) int {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	for ; i+8 <= len(d); i += 8 {
-		x := binary.LittleEndian.Uint64(d[i:])
-		q := x ^ (lo * '"')
-		b := x ^ (lo * '\\')
-		// Each term is non-zero when some byte is below 0x20, a quote or a
-		// backslash (the "has less than" and "has zero byte" tricks).
-		if ((x-lo*0x20)&^x|(q-lo)&^q|(b-lo)&^b)&hi != 0 {
+		if specialBytes(binary.LittleEndian.Uint64(d[i:])) != 0 {
 			break
 		}
 	}
@@ -68,6 +63,19 @@ func nextSpecial(d []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// specialBytes returns zero when none of the eight bytes of x (read little
+// endian) is a quote, a backslash or a control character; otherwise the
+// lowest set bit is the high bit of the first such byte. Each term is
+// non-zero when some byte is below 0x20, a quote or a backslash (the "has
+// less than" and "has zero byte" tricks); a borrow can flag a later byte
+// too, but never an earlier one.
+func specialBytes(x uint64) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (lo * '"')
+	b := x ^ (lo * '\\')
+	return ((x-lo*0x20)&^x | (q-lo)&^q | (b-lo)&^b) & hi
 }
 
 func (s *scanner) failed() bool { return s.err != "" }
@@ -451,12 +459,30 @@ func (s *scanner) strBytesHint(big bool) ([]byte, bool) {
 	buf := make([]byte, end-start)
 	n := copy(buf, d[start:i])
 	for i < end {
-		if j := nextSpecial(d[:end], i); j > i {
-			n += copy(buf[n:], d[i:j])
-			i = j
+		c := d[i]
+		if strPlain[c] {
+			// Copy eight bytes at a time up to the next special one: store
+			// the whole word and keep the bytes before that one. buf has
+			// room for the word, as n <= i-start and len(buf) >= end-start.
+			// An embedded document escapes every quote, so runs are short
+			// and one pass beats finding each run first and copying it
+			// after.
+			if i+8 <= end && n+8 <= len(buf) {
+				x := binary.LittleEndian.Uint64(d[i:])
+				binary.LittleEndian.PutUint64(buf[n:], x)
+				k := 8
+				if m := specialBytes(x); m != 0 {
+					k = bits.TrailingZeros64(m) / 8 // at least 1: c is plain
+				}
+				n += k
+				i += k
+				continue
+			}
+			buf[n] = c
+			n++
+			i++
 			continue
 		}
-		c := d[i]
 		if c == '\\' && i+1 < end {
 			// The escapes an embedded JSON document is made of.
 			switch d[i+1] {

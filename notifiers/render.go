@@ -1,7 +1,6 @@
 package notifiers
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -55,17 +54,50 @@ const (
 // or a person, nor make a link, and replaces invalid UTF-8. Every string
 // that comes from a finding or its enrichment goes through it.
 func Escape(s string) string {
-	if !strings.ContainsAny(s, "&<>") && utf8.ValidString(s) {
+	if escaped(s) {
 		return s
 	}
 	return htmlEscaper.Replace(strings.ToValidUTF8(s, "\uFFFD"))
 }
 
+// escaped reports whether Escape would return s unchanged: it is valid
+// UTF-8 without &, < or >. One pass over s, as Render calls Escape for
+// nearly every string it writes.
+func escaped(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c == '&' || c == '<' || c == '>' {
+				return false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
 var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
-// mentionID keeps a user-group id to the characters Slack ids use, so a
-// misconfigured mention cannot break out of its <!subteam^...> tag.
-var mentionID = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
+// mentionID reports whether s is a plausible user-group id: 1 to 32
+// letters and digits, the characters Slack ids use, so a misconfigured
+// mention cannot break out of its <!subteam^...> tag.
+func mentionID(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
 
 // Render draws an alert as a Slack message. It is pure: the same alert
 // always gives the same message. Every string from the finding or its
@@ -80,18 +112,61 @@ var mentionID = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
 func Render(a picket.Alert) Message {
 	v := newView(a)
 	mention := ""
-	if mentionID.MatchString(a.Mention) {
+	if mentionID(a.Mention) {
 		mention = "<!subteam^" + a.Mention + ">"
 	}
+	m := newSlab(v)
 
-	var head, tail []slack.Block
+	// The blocks below the resources: at most user, instance, compliance,
+	// missing context, links, history, the Undo buttons and the actions.
+	var tailSpace [7 + maxUndoButtons]slack.Block
+	tail := tailSpace[:0]
+	if v.user != nil {
+		tail = append(tail, m.sectionBlock(v.user))
+	}
+	if v.instance != nil {
+		tail = append(tail, m.sectionBlock(v.instance))
+	}
+	if v.compliance != nil {
+		c := *v.compliance
+		if v.remediation != "" {
+			c.facts = append(c.facts[:len(c.facts):len(c.facts)], fact{label: "Remediation", value: "<" + escapeURL(v.remediation) + "|Remediation guide>", markup: true})
+		}
+		tail = append(tail, m.sectionBlock(&c))
+	}
+	if len(v.missing) > 0 {
+		lines := make([]string, len(v.missing))
+		for i, miss := range v.missing {
+			lines[i] = ":warning: Context unavailable: " + Escape(miss)
+		}
+		tail = append(tail, newContextBlock("", m.mrkdwn(clip(strings.Join(lines, "\n"), MaxSectionText))))
+	}
+	if b := m.linksBlock(v); b != nil {
+		tail = append(tail, b)
+	}
+	if b := historyBlock(v.records); b != nil {
+		tail = append(tail, b)
+	}
+	for i, u := range v.undos {
+		tail = append(tail, m.undoBlock(i, u))
+	}
+	if len(v.actions) > 0 {
+		tail = append(tail, m.actionsBlock(v.actions, a.Finding))
+	}
+
+	head := 2
+	if len(v.closed) > 0 {
+		head++
+	}
+	budget := MaxBlocks - head - len(tail)
+	blocks := make([]slack.Block, 0, head+min(len(v.resources), max(budget, 0))+len(tail))
 
 	header := severityEmoji(v.severity) + " " + v.severity.String() + ": " + Escape(v.title)
-	head = append(head, slack.NewHeaderBlock(plain(clip(header, MaxHeaderText))))
+	blocks = append(blocks, &slack.HeaderBlock{Type: slack.MBTHeader, Text: m.plain(clip(header, MaxHeaderText))})
 
 	if len(v.closed) > 0 {
-		head = append(head, slack.NewSectionBlock(mrkdwn(":white_check_mark: *Closed*: this finding is "+
-			joinWords(v.closed)+". Response actions are no longer offered."), nil, nil))
+		blocks = append(blocks, m.section(m.mrkdwn(":white_check_mark: *Closed*: this finding is "+
+			joinWords(v.closed)+". Response actions are no longer offered."), nil))
 	}
 
 	summary := Escape(v.description)
@@ -101,42 +176,9 @@ func Render(a picket.Alert) Message {
 	if mention != "" {
 		summary = mention + " " + summary
 	}
-	head = append(head, slack.NewSectionBlock(mrkdwn(clip(summary, MaxSectionText)), fieldObjects(v.facts), nil))
+	blocks = append(blocks, m.section(m.mrkdwn(clip(summary, MaxSectionText)), m.fieldObjects(v.facts)))
 
-	if v.user != nil {
-		tail = append(tail, sectionBlock(v.user))
-	}
-	if v.instance != nil {
-		tail = append(tail, sectionBlock(v.instance))
-	}
-	if v.compliance != nil {
-		c := *v.compliance
-		if v.remediation != "" {
-			c.facts = append(c.facts, fact{label: "Remediation", value: "<" + escapeURL(v.remediation) + "|Remediation guide>", markup: true})
-		}
-		tail = append(tail, sectionBlock(&c))
-	}
-	if len(v.missing) > 0 {
-		lines := make([]string, len(v.missing))
-		for i, m := range v.missing {
-			lines[i] = ":warning: Context unavailable: " + Escape(m)
-		}
-		tail = append(tail, slack.NewContextBlock("", mrkdwn(clip(strings.Join(lines, "\n"), MaxSectionText))))
-	}
-	if b := linksBlock(v); b != nil {
-		tail = append(tail, b)
-	}
-	if b := historyBlock(v.records); b != nil {
-		tail = append(tail, b)
-	}
-	for i, u := range v.undos {
-		tail = append(tail, undoBlock(i, u))
-	}
-	if len(v.actions) > 0 {
-		tail = append(tail, actionsBlock(v.actions, a.Finding))
-	}
-
-	blocks := append(head, resourceBlocks(v.resources, MaxBlocks-len(head)-len(tail))...)
+	blocks = m.resourceBlocks(blocks, v.resources, budget)
 	blocks = append(blocks, tail...)
 	if len(blocks) > MaxBlocks { // unreachable with today's layout; keep the buttons if it changes
 		blocks = append(blocks[:MaxBlocks-1], blocks[len(blocks)-1])
@@ -152,18 +194,26 @@ func Render(a picket.Alert) Message {
 // fallbackText is "[High] title - account 123456789012 us-east-1", led by
 // the mention so that the user group is notified.
 func fallbackText(v view, f *picket.Finding, mention string) string {
-	var b strings.Builder
-	if mention != "" {
-		b.WriteString(mention + " ")
-	}
-	b.WriteString("[" + v.severity.String() + "] " + Escape(v.title) + " - account ")
 	account := "unknown"
 	if f != nil && f.Account != "" {
 		account = f.Account
 	}
+	sev, title := v.severity.String(), Escape(v.title)
+	var b strings.Builder
+	b.Grow(len(mention) + len(sev) + len(title) + len(account) + len(v.region) + 32)
+	if mention != "" {
+		b.WriteString(mention)
+		b.WriteByte(' ')
+	}
+	b.WriteByte('[')
+	b.WriteString(sev)
+	b.WriteString("] ")
+	b.WriteString(title)
+	b.WriteString(" - account ")
 	b.WriteString(Escape(account))
 	if v.region != "" {
-		b.WriteString(" " + Escape(v.region))
+		b.WriteByte(' ')
+		b.WriteString(Escape(v.region))
 	}
 	if len(v.closed) > 0 {
 		b.WriteString(" (" + joinWords(v.closed) + ")")
@@ -171,68 +221,177 @@ func fallbackText(v view, f *picket.Finding, mention string) string {
 	return b.String()
 }
 
-// resourceBlocks gives one section per resource, within budget blocks; when
-// they do not all fit, the last block counts the ones left out.
-func resourceBlocks(rs []resourceView, budget int) []slack.Block {
+// slab hands out the objects of one message from a few arrays, so that a
+// message costs a handful of allocations rather than one per text object,
+// section and button. An array is never grown in place: a full one is
+// replaced by a new one, and the objects already handed out keep pointing
+// into the old.
+type slab struct {
+	texts    []textObject
+	sections []slack.SectionBlock
+	fields   []*slack.TextBlockObject
+}
+
+// textObject is a text object with room for the emoji flag it points to.
+type textObject struct {
+	obj   slack.TextBlockObject
+	emoji bool
+}
+
+// newSlab sizes a slab for the message of v: room for every text object
+// and section Render makes from v (the Remediation field and the history
+// block, drawn apart, need none).
+func newSlab(v view) *slab {
+	texts := 2 + len(v.facts) + 2*len(v.resources) + 3 + len(v.notes)
+	sections := 2 + len(v.resources)
+	fields := min(len(v.facts), MaxFields)
+	if len(v.closed) > 0 {
+		texts++
+		sections++
+	}
+	for _, s := range []*section{v.user, v.instance, v.compliance} {
+		if s != nil {
+			texts += 2 + len(s.facts)
+			sections++
+			fields += min(len(s.facts)+1, MaxFields)
+		}
+	}
+	for _, a := range v.actions {
+		texts++
+		if a.confirmTitle != "" {
+			texts += 4
+		}
+	}
+	texts += 5 * len(v.undos)
+	return &slab{
+		texts:    make([]textObject, 0, min(texts, 4*MaxBlocks)),
+		sections: make([]slack.SectionBlock, 0, min(sections, MaxBlocks)),
+		fields:   make([]*slack.TextBlockObject, 0, fields),
+	}
+}
+
+func (m *slab) text(typ, s string) *slack.TextBlockObject {
+	if len(m.texts) == cap(m.texts) {
+		m.texts = make([]textObject, 0, 32)
+	}
+	m.texts = m.texts[:len(m.texts)+1]
+	t := &m.texts[len(m.texts)-1]
+	t.obj = slack.TextBlockObject{Type: typ, Text: s}
+	if typ == slack.MarkdownType {
+		t.obj.Verbatim = true
+	} else {
+		t.emoji = true
+		t.obj.Emoji = &t.emoji
+	}
+	return &t.obj
+}
+
+// plain is a plain_text object; emoji codes in it are drawn.
+func (m *slab) plain(s string) *slack.TextBlockObject { return m.text(slack.PlainTextType, s) }
+
+// mrkdwn is a verbatim mrkdwn object (see mrkdwn).
+func (m *slab) mrkdwn(s string) *slack.TextBlockObject { return m.text(slack.MarkdownType, s) }
+
+func (m *slab) section(text *slack.TextBlockObject, fields []*slack.TextBlockObject) *slack.SectionBlock {
+	if len(m.sections) == cap(m.sections) {
+		m.sections = make([]slack.SectionBlock, 0, 8)
+	}
+	m.sections = append(m.sections, slack.SectionBlock{Type: slack.MBTSection, Text: text, Fields: fields})
+	return &m.sections[len(m.sections)-1]
+}
+
+// resourceBlocks appends one section per resource to blocks, within budget
+// blocks; when they do not all fit, the last block counts the ones left out.
+func (m *slab) resourceBlocks(blocks []slack.Block, rs []resourceView, budget int) []slack.Block {
 	if budget <= 0 || len(rs) == 0 {
-		return nil
+		return blocks
 	}
 	shown := rs
 	if len(rs) > budget {
 		shown = rs[:budget-1]
 	}
-	out := make([]slack.Block, 0, len(shown)+1)
 	for _, r := range shown {
-		s := "*" + Escape(r.kind) + "* `" + Escape(r.id) + "`"
+		kind, id := Escape(r.kind), Escape(r.id)
+		var b strings.Builder
+		b.Grow(len(kind) + len(id) + len(r.owner) + len(r.arn) + 32)
+		b.WriteByte('*')
+		b.WriteString(kind)
+		b.WriteString("* `")
+		b.WriteString(id)
+		b.WriteByte('`')
 		if r.owner != "" {
-			s += " of IAM user `" + Escape(r.owner) + "`"
+			b.WriteString(" of IAM user `")
+			b.WriteString(Escape(r.owner))
+			b.WriteByte('`')
 		}
 		if r.arn != "" && r.arn != r.id {
-			s += "\n`" + Escape(r.arn) + "`"
+			b.WriteString("\n`")
+			b.WriteString(Escape(r.arn))
+			b.WriteByte('`')
 		}
-		out = append(out, slack.NewSectionBlock(mrkdwn(clip(s, MaxSectionText)), nil, nil))
+		blocks = append(blocks, m.section(m.mrkdwn(clip(b.String(), MaxSectionText)), nil))
 	}
 	if left := len(rs) - len(shown); left > 0 {
-		out = append(out, slack.NewContextBlock("", mrkdwn(
+		blocks = append(blocks, newContextBlock("", m.mrkdwn(
 			"…and "+strconv.Itoa(left)+" more resources not shown ("+strconv.Itoa(len(rs))+" in all).")))
 	}
-	return out
+	return blocks
 }
 
-func sectionBlock(s *section) slack.Block {
+func (m *slab) sectionBlock(s *section) slack.Block {
 	text := "*" + Escape(s.kind) + "*"
 	if s.name != "" {
 		text += " `" + Escape(s.name) + "`"
 	}
-	return slack.NewSectionBlock(mrkdwn(clip(text, MaxSectionText)), fieldObjects(s.facts), nil)
+	return m.section(m.mrkdwn(clip(text, MaxSectionText)), m.fieldObjects(s.facts))
 }
 
 // fieldObjects renders facts as section fields, at most MaxFields of at
-// most MaxFieldText runes.
-func fieldObjects(facts []fact) []*slack.TextBlockObject {
+// most MaxFieldText runes. The texts share one string.
+func (m *slab) fieldObjects(facts []fact) []*slack.TextBlockObject {
 	if len(facts) == 0 {
 		return nil
 	}
 	if len(facts) > MaxFields {
 		facts = facts[:MaxFields]
 	}
-	out := make([]*slack.TextBlockObject, len(facts))
+	var values [MaxFields]string
+	size := 0
 	for i, f := range facts {
-		var value string
 		switch {
 		case f.markup:
-			value = f.value
+			values[i] = f.value
 		case f.code:
-			value = "`" + Escape(f.value) + "`"
+			values[i] = "`" + Escape(f.value) + "`"
 		default:
-			value = Escape(f.value)
+			values[i] = Escape(f.value)
 		}
-		out[i] = mrkdwn(clip("*"+f.label+"*\n"+value, MaxFieldText))
+		size += len(f.label) + len(values[i]) + 3
 	}
-	return out
+	var b strings.Builder
+	b.Grow(size)
+	var ends [MaxFields]int
+	for i, f := range facts {
+		b.WriteByte('*')
+		b.WriteString(f.label)
+		b.WriteString("*\n")
+		b.WriteString(values[i])
+		ends[i] = b.Len()
+	}
+	all := b.String()
+	if len(m.fields)+len(facts) > cap(m.fields) {
+		m.fields = make([]*slack.TextBlockObject, 0, MaxFields)
+	}
+	n := len(m.fields)
+	start := 0
+	for i := range facts {
+		m.fields = append(m.fields, m.mrkdwn(clip(all[start:ends[i]], MaxFieldText)))
+		start = ends[i]
+	}
+	return m.fields[n:len(m.fields):len(m.fields)]
 }
 
-func linksBlock(v view) slack.Block {
+func (m *slab) linksBlock(v view) slack.Block {
 	var links []string
 	if v.console != "" {
 		links = append(links, "<"+escapeURL(v.console)+"|View in the AWS console>")
@@ -240,45 +399,62 @@ func linksBlock(v view) slack.Block {
 	if v.remediation != "" && v.compliance == nil {
 		links = append(links, "<"+escapeURL(v.remediation)+"|Remediation guide>")
 	}
-	var elems []slack.MixedElement
-	if len(links) > 0 {
-		elems = append(elems, mrkdwn(strings.Join(links, "  ·  ")))
+	elems := make([]*slack.TextBlockObject, 0, 2+len(v.notes))
+	switch len(links) {
+	case 0:
+	case 1:
+		elems = append(elems, m.mrkdwn(links[0]))
+	default:
+		elems = append(elems, m.mrkdwn(strings.Join(links, "  ·  ")))
 	}
 	for _, n := range v.notes {
-		elems = append(elems, mrkdwn(clip(Escape(n), MaxSectionText)))
+		elems = append(elems, m.mrkdwn(clip(Escape(n), MaxSectionText)))
 	}
 	if v.findingID != "" {
-		elems = append(elems, mrkdwn(clip("Finding `"+Escape(v.findingID)+"`", MaxSectionText)))
+		elems = append(elems, m.mrkdwn(clip("Finding `"+Escape(v.findingID)+"`", MaxSectionText)))
 	}
 	if len(elems) == 0 {
 		return nil
 	}
-	return slack.NewContextBlock("", elems...)
+	return newContextBlock("", elems...)
 }
 
-func actionsBlock(acts []action, f *picket.Finding) slack.Block {
+func (m *slab) actionsBlock(acts []action, f *picket.Finding) slack.Block {
 	value := ""
 	if f != nil {
 		value = shorten(f.Key, MaxButtonValue)
 	}
-	elems := make([]slack.BlockElement, 0, len(acts))
+	buttons := make([]slack.ButtonBlockElement, len(acts))
+	elems := make([]*slack.ButtonBlockElement, len(acts))
+	confirms := 0
 	for _, a := range acts {
-		b := slack.NewButtonBlockElement(a.id, value, plain(clip(Escape(a.text), MaxButtonText)))
+		if a.confirmTitle != "" {
+			confirms++
+		}
+	}
+	dialogs := make([]slack.ConfirmationBlockObject, confirms)
+	for i, a := range acts {
+		b := &buttons[i]
+		*b = slack.ButtonBlockElement{Type: slack.METButton, ActionID: a.id, Value: value,
+			Text: m.plain(clip(Escape(a.text), MaxButtonText))}
 		if a.danger {
 			b.Style = slack.StyleDanger
 		}
 		if a.confirmTitle != "" {
-			b.Confirm = slack.NewConfirmationBlockObject(
-				plain(clip(Escape(a.confirmTitle), maxConfirmTitle)),
-				plain(clip(Escape(a.confirmText), MaxConfirmText)),
-				plain(clip(Escape(a.confirmOK), maxConfirmTitle)),
-				plain("Cancel"),
-			)
-			b.Confirm.Style = slack.StyleDanger
+			c := &dialogs[len(dialogs)-confirms]
+			confirms--
+			*c = slack.ConfirmationBlockObject{
+				Title:   m.plain(clip(Escape(a.confirmTitle), maxConfirmTitle)),
+				Text:    m.plain(clip(Escape(a.confirmText), MaxConfirmText)),
+				Confirm: m.plain(clip(Escape(a.confirmOK), maxConfirmTitle)),
+				Deny:    m.plain("Cancel"),
+				Style:   slack.StyleDanger,
+			}
+			b.Confirm = c
 		}
-		elems = append(elems, b)
+		elems[i] = b
 	}
-	return slack.NewActionBlock(ActionsBlockID, elems...)
+	return newActionBlock(ActionsBlockID, elems...)
 }
 
 // maxHistoryLine bounds one line of an alert's action history.
@@ -317,16 +493,17 @@ func historyBlock(recs []picket.ActionRecord) slack.Block {
 // first is "picket.undo.0".
 const UndoBlockID = "picket.undo"
 
-func undoBlock(i int, u undoButton) slack.Block {
-	b := slack.NewButtonBlockElement(ActionUndo, shorten(u.requestID, MaxButtonValue), plain(clip(Escape(u.text), MaxButtonText)))
-	b.Confirm = slack.NewConfirmationBlockObject(
-		plain(clip(Escape(u.text)+"?", maxConfirmTitle)),
-		plain(clip(Escape(u.confirm), MaxConfirmText)),
-		plain("Undo"),
-		plain("Cancel"),
-	)
-	b.Confirm.Style = slack.StyleDanger
-	return slack.NewActionBlock(UndoBlockID+"."+strconv.Itoa(i), b)
+func (m *slab) undoBlock(i int, u undoButton) slack.Block {
+	b := &slack.ButtonBlockElement{Type: slack.METButton, ActionID: ActionUndo, Value: shorten(u.requestID, MaxButtonValue),
+		Text: m.plain(clip(Escape(u.text), MaxButtonText))}
+	b.Confirm = &slack.ConfirmationBlockObject{
+		Title:   m.plain(clip(Escape(u.text)+"?", maxConfirmTitle)),
+		Text:    m.plain(clip(Escape(u.confirm), MaxConfirmText)),
+		Confirm: m.plain("Undo"),
+		Deny:    m.plain("Cancel"),
+		Style:   slack.StyleDanger,
+	}
+	return newActionBlock(UndoBlockID+"."+strconv.Itoa(i), b)
 }
 
 func color(v view) string {
@@ -382,7 +559,7 @@ func escapeURL(u string) string {
 // when cut. It never splits a rune, an escape sequence (&amp;) or a
 // <link|label> that Render wrote.
 func clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	if len(s) <= n || utf8.RuneCountInString(s) <= n {
 		return s
 	}
 	cut := runeOffset(s, n-1)

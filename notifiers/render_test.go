@@ -661,3 +661,18 @@ func BenchmarkRenderAndMarshal(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRenderMessage is the alert path's share of the throughput
+// benchmark: render a GuardDuty alert without enrichment and encode the
+// whole message as json.Marshal does for the Slack API.
+func BenchmarkRenderMessage(b *testing.B) {
+	f := baseFinding("UnauthorizedAccess:IAMUser/TorIPCaller", "API ListBuckets was invoked from a Tor exit node",
+		userResource("alice"), picket.Resource{Kind: picket.ResourceAccessKey, ID: "AKIAIOSFODNN7EXAMPLE", UserName: "alice"})
+	a := picket.Alert{Finding: f, Channel: "#security-alerts"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(notifiers.Render(a)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -287,7 +287,7 @@ func RenderActionReply(rec picket.ActionRecord) Message {
 		tail = append(tail, approvalBlock(rec))
 	}
 	if r.context != "" {
-		tail = append(tail, slack.NewContextBlock("", mrkdwn(clip(r.context, MaxSectionText))))
+		tail = append(tail, newContextBlock("", mrkdwn(clip(r.context, MaxSectionText))))
 	}
 
 	blocks := append(head, stepBlocks(r.steps, MaxBlocks-len(head)-len(tail))...)
@@ -315,7 +315,7 @@ func stepBlocks(lines []string, budget int) []slack.Block {
 		if len(cur) > 0 && size+n > MaxSectionText {
 			if len(out) == budget-1 {
 				// One block left: it counts what is not shown.
-				out = append(out, slack.NewContextBlock("", mrkdwn(
+				out = append(out, newContextBlock("", mrkdwn(
 					"…and "+strconv.Itoa(len(lines)-i+len(cur))+" more steps not shown ("+strconv.Itoa(len(lines))+" in all).")))
 				return out
 			}
@@ -353,7 +353,7 @@ func approvalBlock(rec picket.ActionRecord) slack.Block {
 	)
 	approve.Confirm.Style = slack.StylePrimary
 	reject := slack.NewButtonBlockElement(ActionReject, value, plain("Reject"))
-	return slack.NewActionBlock(ApprovalBlockID, approve, reject)
+	return newActionBlock(ApprovalBlockID, approve, reject)
 }
 
 // renderActionReplyText draws an action record as plain text for a
@@ -451,7 +451,7 @@ func RenderEscalation(ref picket.MessageRef, f *picket.Finding, rec picket.Actio
 		ctx = append(ctx, "Request `"+Escape(shorten(rec.Request.ID, 128))+"`")
 	}
 	if len(ctx) > 0 {
-		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(clip(strings.Join(ctx, "  ·  "), MaxSectionText))))
+		blocks = append(blocks, newContextBlock("", mrkdwn(clip(strings.Join(ctx, "  ·  "), MaxSectionText))))
 	}
 	sev := picket.SeverityInformational
 	if f != nil {

@@ -117,7 +117,7 @@ func RenderText(a picket.Alert) string {
 	if len(v.closed) > 0 {
 		fmt.Fprintf(&b, "  Closed: %s; response actions are no longer offered.\n", joinWords(v.closed))
 	}
-	if mentionID.MatchString(a.Mention) {
+	if mentionID(a.Mention) {
 		fmt.Fprintf(&b, "  Notifies user group %s\n", a.Mention)
 	}
 	writeFacts(&b, "  ", v.facts)

@@ -117,6 +117,7 @@ func newView(a picket.Alert) view {
 	}
 	v.closed = closedReasons(f)
 
+	v.facts = make([]fact, 0, 8)
 	v.facts = append(v.facts, fact{label: "Account", value: v.account})
 	if f.Region != "" {
 		v.facts = append(v.facts, fact{label: "Region", value: f.Region})
@@ -140,8 +141,11 @@ func newView(a picket.Alert) view {
 		v.facts = append(v.facts, fact{label: "Count", value: strconv.Itoa(f.Count)})
 	}
 
-	for _, r := range f.Resources {
-		v.resources = append(v.resources, resourceView{kind: resourceLabel(r), id: r.ID, arn: r.ARN, owner: r.UserName})
+	if len(f.Resources) > 0 {
+		v.resources = make([]resourceView, len(f.Resources))
+		for i, r := range f.Resources {
+			v.resources[i] = resourceView{kind: resourceLabel(r), id: r.ID, arn: r.ARN, owner: r.UserName}
+		}
 	}
 
 	ref := f.LastSeen
@@ -189,7 +193,7 @@ func newView(a picket.Alert) view {
 // hidden while a record of the same kind is active (awaiting approval,
 // running, or done and not undone): a second click could only conflict.
 func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool, recs []picket.ActionRecord) []action {
-	var out []action
+	out := make([]action, 0, 4)
 	if !closed {
 		if user := userTarget(f); user != "" && !activeOf(recs, picket.ActionDisableUser) {
 			out = append(out, action{
@@ -197,8 +201,8 @@ func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool
 				text:         "Disable user",
 				danger:       true,
 				confirmTitle: "Disable IAM user?",
-				confirmText: fmt.Sprintf("Deactivate every access key of %s in account %s and deny its sessions? "+
-					"Picket records the current state first so this can be undone.", user, account),
+				confirmText: "Deactivate every access key of " + user + " in account " + account + " and deny its sessions? " +
+					"Picket records the current state first so this can be undone.",
 				confirmOK: "Disable",
 			})
 		}
@@ -208,8 +212,8 @@ func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool
 				text:         "Quarantine instance",
 				danger:       true,
 				confirmTitle: "Quarantine EC2 instance?",
-				confirmText: fmt.Sprintf("Isolate %s in account %s: detach it from its Auto Scaling group, "+
-					"move it to an isolation security group and snapshot its volumes? It is never terminated.", inst, account),
+				confirmText: "Isolate " + inst + " in account " + account + ": detach it from its Auto Scaling group, " +
+					"move it to an isolation security group and snapshot its volumes? It is never terminated.",
 				confirmOK: "Quarantine",
 			})
 		}
@@ -419,6 +423,14 @@ func safeURL(raw string) string {
 	if raw == "" {
 		return ""
 	}
+	if plainURL(raw) {
+		return raw
+	}
+	return parsedURL(raw)
+}
+
+// parsedURL is safeURL for any URL: it parses raw and writes it back out.
+func parsedURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil {
 		return ""
@@ -427,6 +439,62 @@ func safeURL(raw string) string {
 		return ""
 	}
 	return urlEscaper.Replace(u.String())
+}
+
+// plainURL reports whether raw is an http(s) URL that safeURL would return
+// unchanged, without parsing it: a lower-case scheme, a host of letters,
+// digits, dots and dashes, then only characters that need no escaping in a
+// path, query or fragment, % only before two hex digits, and at most one #
+// with a fragment after it. Most console and remediation URLs are such;
+// anything else takes the slow path through url.Parse, and
+// FuzzSafeURL checks that both agree.
+func plainURL(raw string) bool {
+	rest, ok := strings.CutPrefix(raw, "https://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(raw, "http://"); !ok {
+			return false
+		}
+	}
+	host := 0
+	for host < len(rest) && (isAlnum(rest[host]) || rest[host] == '.' || rest[host] == '-') {
+		host++
+	}
+	if host == 0 {
+		return false
+	}
+	rest = rest[host:]
+	if rest != "" && rest[0] != '/' && rest[0] != '?' && rest[0] != '#' {
+		return false
+	}
+	hash := false
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		switch {
+		case isAlnum(c):
+		case c == '#':
+			if hash || i == len(rest)-1 {
+				return false
+			}
+			hash = true
+		case c == '%':
+			if i+2 >= len(rest) || !isHex(rest[i+1]) || !isHex(rest[i+2]) {
+				return false
+			}
+			i += 2
+		case strings.IndexByte("-._~/?=&:+,;@!$()*", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 var urlEscaper = strings.NewReplacer("|", "%7C", ">", "%3E", "<", "%3C", " ", "%20", "\"", "%22", "`", "%60")
@@ -459,7 +527,7 @@ func yesNo(b bool) string {
 // shorten cuts s to at most n runes, ending with an ellipsis when cut. It is
 // for raw text; use clip for escaped text.
 func shorten(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	if len(s) <= n || utf8.RuneCountInString(s) <= n {
 		return s
 	}
 	return s[:runeOffset(s, n-1)] + "…"
