@@ -9,6 +9,7 @@
 //	picket config check [--config FILE]    list every configuration problem, show the effective config
 //	picket version                         print the version
 //	picket healthcheck [--addr ADDR]       probe /healthz (for container health checks)
+//	picket check [--json] [--account ID]   posture checks (exit 1 when one fails)
 //	picket audit verify | export [--since] check or export the audit trail
 package main
 
@@ -56,6 +57,7 @@ Usage:
   picket config check [--config FILE]         validate the configuration and print it (secrets redacted)
   picket version                              print the version
   picket healthcheck [--addr HOST:PORT]       exit 0 when the running bot's /healthz answers
+  picket check [--json] [--account ID] [ID...] run posture checks (exit 1 when a check fails)
   picket audit verify                         check the audit trail's hash chain (exit 1 if broken)
   picket audit export [--since TIME]          print audit entries as JSON lines
 
@@ -89,6 +91,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdHealthcheck(ctx, e, args[1:])
 	case "audit":
 		return cmdAudit(e, args[1:])
+	case "check":
+		return cmdCheck(ctx, e, args[1:])
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 		return exitOK

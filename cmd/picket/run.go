@@ -26,6 +26,7 @@ import (
 	"github.com/picketsec/picket/ingest"
 	"github.com/picketsec/picket/metrics"
 	"github.com/picketsec/picket/notifiers"
+	"github.com/picketsec/picket/posture"
 	"github.com/picketsec/picket/store"
 	"github.com/picketsec/picket/triage"
 )
@@ -140,7 +141,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		if err != nil {
 			return err
 		}
-		deps := commandDeps(cfg, db, enricher, nil, statusFunc(cfg, awsCfg, consumer))
+		var regions []string
+		if awsCfg.Region != "" {
+			regions = []string{awsCfg.Region}
+		}
+		checker := posture.New(posture.Options{
+			Clients: postureClients(awsCfg, cfg.AWS.EndpointURL != ""), Regions: regions, Logger: log,
+		})
+		deps := commandDeps(cfg, db, enricher, checker, statusFunc(cfg, awsCfg, consumer))
 		deps.Logger = log
 		b, err := bot.New(bot.Options{
 			Service: svc, SigningSecret: cfg.Slack.SigningSecret.Reveal(), Logger: log,

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/internal/awsfake"
+	"github.com/picketsec/picket/posture"
+	pt "github.com/picketsec/picket/posture/posturetest"
+)
+
+// checkEnv points the AWS SDK's default chain at srv with static
+// credentials and no shared config files.
+func checkEnv(t *testing.T, srv *awsfake.Server) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
+	return map[string]string{
+		"AWS_ENDPOINT_URL": srv.URL(),
+		"AWS_REGION":       "us-east-1",
+		"PICKET_DATA_DIR":  dir,
+		"PICKET_LOG_LEVEL": "error",
+	}
+}
+
+// runCheck runs `picket check args...` in-process.
+func runCheck(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := cliEnv(env, &out, &errb)
+	code = cmdCheck(context.Background(), e, args)
+	return code, out.String(), errb.String()
+}
+
+// cliEnv is an env over the given variables and buffers.
+func cliEnv(m map[string]string, out, errb *bytes.Buffer) env {
+	return env{stdin: strings.NewReader(""), stdout: out, stderr: errb, getenv: func(k string) string { return m[k] }}
+}
+
+func TestCheckJSON(t *testing.T) {
+	srv := awsfake.New(t)
+	pt.Healthy(srv, time.Now(), nil)
+	env := checkEnv(t, srv)
+
+	code, out, errOut := runCheck(t, env, "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d, want 0 for a healthy account; stderr:\n%s\nstdout:\n%s", code, errOut, out)
+	}
+	var raw struct {
+		Account string           `json:"account"`
+		Regions []string         `json:"regions"`
+		Results []map[string]any `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, out)
+	}
+	if raw.Account != pt.Account || len(raw.Regions) != 1 || raw.Regions[0] != "us-east-1" {
+		t.Errorf("got account %q regions %q, want %s in us-east-1", raw.Account, raw.Regions, pt.Account)
+	}
+	defs := posture.Definitions()
+	if len(raw.Results) != len(defs) {
+		t.Fatalf("got %d checks, want %d", len(raw.Results), len(defs))
+	}
+	for i, d := range defs {
+		r := raw.Results[i]
+		if r["id"] != d.ID || r["status"] != string(picket.CheckPass) {
+			t.Errorf("result %d: got %v %v, want %s pass (error %v)", i, r["id"], r["status"], d.ID, r["error"])
+		}
+	}
+	ops := srv.Operations()
+	if len(ops) == 0 || ops[0] != "sts:GetCallerIdentity" {
+		t.Errorf("first call %q, want sts:GetCallerIdentity", ops)
+	}
+}
+
+func TestCheckFailsPipeline(t *testing.T) {
+	srv := awsfake.New(t)
+	pt.Healthy(srv, time.Now(), nil)
+	srv.On("ec2", "GetEbsEncryptionByDefault", awsfake.Reply(awsfake.EC2Result("GetEbsEncryptionByDefault",
+		"<ebsEncryptionByDefault>false</ebsEncryptionByDefault>")))
+	env := checkEnv(t, srv)
+
+	code, out, errOut := runCheck(t, env, "--json", "ec2.ebs-default-encryption", "iam.password-policy")
+	if code != exitFailure {
+		t.Fatalf("exit %d, want 1 when a check fails; stderr:\n%s", code, errOut)
+	}
+	var r picket.PostureReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("stdout is not a report: %v\n%s", err, out)
+	}
+	got := map[string]picket.CheckStatus{}
+	for _, c := range r.Results {
+		got[c.ID] = c.Status
+	}
+	if got["ec2.ebs-default-encryption"] != picket.CheckFail || got["iam.password-policy"] != picket.CheckPass || len(got) != 2 {
+		t.Errorf("got statuses %v, want EBS fail and password policy pass only", got)
+	}
+
+	// Text output, flags after the ids, explicit account and region.
+	code, out, _ = runCheck(t, env, "ec2.ebs-default-encryption", "--account", pt.Account, "--region", "eu-west-1")
+	if code != exitFailure {
+		t.Fatalf("text: exit %d, want 1", code)
+	}
+	for _, want := range []string{"Posture of account " + pt.Account + " in eu-west-1", "Score: 0%", "FAIL  ec2.ebs-default-encryption",
+		"https://docs.aws.amazon.com/ebs/latest/userguide/encryption-by-default.html"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text has no %q:\n%s", want, out)
+		}
+	}
+	last := srv.Calls()[len(srv.Calls())-1]
+	if last.Operation != "GetEbsEncryptionByDefault" || last.Region != "eu-west-1" {
+		t.Errorf("last call %s in %s, want GetEbsEncryptionByDefault in eu-west-1", last.Operation, last.Region)
+	}
+}
+
+func TestCheckUsage(t *testing.T) {
+	srv := awsfake.New(t)
+	pt.Healthy(srv, time.Now(), nil)
+	env := checkEnv(t, srv)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown check", []string{"iam.nope"}, "valid checks: all, iam.root-mfa"},
+		{"bad account", []string{"--account", "12"}, "not a 12-digit"},
+		{"other account", []string{"--account", "999999999999", "iam.root-mfa"}, "no access to account 999999999999"},
+		{"bad flag", []string{"--frobnicate"}, "usage: picket check"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCheck(t, env, tc.args...)
+			if code != exitUsage {
+				t.Errorf("exit %d, want %d; stdout %q", code, exitUsage, out)
+			}
+			if !strings.Contains(errOut, tc.want) {
+				t.Errorf("stderr %q does not say %q", errOut, tc.want)
+			}
+		})
+	}
+}
