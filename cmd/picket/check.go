@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/accessanalyzer"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/configservice"
@@ -24,6 +25,7 @@ import (
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 
 	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/config"
 	"github.com/picketsec/picket/posture"
 )
 
@@ -95,7 +97,7 @@ func cmdCheck(ctx context.Context, e env, args []string) int {
 		return exitUsage
 	}
 	checker := posture.New(posture.Options{
-		Clients:  postureClients(awsCfg, cfg.AWS.EndpointURL != ""),
+		Clients:  postureClients(awsCfg, cfg.AWS.EndpointURL != "", cfg.Responses.Accounts),
 		Regions:  regions,
 		CacheTTL: -1, // one report per process
 		Logger:   newLogger(e.stderr, cfg.Log),
@@ -126,15 +128,27 @@ func cmdCheck(ctx context.Context, e env, args []string) int {
 }
 
 // postureClients returns the posture checker's clients: the bot's own
-// credentials in the region asked for. Other accounts are refused.
+// credentials in the region asked for, or for a member account listed in
+// responses.accounts the credentials of its role (STS AssumeRole with the
+// external id). Other accounts are refused.
 // emulated, when an endpoint override points every client at an emulator,
 // makes S3 use path-style addressing and S3 Control leave the account id
 // out of the host name, as emulators expect.
-func postureClients(awsCfg aws.Config, emulated bool) func(ctx context.Context, account, region string) (posture.Clients, error) {
+func postureClients(awsCfg aws.Config, emulated bool, members []config.Account) func(ctx context.Context, account, region string) (posture.Clients, error) {
 	stsc := sts.NewFromConfig(awsCfg)
 	var mu sync.Mutex
 	var self string
+	roles := map[string]aws.CredentialsProvider{}
+	for _, m := range members {
+		roles[m.ID] = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsc, m.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = "picket-posture"
+			if m.ExternalID != "" {
+				o.ExternalID = aws.String(m.ExternalID)
+			}
+		}))
+	}
 	return func(ctx context.Context, account, region string) (posture.Clients, error) {
+		base := awsCfg
 		if account != "" {
 			mu.Lock()
 			if self == "" {
@@ -148,12 +162,17 @@ func postureClients(awsCfg aws.Config, emulated bool) func(ctx context.Context, 
 			}
 			me := self
 			mu.Unlock()
-			if account != me {
+			creds, member := roles[account]
+			if account != me && !member {
 				return posture.Clients{}, picket.Errorf(picket.EUNAUTHORIZED,
-					"no access to account %s: these credentials are for account %s", account, me)
+					"no access to account %s: these credentials are for account %s; add the account under responses.accounts", account, me)
+			}
+			if account != me {
+				base = awsCfg.Copy()
+				base.Credentials = creds
 			}
 		}
-		cfg := awsCfg.Copy()
+		cfg := base.Copy()
 		if region != "" {
 			cfg.Region = region
 		}

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
 	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/config"
 	"github.com/picketsec/picket/internal/awsfake"
 	"github.com/picketsec/picket/posture"
 	pt "github.com/picketsec/picket/posture/posturetest"
@@ -149,5 +152,48 @@ func TestCheckUsage(t *testing.T) {
 				t.Errorf("stderr %q does not say %q", errOut, tc.want)
 			}
 		})
+	}
+}
+
+// TestPostureClientsMemberAccount: a member account listed in
+// responses.accounts is checked with its role's credentials; an unknown
+// account is refused.
+func TestPostureClientsMemberAccount(t *testing.T) {
+	srv := awsfake.New(t)
+	srv.On("sts", "GetCallerIdentity", awsfake.Reply(awsfake.QueryResult("GetCallerIdentity",
+		`<Arn>arn:aws:iam::111111111111:user/picket</Arn><UserId>AIDA</UserId><Account>111111111111</Account>`)))
+	srv.On("sts", "AssumeRole", awsfake.Reply(awsfake.QueryResult("AssumeRole", `<Credentials>
+		<AccessKeyId>ASIAMEMBER</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>tok</SessionToken>
+		<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>
+		<AssumedRoleUser><Arn>arn:aws:sts::222222222222:assumed-role/PicketResponder/picket-posture</Arn><AssumedRoleId>AROA:p</AssumedRoleId></AssumedRoleUser>`)))
+	var signed []string
+	srv.On("iam", "GetAccountPasswordPolicy", func(r *awsfake.Request) awsfake.Response {
+		signed = append(signed, r.Header.Get("Authorization"))
+		return awsfake.QueryError("NoSuchEntity", "no policy")
+	})
+	clients := postureClients(srv.Config(), true, []config.Account{
+		{ID: "222222222222", RoleARN: "arn:aws:iam::222222222222:role/PicketResponder", ExternalID: "ext-9"},
+	})
+	ctx := context.Background()
+	if _, err := clients(ctx, "333333333333", "us-east-1"); picket.ErrorCode(err) != picket.EUNAUTHORIZED {
+		t.Fatalf("unknown account: err %v, want unauthorized", err)
+	}
+	own, err := clients(ctx, "111111111111", "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	member, err := clients(ctx, "222222222222", "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	member.IAM.GetAccountPasswordPolicy(ctx, &iam.GetAccountPasswordPolicyInput{})
+	own.IAM.GetAccountPasswordPolicy(ctx, &iam.GetAccountPasswordPolicyInput{})
+	if len(signed) != 2 || !strings.Contains(signed[0], "Credential=ASIAMEMBER/") || strings.Contains(signed[1], "ASIAMEMBER") {
+		t.Fatalf("signatures = %q; want the member call signed with the assumed role and the own-account call not", signed)
+	}
+	for _, c := range srv.Calls() {
+		if c.Operation == "AssumeRole" && c.Param("ExternalId") != "ext-9" {
+			t.Errorf("AssumeRole ExternalId = %q, want ext-9", c.Param("ExternalId"))
+		}
 	}
 }

@@ -146,7 +146,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			regions = []string{awsCfg.Region}
 		}
 		checker := posture.New(posture.Options{
-			Clients: postureClients(awsCfg, cfg.AWS.EndpointURL != ""), Regions: regions, Logger: log,
+			Clients: postureClients(awsCfg, cfg.AWS.EndpointURL != "", cfg.Responses.Accounts), Regions: regions, Logger: log,
 		})
 		deps := commandDeps(cfg, db, enricher, checker, statusFunc(cfg, awsCfg, consumer))
 		deps.Logger = log
