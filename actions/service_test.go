@@ -448,3 +448,28 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+func TestServiceRecoversInterruptedActions(t *testing.T) {
+	h := newHarness(t, actions.Policy{})
+	ctx := context.Background()
+	stuck := picket.ActionRecord{Request: picket.ActionRequest{ID: "act-stuck", Kind: picket.ActionDisableUser, FindingKey: "fkey",
+		Target: picket.Resource{Kind: picket.ResourceIAMUser, ID: "mallory"}, Actor: alice}, Status: picket.StatusRunning}
+	if _, ok, err := h.db.ClaimAction(stuck); err != nil || !ok {
+		t.Fatalf("seed claim: ok %v err %v", ok, err)
+	}
+	if n := h.svc.Recover(ctx); n != 1 {
+		t.Fatalf("Recover closed %d, want 1", n)
+	}
+	rec, _, _ := h.db.Action("act-stuck")
+	if rec.Status != picket.OutcomeFailed || rec.Result == nil || rec.Result.NextStep == "" {
+		t.Fatalf("record after recovery = %+v, want failed with a next step", rec)
+	}
+	// The claim is free again: the action can be run.
+	p, _ := h.svc.Prepare(ctx, alice, picket.ActionDisableUser, "fkey", "", "")
+	if _, err := h.svc.Run(ctx, p.Request.ID, alice, picket.RunInput{}); err != nil {
+		t.Fatalf("run after recovery: %v", err)
+	}
+	if got := h.auditEvents(t); len(got) == 0 || got[0] != "interrupted:picket" {
+		t.Errorf("audit = %v, want the interruption recorded first", got)
+	}
+}

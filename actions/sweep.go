@@ -107,3 +107,44 @@ func (s *Service) RunSweeper(ctx context.Context, every time.Duration) {
 		}
 	}
 }
+
+// RunningLister lists actions whose execution was under way; store.DB
+// implements it.
+type RunningLister interface {
+	RunningActions() ([]picket.ActionRecord, error)
+}
+
+// Recover closes the actions a previous process stopped in the middle of
+// (status running at start-up): the steps it finished are unknown, so each
+// is marked failed with a sentence saying so, which releases its claim, and
+// announced in the alert's thread. It returns how many it closed. Call it
+// once at start-up, before Slack requests are served.
+func (s *Service) Recover(ctx context.Context) int {
+	rl, ok := s.o.Actions.(RunningLister)
+	if !ok {
+		return 0
+	}
+	recs, err := rl.RunningActions()
+	if err != nil {
+		s.o.Logger.Warn("list interrupted actions", "err", err)
+		return 0
+	}
+	for _, rec := range recs {
+		now := s.o.Now().UTC()
+		res := picket.ActionResult{Request: rec.Request, Outcome: picket.OutcomeFailed, Started: rec.Updated, Finished: now,
+			Summary:  "Picket stopped while this action was running, so it cannot tell which steps were done.",
+			NextStep: "Check the resource in the AWS console (and CloudTrail for the calls), then run the action again if it is still needed."}
+		rec.Status, rec.Result, rec.Updated = picket.OutcomeFailed, &res, now
+		if err := s.o.Actions.PutAction(rec); err != nil {
+			s.o.Logger.Error("close interrupted action", "request_id", rec.Request.ID, "err", err)
+			continue
+		}
+		e := entryFor("interrupted", picket.Actor{ID: "picket", Name: "Picket"}, rec.Request)
+		e.Outcome, e.Detail = string(picket.OutcomeFailed), res.Summary
+		s.audit(e)
+		if frec, ok, err := s.o.Findings.Finding(rec.Request.FindingKey); err == nil && ok {
+			s.announce(ctx, frec, rec)
+		}
+	}
+	return len(recs)
+}

@@ -119,19 +119,7 @@ func (db *DB) ActionsForFinding(findingKey string) ([]picket.ActionRecord, error
 // (picket.OutcomePending), soonest to expire first (by ApproveBy, then
 // request id), for the sweep that expires unapproved requests.
 func (db *DB) PendingActions() ([]picket.ActionRecord, error) {
-	var out []picket.ActionRecord
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketActions).ForEach(func(k, v []byte) error {
-			rec, err := decodeAction(v)
-			if err != nil {
-				return fmt.Errorf("decode action %s: %w", k, err)
-			}
-			if rec.Status == picket.OutcomePending {
-				out = append(out, rec)
-			}
-			return nil
-		})
-	})
+	out, err := db.actionsWithStatus(picket.OutcomePending)
 	if err != nil {
 		return nil, fmt.Errorf("list pending actions: %w", err)
 	}
@@ -143,6 +131,35 @@ func (db *DB) PendingActions() ([]picket.ActionRecord, error) {
 		return a.Request.ID < b.Request.ID
 	})
 	return out, nil
+}
+
+// RunningActions returns the records whose execution was under way, in
+// request id order. After a restart these are actions the process stopped
+// in the middle of.
+func (db *DB) RunningActions() ([]picket.ActionRecord, error) {
+	out, err := db.actionsWithStatus(picket.StatusRunning)
+	if err != nil {
+		return nil, fmt.Errorf("list running actions: %w", err)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Request.ID < out[j].Request.ID })
+	return out, nil
+}
+
+func (db *DB) actionsWithStatus(status picket.ActionOutcome) ([]picket.ActionRecord, error) {
+	var out []picket.ActionRecord
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketActions).ForEach(func(k, v []byte) error {
+			rec, err := decodeAction(v)
+			if err != nil {
+				return fmt.Errorf("decode action %s: %w", k, err)
+			}
+			if rec.Status == status {
+				out = append(out, rec)
+			}
+			return nil
+		})
+	})
+	return out, err
 }
 
 // putAction stores rec, indexes a new record under its finding, and

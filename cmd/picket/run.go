@@ -141,6 +141,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		if err != nil {
 			return err
 		}
+		if n := svc.Recover(ctx); n > 0 {
+			log.Warn("closed actions interrupted by the last stop", "count", n)
+		}
 		var regions []string
 		if awsCfg.Region != "" {
 			regions = []string{awsCfg.Region}
