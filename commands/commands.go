@@ -71,6 +71,9 @@ type Deps struct {
 	Region string
 	// Status reports the bot's health.
 	Status func(ctx context.Context) Status
+	// DigestPreview builds the daily digest now, as plain text, without
+	// posting it; nil when no digest is configured.
+	DigestPreview func(ctx context.Context) (string, error)
 	// Authorize reports whether actor may run the command name. Nil
 	// refuses every command: with no roles nobody may.
 	Authorize func(actor picket.Actor, command string) bool

@@ -228,6 +228,9 @@ func newDeps(t *testing.T) (commands.Deps, *fakeStore, *fakePosture, *fakeEnrich
 		},
 		Authorize: func(a picket.Actor, cmd string) bool { return a.ID != "UNOBODY" },
 		Now:       func() time.Time { return now },
+		DigestPreview: func(context.Context) (string, error) {
+			return "Daily digest\n3 new " + hostile + "\n", nil
+		},
 	}
 	return d, st, post, enr
 }
@@ -318,8 +321,8 @@ func TestRun(t *testing.T) {
 		}, []string{"sup-old"}},
 		{"suppressions args", "suppressions all", responder, false, []string{"Usage: `/picket suppressions`"}, nil},
 
-		{"digest", "digest", responder, false, []string{"Digest preview", "not built yet"}, nil},
-		{"digest public", "digest public", responder, true, []string{"not built yet"}, nil},
+		{"digest", "digest", responder, false, []string{"Digest preview (not posted)", "Daily digest", "3 new &lt;!channel&gt;"}, nil},
+		{"digest public", "digest public", responder, true, []string{"Digest preview"}, nil},
 
 		{"status", "status", responder, false, []string{
 			"Picket status: degraded", "*Queue:* 7 waiting, 2 in flight · *oldest message:* 1m35s", "(just now)",

@@ -762,14 +762,44 @@ func matchText(s picket.Suppression) string {
 	return strings.Join(parts, ", ")
 }
 
-func runDigest(_ context.Context, _ Deps, _ picket.Actor, args []string) (Reply, error) {
+func runDigest(ctx context.Context, d Deps, _ picket.Actor, args []string) (Reply, error) {
 	if len(args) > 0 {
 		return Reply{}, usagef("digest takes no arguments")
 	}
-	return Reply{
-		Title:    "Digest preview",
-		Sections: []string{"The daily digest is not built yet, so there is no preview to show. Until it is, `" + Slash + " posture` shows the posture and `" + Slash + " suppressions` the rules in force."},
-	}, nil
+	if d.DigestPreview == nil {
+		return Reply{
+			Title:    "Digest preview",
+			Sections: []string{"No daily digest is configured (`digests` in Picket's configuration), so there is nothing to preview. `" + Slash + " posture` shows the posture and `" + Slash + " suppressions` the rules in force."},
+		}, nil
+	}
+	txt, err := d.DigestPreview(ctx)
+	if err != nil {
+		return Reply{}, err
+	}
+	// The digest as it would be posted now, not posted; a code block keeps
+	// its columns.
+	var sections []string
+	for _, part := range splitLines(txt, 2800) {
+		sections = append(sections, "```"+escape(part)+"```")
+	}
+	return Reply{Title: "Digest preview (not posted)", Sections: sections}, nil
+}
+
+// splitLines cuts s into pieces of at most max bytes at line ends.
+func splitLines(s string, max int) []string {
+	var out []string
+	for len(s) > max {
+		cut := strings.LastIndexByte(s[:max], '\n')
+		if cut <= 0 {
+			cut = max
+		}
+		out = append(out, s[:cut])
+		s = strings.TrimPrefix(s[cut:], "\n")
+	}
+	if strings.TrimSpace(s) != "" {
+		out = append(out, s)
+	}
+	return out
 }
 
 func runStatus(ctx context.Context, d Deps, _ picket.Actor, args []string) (Reply, error) {

@@ -25,6 +25,8 @@ type Config struct {
 	Roles []Role `yaml:"roles"`
 	// Responses are the response buttons' guardrails.
 	Responses Responses `yaml:"responses"`
+	// Digests are the scheduled posture digests; none by default.
+	Digests []Digest `yaml:"digests"`
 	// DataDir holds the bbolt database. Env PICKET_DATA_DIR.
 	DataDir string `yaml:"data_dir"`
 	// HTTPAddr is where the HTTP server (health, metrics, Slack requests in
@@ -89,6 +91,10 @@ type Ingest struct {
 	// ProcessedTTL is how long processed message ids are remembered to drop
 	// redeliveries.
 	ProcessedTTL Duration `yaml:"processed_ttl"`
+	// ReconcileInterval is how often the finding index is synced with
+	// Security Hub GetFindings (at most 2 requests a second), so findings
+	// whose events were lost still count; 0 turns it off. Default 15m.
+	ReconcileInterval Duration `yaml:"reconcile_interval"`
 }
 
 // Enrich configures the lookups that add context to findings.
@@ -151,6 +157,7 @@ func Default() Config {
 			WaitTime:          Dur(20 * time.Second),
 			VisibilityTimeout: Dur(60 * time.Second),
 			ProcessedTTL:      Dur(14 * 24 * time.Hour),
+			ReconcileInterval: Dur(15 * time.Minute),
 		},
 		Enrich: Enrich{
 			Enabled:  true,

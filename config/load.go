@@ -89,6 +89,7 @@ type fileConfig struct {
 	Routes    []Route   `yaml:"routes"`
 	Roles     []Role    `yaml:"roles"`
 	Responses Responses `yaml:"responses"`
+	Digests   []Digest  `yaml:"digests"`
 	DataDir   string    `yaml:"data_dir"`
 	HTTPAddr  string    `yaml:"http_addr"`
 	Log       Log       `yaml:"log"`
@@ -185,7 +186,7 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 			MessageInterval: cfg.Slack.MessageInterval,
 		},
 		AWS: cfg.AWS, Ingest: cfg.Ingest, Enrich: cfg.Enrich, Routes: cfg.Routes,
-		Roles: cfg.Roles, Responses: cfg.Responses,
+		Roles: cfg.Roles, Responses: cfg.Responses, Digests: cfg.Digests,
 		DataDir: cfg.DataDir, HTTPAddr: cfg.HTTPAddr, Log: cfg.Log,
 	}
 	var problems []string
@@ -231,7 +232,7 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 	cfg.Slack.DefaultMinSeverity = fc.Slack.DefaultMinSev
 	cfg.Slack.MessageInterval = fc.Slack.MessageInterval
 	cfg.AWS, cfg.Ingest, cfg.Enrich, cfg.Routes = fc.AWS, fc.Ingest, fc.Enrich, fc.Routes
-	cfg.Roles, cfg.Responses = fc.Roles, fc.Responses
+	cfg.Roles, cfg.Responses, cfg.Digests = fc.Roles, fc.Responses, fc.Digests
 	cfg.DataDir, cfg.HTTPAddr, cfg.Log = fc.DataDir, fc.HTTPAddr, fc.Log
 	return problems
 }

@@ -101,6 +101,7 @@ func validate(c Config, src sources) []string {
 	v.routes(c.Routes)
 	v.roles(c.Roles)
 	v.responses(c.Responses)
+	v.digests(c.Digests)
 	if c.DataDir == "" {
 		v.add("data_dir", "required: the directory that holds the database")
 	}
@@ -191,6 +192,9 @@ func (v *checker) ingest(in Ingest) {
 	v.seconds("ingest.visibility_timeout", in.VisibilityTimeout, time.Second, 12*time.Hour, "the SQS limits")
 	if in.ProcessedTTL.Duration <= 0 {
 		v.add("ingest.processed_ttl", "%v must be positive", in.ProcessedTTL)
+	}
+	if d := in.ReconcileInterval.Duration; d != 0 && (d < time.Minute || d > 24*time.Hour) {
+		v.add("ingest.reconcile_interval", "%v is out of range (0 to turn it off, or 1m to 24h)", in.ReconcileInterval)
 	}
 }
 

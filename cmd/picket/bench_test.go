@@ -385,6 +385,7 @@ func benchConfig(tb testing.TB, emu *fauxqs.Emulator, queueURL string, rec *slac
 	cfg.DataDir = tb.TempDir()
 	cfg.HTTPAddr = "off"
 	cfg.Enrich.Enabled = false
+	cfg.Ingest.ReconcileInterval = config.Dur(0)
 	cfg.Log.Level = "warn"
 	return cfg
 }

@@ -187,6 +187,7 @@ func e2eConfig(t *testing.T, emu *fauxqs.Emulator, queueURL string, rec *slackRe
 	cfg.Ingest.Workers = 2
 	cfg.Ingest.WaitTime = config.Dur(time.Second)
 	cfg.Ingest.VisibilityTimeout = config.Dur(3 * time.Second)
+	cfg.Ingest.ReconcileInterval = config.Dur(0) // the emulator has no Security Hub
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test configuration: %v", err)
 	}

@@ -58,6 +58,7 @@ Usage:
   picket version                              print the version
   picket healthcheck [--addr HOST:PORT]       exit 0 when the running bot's /healthz answers
   picket check [--json] [--account ID] [ID...] run posture checks (exit 1 when a check fails)
+  picket digest [--dry-run] [--chart FILE]    build the daily digest now (--dry-run: print it, post nothing)
   picket audit verify                         check the audit trail's hash chain (exit 1 if broken)
   picket audit export [--since TIME]          print audit entries as JSON lines
 
@@ -93,6 +94,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdAudit(e, args[1:])
 	case "check":
 		return cmdCheck(ctx, e, args[1:])
+	case "digest":
+		return cmdDigest(ctx, e, args[1:])
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -13,6 +13,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -21,6 +22,7 @@ import (
 	"github.com/picketsec/picket/bot"
 	"github.com/picketsec/picket/commands"
 	"github.com/picketsec/picket/config"
+	"github.com/picketsec/picket/digest"
 	"github.com/picketsec/picket/enrich"
 	"github.com/picketsec/picket/event"
 	"github.com/picketsec/picket/ingest"
@@ -153,6 +155,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		})
 		deps := commandDeps(cfg, db, enricher, checker, statusFunc(cfg, awsCfg, consumer))
 		deps.Logger = log
+		if len(cfg.Digests) > 0 {
+			deps.DigestPreview = func(ctx context.Context) (string, error) {
+				g := &digester{db: db, posture: checker, now: time.Now, log: log}
+				now := g.now()
+				d, _, err := g.build(ctx, cfg.Digests[0], now.Add(-digest.DefaultWindow), now)
+				if err != nil {
+					return "", err
+				}
+				return notifiers.RenderDigestText(d), nil
+			}
+		}
+		if s, ok := sender.(*notifiers.Slack); ok {
+			wait, err := startDigests(ctx, cfg.Digests, db, s, checker, log)
+			if err != nil {
+				return err
+			}
+			defer wait()
+		}
 		b, err := bot.New(bot.Options{
 			Service: svc, SigningSecret: cfg.Slack.SigningSecret.Reveal(), Logger: log,
 			API: bot.Client(cfg.Slack.BotToken.Reveal(), cfg.Slack.AppToken.Reveal(), cfg.Slack.APIURL),
@@ -192,6 +212,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		go func() { defer wg.Done(); errc <- <-herr }()
 	}
 
+	if consumer != nil && cfg.Ingest.ReconcileInterval.Duration > 0 {
+		r, err := ingest.NewReconciler(ingest.ReconcileOptions{
+			API: securityhub.NewFromConfig(awsCfg), Decode: event.Decode, Index: db, Handler: p,
+			Interval: cfg.Ingest.ReconcileInterval.Duration, Logger: log,
+			Metrics: ingest.ReconcileMetrics{
+				Requests: reg.Counter("picket_reconcile_requests_total", "Security Hub GetFindings calls made to reconcile the index."),
+				Checked:  reg.Counter("picket_reconcile_checked_total", "Findings compared with the index."),
+				Missing:  reg.Counter("picket_reconcile_missing_total", "Findings the index lacked (their events were lost), handed to the pipeline."),
+				Stale:    reg.Counter("picket_reconcile_stale_total", "Findings the index held an older version of, handed to the pipeline."),
+				Failed:   reg.Counter("picket_reconcile_failed_total", "Reconciled findings the pipeline failed on."),
+			},
+		})
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); r.Run(ctx) }()
+	}
 	if consumer != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); errc <- consumer.Run(ctx) }()

@@ -1,0 +1,488 @@
+package notifiers
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	picket "github.com/picketsec/picket"
+	"github.com/slack-go/slack"
+)
+
+// Digest block ids, stable so that tests and people can find sections.
+const (
+	DigestBlockPrefix = "picket.digest."
+	// digestChartName is the file name of the uploaded trend chart.
+	digestChartName = "picket-digest.png"
+	// maxDigestLine bounds one line of a digest section, in runes.
+	maxDigestLine = 300
+)
+
+// digestColor is the bar beside a digest: the colour of the most severe
+// open finding, green when nothing Critical or High is open.
+func digestColor(d picket.Digest) string {
+	switch {
+	case d.Open[picket.SeverityCritical] > 0:
+		return ColorCritical
+	case d.Open[picket.SeverityHigh] > 0:
+		return ColorHigh
+	}
+	return ColorClosed
+}
+
+// RenderDigest draws a digest as a Slack message. It is pure: the same
+// digest always gives the same message. Every string that came from a
+// finding, a suppression or a person is escaped, and every section keeps
+// within Slack's limits (whole lines are dropped and counted rather than
+// cut).
+func RenderDigest(d picket.Digest) Message {
+	var blocks []slack.Block
+
+	title := "Security digest"
+	if d.Name != "" {
+		title += ": " + d.Name
+	}
+	title += " · " + d.To.UTC().Format("Mon 2 Jan 2006")
+	blocks = append(blocks, slack.NewHeaderBlock(
+		slack.NewTextBlockObject(slack.PlainTextType, Escape(shorten(title, MaxHeaderText)), true, false),
+		slack.HeaderBlockOptionBlockID(DigestBlockPrefix+"header")))
+
+	scope := "all accounts"
+	if len(d.Accounts) > 0 {
+		acc := make([]string, len(d.Accounts))
+		for i, a := range d.Accounts {
+			acc[i] = "`" + Escape(shorten(a, 40)) + "`"
+		}
+		scope = "accounts " + strings.Join(acc, ", ")
+	}
+	ctx := fmt.Sprintf("%s to %s · %s · %s and above", digestTime(d.From), digestTime(d.To), scope, d.MinSeverity)
+	if d.HasPrevious {
+		ctx += " · changes since " + d.Previous.UTC().Format("2 Jan")
+	}
+	blocks = append(blocks, newContextBlock(DigestBlockPrefix+"scope", digestMrkdwn(clipLines([]string{ctx}, MaxSectionText))))
+
+	blocks = append(blocks, digestSection("changes", "What changed", changeLines(d)))
+	blocks = append(blocks, digestSection("open", "Open now", openLines(d)))
+	if len(d.TopTypes) > 0 || len(d.TopAccounts) > 0 {
+		blocks = append(blocks, topBlock(d))
+	}
+	blocks = append(blocks, digestSection("responses", "Responses", responseLines(d)))
+	if len(d.Expiring) > 0 {
+		blocks = append(blocks, digestSection("expiring", "Suppressions expiring soon", expiringLines(d)))
+	}
+	if lines := postureLines(d); len(lines) > 0 {
+		blocks = append(blocks, digestSection("posture", "Posture", lines))
+	}
+	return Message{Text: digestFallback(d, title), Color: digestColor(d), Blocks: blocks}
+}
+
+func digestMrkdwn(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
+}
+
+func digestSection(id, heading string, lines []string) slack.Block {
+	text := clipLines(append([]string{"*" + heading + "*"}, lines...), MaxSectionText)
+	return slack.NewSectionBlock(digestMrkdwn(text), nil, nil, slack.SectionBlockOptionBlockID(DigestBlockPrefix+id))
+}
+
+// clipLines joins lines with newlines within n runes, dropping whole lines
+// from the end and saying how many.
+func clipLines(lines []string, n int) string {
+	note := func(k int) string { return fmt.Sprintf("_… and %d more lines_", k) }
+	total := 0
+	for i, l := range lines {
+		size := utf8.RuneCountInString(l) + 1
+		if total+size <= n {
+			total += size
+			continue
+		}
+		if i == 0 {
+			return clip(l, n)
+		}
+		for i > 1 && total+len(note(len(lines)-i)) > n {
+			i--
+			total -= utf8.RuneCountInString(lines[i]) + 1
+		}
+		return strings.Join(lines[:i], "\n") + "\n" + note(len(lines)-i)
+	}
+	return strings.Join(lines, "\n")
+}
+
+var digestSeverities = []picket.Severity{picket.SeverityCritical, picket.SeverityHigh, picket.SeverityMedium, picket.SeverityLow, picket.SeverityInformational}
+
+// severityBreakdown says "2 Critical, 1 High" for the non-zero counts.
+func severityBreakdown(c picket.SeverityCounts) string {
+	var parts []string
+	for _, s := range digestSeverities {
+		if c[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c[s], s))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sourceBreakdown(m map[picket.Source]int) string {
+	if len(m) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, s := range []picket.Source{picket.SourceGuardDuty, picket.SourceSecurityHub} {
+		if m[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", sourceName(s), m[s]))
+		}
+	}
+	parts = append(parts, sortedSources(m)...)
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// sortedSources lists the counts of sources other than GuardDuty and
+// Security Hub, by name.
+func sortedSources(m map[picket.Source]int) []string {
+	var names []string
+	for s := range m {
+		if s != picket.SourceGuardDuty && s != picket.SourceSecurityHub && m[s] > 0 {
+			names = append(names, string(s))
+		}
+	}
+	sortStrings(names)
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = fmt.Sprintf("%s %d", Escape(shorten(n, 40)), m[picket.Source(n)])
+	}
+	return out
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+func sourceName(s picket.Source) string {
+	switch s {
+	case picket.SourceGuardDuty:
+		return "GuardDuty"
+	case picket.SourceSecurityHub:
+		return "Security Hub"
+	}
+	return Escape(string(s))
+}
+
+func changeLines(d picket.Digest) []string {
+	a := d.Activity
+	row := func(label string, c picket.SeverityCounts, src map[picket.Source]int) string {
+		return fmt.Sprintf("• %s: *%d*", label, c.Total()) + breakdownSuffix(c) + sourceBreakdown(src)
+	}
+	return []string{
+		row("New", a.New, a.NewBySource),
+		row("Updated", a.Updated, a.UpdatedBySource),
+		row("Resolved", a.Resolved, a.ResolvedBySource),
+	}
+}
+
+func breakdownSuffix(c picket.SeverityCounts) string {
+	if c.Total() == 0 {
+		return ""
+	}
+	return " — " + severityBreakdown(c)
+}
+
+func signed(n int) string {
+	if n > 0 {
+		return "+" + strconv.Itoa(n)
+	}
+	return strconv.Itoa(n)
+}
+
+func openLines(d picket.Digest) []string {
+	var counts []string
+	for _, s := range digestSeverities {
+		c := fmt.Sprintf("%s %s *%d*", severityEmoji(s), s, d.Open[s])
+		if d.HasPrevious && d.OpenChange[s] != 0 {
+			c += " (" + signed(d.OpenChange[s]) + ")"
+		}
+		counts = append(counts, c)
+	}
+	lines := []string{strings.Join(counts, "  ·  ")}
+	for _, f := range d.Urgent {
+		title := f.Title
+		if title == "" {
+			title = f.Type
+		}
+		line := fmt.Sprintf("• %s *%s* — `%s` in `%s` %s, open %s",
+			severityEmoji(f.Severity), Escape(shorten(title, 120)), Escape(shorten(f.Type, 80)),
+			Escape(shorten(f.Account, 40)), Escape(shorten(f.Region, 30)), formatAge(f.Age))
+		lines = append(lines, line)
+	}
+	if d.UrgentMore > 0 {
+		lines = append(lines, fmt.Sprintf("_… and %d more open Critical or High findings_", d.UrgentMore))
+	}
+	return lines
+}
+
+func topBlock(d picket.Digest) slack.Block {
+	list := func(heading string, top []picket.NamedCount) *slack.TextBlockObject {
+		lines := []string{"*" + heading + "*"}
+		for _, c := range top {
+			lines = append(lines, fmt.Sprintf("• `%s` %d", Escape(shorten(c.Name, 80)), c.Count))
+		}
+		if len(top) == 0 {
+			lines = append(lines, "none")
+		}
+		return digestMrkdwn(clipLines(lines, MaxFieldText))
+	}
+	return slack.NewSectionBlock(nil, []*slack.TextBlockObject{
+		list("Top finding types", d.TopTypes), list("Top accounts", d.TopAccounts),
+	}, nil, slack.SectionBlockOptionBlockID(DigestBlockPrefix+"top"))
+}
+
+func digestActor(a picket.Actor) string {
+	switch {
+	case slackUserID.MatchString(a.ID):
+		return "<@" + a.ID + ">"
+	case a.Name != "":
+		return Escape(shorten(a.Name, 80))
+	case a.ID != "":
+		return Escape(shorten(a.ID, 80))
+	}
+	return "someone"
+}
+
+func responseLines(d picket.Digest) []string {
+	var lines []string
+	lines = append(lines, "Time to first action: "+durationStats(d.FirstAction),
+		"Time to resolve: "+durationStats(d.Resolve))
+	if len(d.Actions) == 0 {
+		return append(lines, "No actions taken in this period.")
+	}
+	var who []string
+	for _, a := range d.Actors {
+		who = append(who, fmt.Sprintf("%s %d", Escape(shorten(a.Name, 80)), a.Count))
+	}
+	lines = append(lines, "Actions by: "+strings.Join(who, ", "))
+	if d.ActionsMore > 0 {
+		lines = append(lines, fmt.Sprintf("_%d earlier actions not listed_", d.ActionsMore))
+	}
+	for _, a := range d.Actions {
+		line := fmt.Sprintf("• %s %s: %s on `%s` (%s)", a.Time.UTC().Format("02 Jan 15:04"),
+			digestActor(a.Actor), a.Kind.Label(), Escape(shorten(a.Target, 80)), Escape(string(a.Outcome)))
+		lines = append(lines, clip(line, maxDigestLine))
+	}
+	return lines
+}
+
+func durationStats(s picket.DurationStats) string {
+	if s.Count == 0 {
+		return "no data"
+	}
+	noun := "findings"
+	if s.Count == 1 {
+		noun = "finding"
+	}
+	return fmt.Sprintf("median *%s*, p90 *%s* (%d %s)", formatAge(s.Median), formatAge(s.P90), s.Count, noun)
+}
+
+func expiringLines(d picket.Digest) []string {
+	var lines []string
+	for _, s := range d.Expiring {
+		what := []string{}
+		if s.Type != "" {
+			what = append(what, "`"+Escape(shorten(s.Type, 80))+"`")
+		}
+		if s.ResourceID != "" {
+			what = append(what, "on `"+Escape(shorten(s.ResourceID, 80))+"`")
+		}
+		if s.Account != "" {
+			what = append(what, "in `"+Escape(shorten(s.Account, 40))+"`")
+		}
+		if len(what) == 0 {
+			what = append(what, "`"+Escape(shorten(s.ID, 60))+"`")
+		}
+		line := fmt.Sprintf("• %s until %s", strings.Join(what, " "), s.Until.UTC().Format("02 Jan 15:04 UTC"))
+		if s.Reason != "" {
+			line += " — " + Escape(shorten(s.Reason, 120))
+		}
+		if s.Actor.ID != "" || s.Actor.Name != "" {
+			line += " (by " + digestActor(s.Actor) + ")"
+		}
+		lines = append(lines, clip(line, maxDigestLine))
+	}
+	return lines
+}
+
+func postureLines(d picket.Digest) []string {
+	var lines []string
+	score := func(c picket.ScoreChange) string {
+		s := fmt.Sprintf("• %s: *%s%%*", Escape(shorten(c.Name, 100)), formatScore(c.Score))
+		if c.HasPrevious {
+			delta := c.Delta()
+			switch {
+			case math.Abs(delta) < 0.05:
+				s += " (no change)"
+			case delta > 0:
+				s += " (+" + formatScore(delta) + ")"
+			default:
+				s += " (" + formatScore(delta) + ")"
+			}
+		}
+		return s
+	}
+	if d.Posture != nil {
+		lines = append(lines, score(*d.Posture))
+	}
+	for _, c := range d.Standards {
+		lines = append(lines, score(c))
+	}
+	return lines
+}
+
+func formatScore(v float64) string {
+	return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
+}
+
+// formatAge says a duration the way people read an age: "45m", "5h 10m",
+// "3d 4h".
+func formatAge(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	case d < 24*time.Hour:
+		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+		if m == 0 {
+			return strconv.Itoa(h) + "h"
+		}
+		return fmt.Sprintf("%dh %dm", h, m)
+	}
+	days, h := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
+	if h == 0 {
+		return strconv.Itoa(days) + "d"
+	}
+	return fmt.Sprintf("%dd %dh", days, h)
+}
+
+func digestTime(t time.Time) string { return t.UTC().Format("02 Jan 15:04 UTC") }
+
+func digestFallback(d picket.Digest, title string) string {
+	s := fmt.Sprintf("%s: %d new, %d resolved, %d open (%d Critical, %d High)", title,
+		d.Activity.New.Total(), d.Activity.Resolved.Total(), d.Open.Total(),
+		d.Open[picket.SeverityCritical], d.Open[picket.SeverityHigh])
+	return Escape(shorten(s, maxFallbackText))
+}
+
+// RenderDigestText draws a digest as plain text for a terminal (picket
+// digest --dry-run): the same sections as RenderDigest, without Slack
+// markup.
+func RenderDigestText(d picket.Digest) string {
+	m := RenderDigest(d)
+	var b strings.Builder
+	for _, blk := range m.Blocks {
+		switch v := blk.(type) {
+		case *slack.HeaderBlock:
+			b.WriteString(plainDigest(v.Text.Text) + "\n")
+		case *ContextBlock:
+			for _, e := range v.Elements {
+				b.WriteString(plainDigest(e.Text) + "\n")
+			}
+		case *slack.SectionBlock:
+			b.WriteString("\n")
+			if v.Text != nil {
+				b.WriteString(plainDigest(v.Text.Text) + "\n")
+			}
+			for _, f := range v.Fields {
+				b.WriteString(plainDigest(f.Text) + "\n")
+			}
+		}
+	}
+	return b.String()
+}
+
+var digestPlain = strings.NewReplacer("*", "", "`", "", "_", "", "&lt;", "<", "&gt;", ">", "&amp;", "&",
+	":red_circle:", "●", ":large_orange_circle:", "●", ":large_yellow_circle:", "●",
+	":large_blue_circle:", "●", ":white_circle:", "○")
+
+// plainDigest turns digest mrkdwn into terminal text: markup removed,
+// entities decoded, control characters dropped.
+func plainDigest(s string) string {
+	s = digestPlain.Replace(s)
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r >= 0x20 && r != 0x7f {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// FileUploader is the part of the Slack Web API that uploads files, with
+// slack-go's exact signature so that *slack.Client satisfies it. The
+// upload uses Slack's external flow (files.getUploadURLExternal, a POST of
+// the bytes, files.completeUploadExternal).
+type FileUploader interface {
+	UploadFileContext(ctx context.Context, params slack.UploadFileParameters) (*slack.FileSummary, error)
+}
+
+// PostDigest posts the digest to channel, paced and retried like
+// PostAlert, then uploads chartPNG (when not empty) to the same channel
+// with a one-line comment, through Slack's external upload flow. A failed
+// upload is returned after the digest itself was posted; the message is
+// not posted again.
+func (s *Slack) PostDigest(ctx context.Context, channel string, d picket.Digest, chartPNG []byte) error {
+	if channel == "" {
+		return picket.Errorf(picket.EINVALID, "post digest: the digest has no channel")
+	}
+	opts := RenderDigest(d).msgOptions()
+	var got string
+	err := s.call(ctx, "post digest to", channel, func(ctx context.Context) error {
+		ch, _, err := s.api.PostMessageContext(ctx, channel, opts...)
+		got = ch
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if got != "" && got != channel {
+		s.learnID(channel, got)
+	}
+	if len(chartPNG) == 0 {
+		return nil
+	}
+	up, ok := s.api.(FileUploader)
+	if !ok {
+		return picket.Errorf(picket.EUNSUPPORTED, "post digest chart: the Slack client cannot upload files")
+	}
+	// files.completeUploadExternal wants the channel id.
+	target := channel
+	if got != "" {
+		target = got
+	}
+	comment := "Open findings by severity, last 30 days"
+	if d.Name != "" {
+		comment += " (" + Escape(shorten(d.Name, 80)) + ")"
+	}
+	return s.call(ctx, "upload digest chart to", target, func(ctx context.Context) error {
+		_, err := up.UploadFileContext(ctx, slack.UploadFileParameters{
+			Reader:         bytes.NewReader(chartPNG),
+			FileSize:       len(chartPNG),
+			Filename:       digestChartName,
+			Title:          "Open findings by severity",
+			AltTxt:         "Line chart of open findings by severity over the last 30 days",
+			InitialComment: comment,
+			Channel:        target,
+		})
+		return err
+	})
+}
