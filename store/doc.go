@@ -19,7 +19,7 @@
 //	claims           ActionRequest.ClaimKey() -> request id of the Active holder
 //	finding_actions  finding key + NUL + 8-byte big-endian sequence -> request id
 //	suppressions     suppression id -> JSON picket.Suppression
-//	digests          reserved
+//	digests          daily snapshots ("snap\x00name\x00YYYYMMDD") and last runs ("run\x00name"); see digests.go
 //
 // The audit trail is a hash chain: each entry holds the SHA-256 of the
 // entry before it, and its own hash over its canonical encoding (see
