@@ -90,7 +90,7 @@ func (v *checker) digests(ds []Digest) {
 		seen[d.Name] = true
 		if d.Channel == "" {
 			v.add(key+".channel", "required: the Slack channel id (C...) or #name to post to")
-		} else if !channelIDPattern.MatchString(d.Channel) && !channelNamePattern.MatchString(d.Channel) {
+		} else if !channelIDPattern.MatchString(d.Channel) && !validChannelName(d.Channel) {
 			v.add(key+".channel", "%q is not a channel id (C...) or #name", d.Channel)
 		}
 		if spec := d.Spec(); !cronDescriptors[spec] {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -248,6 +249,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if started != nil {
 		started(httpAddr)
 	}
+	// Start-up (configuration, SDK clients, endpoint rules) leaves garbage
+	// that an idle bot would otherwise keep mapped until the scavenger gets
+	// to it: give it back now, once.
+	debug.FreeOSMemory()
 
 	var first error
 	go func() { wg.Wait(); close(errc) }()
