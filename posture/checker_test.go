@@ -165,8 +165,12 @@ func TestConcurrencyLimit(t *testing.T) {
 		err error
 	}
 	done := make(chan result, 1)
+	// Checks that share nothing: the credential-report checks wait on one
+	// shared report, and a waiter holding a slot makes no call of its own,
+	// so with them in the set two calls in flight at once is not certain.
+	ids := []string{"ec2.ebs-default-encryption", "vpc.flow-logs", "guardduty.enabled", "securityhub.enabled", "kms.key-rotation"}
 	go func() {
-		r, err := c.Check(context.Background(), account, nil)
+		r, err := c.Check(context.Background(), account, ids)
 		done <- result{r, err}
 	}()
 	select {
