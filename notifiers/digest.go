@@ -411,20 +411,44 @@ func RenderDigestText(d picket.Digest) string {
 	return b.String()
 }
 
-var digestPlain = strings.NewReplacer("*", "", "`", "", "_", "", "&lt;", "<", "&gt;", ">", "&amp;", "&",
+var digestPlain = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&",
 	":red_circle:", "●", ":large_orange_circle:", "●", ":large_yellow_circle:", "●",
 	":large_blue_circle:", "●", ":white_circle:", "○")
 
 // plainDigest turns digest mrkdwn into terminal text: markup removed,
 // entities decoded, control characters dropped.
 func plainDigest(s string) string {
-	s = digestPlain.Replace(s)
+	s = digestPlain.Replace(stripMarkers(s))
 	return strings.Map(func(r rune) rune {
 		if r == '\n' || r >= 0x20 && r != 0x7f {
 			return r
 		}
 		return -1
 	}, s)
+}
+
+// stripMarkers removes mrkdwn's bold, italic and code markers (*, _, `)
+// where they open or close a span (at a word's edge), and keeps them inside
+// words and values, so "*:*" or "my_bucket" in finding text survive.
+func stripMarkers(s string) string {
+	isMarker := func(c byte) bool { return c == '*' || c == '_' || c == '`' }
+	isSpace := func(c byte) bool { return c == ' ' || c == '\n' || c == '\t' }
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isMarker(c) {
+			prevEdge := i == 0 || isSpace(s[i-1]) || isMarker(s[i-1]) || s[i-1] == '('
+			nextEdge := i == len(s)-1 || isSpace(s[i+1]) || isMarker(s[i+1]) || strings.IndexByte(",.)", s[i+1]) >= 0
+			opens := prevEdge && !nextEdge
+			closes := nextEdge && !prevEdge
+			if opens || closes {
+				continue
+			}
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // FileUploader is the part of the Slack Web API that uploads files, with
