@@ -130,6 +130,30 @@ const (
 	ResourceOther       ResourceKind = "other"
 )
 
+// Label returns the kind as a person reads it ("IAM user"), or "" for
+// ResourceOther and kinds Picket does not know.
+func (k ResourceKind) Label() string {
+	switch k {
+	case ResourceIAMUser:
+		return "IAM user"
+	case ResourceAccessKey:
+		return "Access key"
+	case ResourceIAMRole:
+		return "IAM role"
+	case ResourceRoot:
+		return "Root user"
+	case ResourceEC2Instance:
+		return "EC2 instance"
+	case ResourceS3Bucket:
+		return "S3 bucket"
+	case ResourceSecurityGrp:
+		return "Security group"
+	case ResourceAccount:
+		return "Account"
+	}
+	return ""
+}
+
 // Resource is one AWS resource a finding concerns.
 type Resource struct {
 	Kind ResourceKind `json:"kind"`

@@ -182,24 +182,10 @@ func targetSection(req picket.ActionRequest) slack.Block {
 }
 
 func resourceLabel(k picket.ResourceKind) string {
-	switch k {
-	case picket.ResourceIAMUser:
-		return "IAM user"
-	case picket.ResourceAccessKey:
-		return "Access key"
-	case picket.ResourceIAMRole:
-		return "IAM role"
-	case picket.ResourceRoot:
-		return "Root user"
-	case picket.ResourceEC2Instance:
-		return "EC2 instance"
-	case picket.ResourceS3Bucket:
-		return "S3 bucket"
-	case picket.ResourceSecurityGrp:
-		return "Security group"
-	case picket.ResourceAccount:
-		return "Account"
-	case "":
+	if l := k.Label(); l != "" {
+		return l
+	}
+	if k == "" {
 		return "Resource"
 	}
 	return escape(string(k))

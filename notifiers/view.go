@@ -391,23 +391,8 @@ func sourceLabel(f *picket.Finding) string {
 }
 
 func resourceLabel(r picket.Resource) string {
-	switch r.Kind {
-	case picket.ResourceIAMUser:
-		return "IAM user"
-	case picket.ResourceAccessKey:
-		return "Access key"
-	case picket.ResourceIAMRole:
-		return "IAM role"
-	case picket.ResourceRoot:
-		return "Root user"
-	case picket.ResourceEC2Instance:
-		return "EC2 instance"
-	case picket.ResourceS3Bucket:
-		return "S3 bucket"
-	case picket.ResourceSecurityGrp:
-		return "Security group"
-	case picket.ResourceAccount:
-		return "Account"
+	if l := r.Kind.Label(); l != "" {
+		return l
 	}
 	if r.Type != "" {
 		return r.Type
