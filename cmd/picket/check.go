@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/accessanalyzer"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/configservice"
@@ -135,46 +133,11 @@ func cmdCheck(ctx context.Context, e env, args []string) int {
 // makes S3 use path-style addressing and S3 Control leave the account id
 // out of the host name, as emulators expect.
 func postureClients(awsCfg aws.Config, emulated bool, members []config.Account) func(ctx context.Context, account, region string) (posture.Clients, error) {
-	stsc := sts.NewFromConfig(awsCfg)
-	var mu sync.Mutex
-	var self string
-	roles := map[string]aws.CredentialsProvider{}
-	for _, m := range members {
-		roles[m.ID] = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsc, m.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = "picket-posture"
-			if m.ExternalID != "" {
-				o.ExternalID = aws.String(m.ExternalID)
-			}
-		}))
-	}
+	accts := newAccounts(awsCfg, members, "picket-posture")
 	return func(ctx context.Context, account, region string) (posture.Clients, error) {
-		base := awsCfg
-		if account != "" {
-			mu.Lock()
-			if self == "" {
-				out, err := stsc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-				if err != nil {
-					mu.Unlock()
-					return posture.Clients{}, &picket.Error{Code: picket.EUNAVAILABLE,
-						Message: "Picket could not tell which AWS account it runs in (sts:GetCallerIdentity failed)", Err: err}
-				}
-				self = aws.ToString(out.Account)
-			}
-			me := self
-			mu.Unlock()
-			creds, member := roles[account]
-			if account != me && !member {
-				return posture.Clients{}, picket.Errorf(picket.EUNAUTHORIZED,
-					"no access to account %s: these credentials are for account %s; add the account under responses.accounts", account, me)
-			}
-			if account != me {
-				base = awsCfg.Copy()
-				base.Credentials = creds
-			}
-		}
-		cfg := base.Copy()
-		if region != "" {
-			cfg.Region = region
+		cfg, err := accts.config(ctx, account, region)
+		if err != nil {
+			return posture.Clients{}, err
 		}
 		s3opt := func(o *s3.Options) { o.UsePathStyle = emulated }
 		s3controlOpt := func(o *s3control.Options) {

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/picketsec/picket"
 	"github.com/picketsec/picket/bot"
@@ -331,33 +330,18 @@ func newEnricher(cfg config.Config, awsCfg aws.Config, log *slog.Logger) picket.
 	if !cfg.Enrich.Enabled {
 		return nil
 	}
-	stsc, iamc := sts.NewFromConfig(awsCfg), iam.NewFromConfig(awsCfg)
-	var mu sync.Mutex
-	var self string // the bot's own account, once known
+	accts := newAccounts(awsCfg, cfg.Responses.Accounts, "picket-enrich")
 	return enrich.New(enrich.Options{
 		Budget:   cfg.Enrich.Budget.Duration,
 		CacheTTL: cfg.Enrich.CacheTTL.Duration,
 		Aliases:  cfg.Enrich.AccountAliases,
 		Logger:   log,
 		Clients: func(ctx context.Context, account, region string) (enrich.Clients, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if self == "" {
-				// Only a success is remembered: a failed look-up is tried
-				// again with the next finding.
-				out, err := stsc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-				if err != nil {
-					log.Warn("enrich: sts:GetCallerIdentity failed", "err", err)
-					return enrich.Clients{}, &picket.Error{Code: picket.EUNAVAILABLE,
-						Message: "Picket could not tell which AWS account it runs in (sts:GetCallerIdentity failed)", Err: err}
-				}
-				self = aws.ToString(out.Account)
+			c, err := accts.config(ctx, account, region)
+			if err != nil {
+				return enrich.Clients{}, err
 			}
-			if account != self {
-				return enrich.Clients{}, picket.Errorf(picket.EUNAUTHORIZED,
-					"no access to account %s (Picket runs in %s)", account, self)
-			}
-			return enrich.Clients{IAM: iamc, EC2: ec2.NewFromConfig(awsCfg, func(o *ec2.Options) { o.Region = region })}, nil
+			return enrich.Clients{IAM: iam.NewFromConfig(c), EC2: ec2.NewFromConfig(c)}, nil
 		},
 	})
 }
