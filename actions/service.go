@@ -272,7 +272,8 @@ func (s *Service) Prepare(ctx context.Context, actor picket.Actor, kind picket.A
 		req.Target = t
 	}
 
-	if role, ok := s.o.Policy.allows(actor, kind, f.Account); !ok {
+	role, ok := s.o.Policy.allows(actor, kind, f.Account)
+	if !ok {
 		e := entryFor("denied", actor, req)
 		e.Outcome, e.Detail = string(picket.OutcomeDenied), "no role grants "+string(kind)+" in account "+f.Account
 		if err := s.audit(e); err != nil {
@@ -280,9 +281,8 @@ func (s *Service) Prepare(ctx context.Context, actor picket.Actor, kind picket.A
 		}
 		return picket.Plan{}, picket.Errorf(picket.EUNAUTHORIZED,
 			"You are not allowed to run %s in account %s. Ask an administrator to add you to a Picket role that grants it.", kind.Label(), f.Account)
-	} else {
-		s.o.Logger.Debug("action authorized", "actor", actor.ID, "action", kind, "role", role)
 	}
+	s.o.Logger.Debug("action authorized", "actor", actor.ID, "action", kind, "role", role)
 
 	var plan picket.Plan
 	switch {

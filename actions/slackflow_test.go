@@ -359,7 +359,10 @@ func TestSlackQuarantineAndUndo(t *testing.T) {
 	if orig.UndoneBy == "" {
 		t.Error("original action not marked undone")
 	}
-	t.Logf("audit: %v", fl.auditEvents())
+	want = []string{"requested:U0ALICE:", "executed:U0ALICE:succeeded", "duplicate:U0BOB:conflict", "requested:U0BOB:", "executed:U0BOB:succeeded"}
+	if got := fl.auditEvents(); !slices.Equal(got, want) {
+		t.Errorf("audit = %v, want %v", got, want)
+	}
 }
 
 func TestSlackQuarantineGuardrails(t *testing.T) {

@@ -779,27 +779,10 @@ func runDigest(ctx context.Context, d Deps, _ picket.Actor, args []string) (Repl
 	// The digest as it would be posted now, not posted; a code block keeps
 	// its columns.
 	var sections []string
-	for _, part := range splitLines(txt, 2800) {
+	for _, part := range cutSection(strings.TrimRight(txt, "\n"), MaxSectionChars-6) { // room for the fences
 		sections = append(sections, "```"+escape(part)+"```")
 	}
 	return Reply{Title: "Digest preview (not posted)", Sections: sections}, nil
-}
-
-// splitLines cuts s into pieces of at most max bytes at line ends.
-func splitLines(s string, max int) []string {
-	var out []string
-	for len(s) > max {
-		cut := strings.LastIndexByte(s[:max], '\n')
-		if cut <= 0 {
-			cut = max
-		}
-		out = append(out, s[:cut])
-		s = strings.TrimPrefix(s[cut:], "\n")
-	}
-	if strings.TrimSpace(s) != "" {
-		out = append(out, s)
-	}
-	return out
 }
 
 func runStatus(ctx context.Context, d Deps, _ picket.Actor, args []string) (Reply, error) {

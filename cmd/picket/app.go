@@ -26,6 +26,8 @@ type appMetrics struct {
 	Updated      *metrics.Counter
 	Deduplicated *metrics.Counter
 	Recorded     *metrics.Counter
+	Suppressed   *metrics.Counter
+	HandleFailed *metrics.Counter
 	SlackRetries *metrics.Counter
 	Latency      *metrics.Histogram
 }
@@ -41,6 +43,8 @@ func newAppMetrics(reg *metrics.Registry) appMetrics {
 		Updated:      reg.Counter("picket_alerts_updated_total", "Slack alerts updated in place."),
 		Deduplicated: reg.Counter("picket_findings_deduplicated_total", "Repeated or out-of-date deliveries ignored."),
 		Recorded:     reg.Counter("picket_findings_recorded_total", "Findings stored without a post (closed, or below every route)."),
+		Suppressed:   reg.Counter("picket_findings_suppressed_total", "Findings a suppression rule in force kept from being posted."),
+		HandleFailed: reg.Counter("picket_findings_failed_total", "Findings whose outcome could not be committed (Slack or the store failed); retried."),
 		SlackRetries: reg.Counter("picket_slack_retries_total", "Slack calls retried after 429 or 5xx."),
 		Latency: reg.Histogram("picket_processing_seconds", "Time from SQS send to committed outcome.",
 			0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
@@ -48,7 +52,8 @@ func newAppMetrics(reg *metrics.Registry) appMetrics {
 }
 
 func (m appMetrics) triage() triage.Metrics {
-	return triage.Metrics{Posted: m.Posted, Updated: m.Updated, Deduplicated: m.Deduplicated, Recorded: m.Recorded}
+	return triage.Metrics{Posted: m.Posted, Updated: m.Updated, Deduplicated: m.Deduplicated, Recorded: m.Recorded,
+		Suppressed: m.Suppressed, Failed: m.HandleFailed}
 }
 
 // configFlag registers --config on fs, defaulting to PICKET_CONFIG.

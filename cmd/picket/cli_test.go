@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/store"
 )
 
 func TestReplayDryRunJSON(t *testing.T) {
@@ -104,5 +108,34 @@ func TestVersionAndUsage(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, nil, "frobnicate"); code != exitUsage || !strings.Contains(errOut, "unknown command") {
 		t.Errorf("unknown command: exit %d, %q", code, errOut)
+	}
+}
+
+// TestReplayHonoursSuppressions: replay without --dry-run runs the same
+// pipeline as `picket run`, so a suppression rule in force keeps the
+// finding from being posted.
+func TestReplayHonoursSuppressions(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(storePath(dir), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.PutSuppression(picket.Suppression{ID: "sup-tor", Type: "UnauthorizedAccess:IAMUser/TorIPCaller",
+		Reason: "red team", Until: time.Now().Add(time.Hour), Created: time.Now()})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"PICKET_DATA_DIR": dir, "PICKET_LOG_LEVEL": "error"}
+	code, out, errOut := runCLI(t, env, "replay", "--json", "testdata/eb_UnauthorizedAccess_IAMUser_TorIPCaller__c7n.json")
+	if code != exitOK {
+		t.Fatalf("replay: exit %d, stderr %s", code, errOut)
+	}
+	var line map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &line); err != nil {
+		t.Fatalf("replay output %q: %v", out, err)
+	}
+	if line["outcome"] != string(picket.OutcomeSuppressed) {
+		t.Errorf("outcome = %v, want %s", line["outcome"], picket.OutcomeSuppressed)
 	}
 }

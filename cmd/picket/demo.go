@@ -68,16 +68,9 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		return exitFailure
 	}
 	defer db.Close()
-	router, err := newRouter(cfg)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "picket demo: %v\n", err)
-		return exitFailure
-	}
-	term := notifiers.NewTerminal(e.stdout)
-	p, err := triage.NewPipeline(triage.Options{
-		Store: db, Router: router, Sender: term, Logger: log,
-		Enricher: offlineEnricher{reason: "no AWS credentials in the demo: account, user and instance lookups skipped"},
-	})
+	p, err := newPipeline(cfg, db, notifiers.NewTerminal(e.stdout),
+		offlineEnricher{reason: "no AWS credentials in the demo: account, user and instance lookups skipped"},
+		log, triage.Metrics{})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "picket demo: %v\n", err)
 		return exitFailure

@@ -118,7 +118,13 @@ func cmdReplay(ctx context.Context, e env, args []string) int {
 	var handle func(f *picket.Finding) (picket.Outcome, error)
 	if !*dryRun {
 		log := newLogger(e.stderr, cfg.Log)
-		p, closeFn, err := newLocalPipeline(ctx, cfg, log, e.stdout, !*asJSON)
+		// Without Slack, alerts are printed; with --json they go to stderr
+		// so standard output stays one JSON object per line.
+		alerts := e.stdout
+		if *asJSON {
+			alerts = e.stderr
+		}
+		p, closeFn, err := newLocalPipeline(ctx, cfg, log, alerts)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "picket: %v\n", err)
 			return exitFailure

@@ -76,19 +76,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	sender, err := newSender(cfg, log, stdout, m)
-	if err != nil {
-		return err
-	}
-	router, err := newRouter(cfg)
-	if err != nil {
-		return err
-	}
+	sender := newSender(cfg, log, stdout, m)
 	enricher := newEnricher(cfg, awsCfg, log)
-	p, err := triage.NewPipeline(triage.Options{
-		Store: db, Router: router, Sender: sender, Enricher: enricher,
-		Suppressions: db, Actions: db, Logger: log, Metrics: m.triage(),
-	})
+	p, err := newPipeline(cfg, db, sender, enricher, log, m.triage())
 	if err != nil {
 		return err
 	}
@@ -305,14 +295,29 @@ func loadAWS(ctx context.Context, cfg config.Config) (aws.Config, error) {
 
 // newSender returns the Slack sender, or a terminal printer when no Slack
 // token is configured.
-func newSender(cfg config.Config, log *slog.Logger, stdout io.Writer, m appMetrics) (picket.AlertSender, error) {
+func newSender(cfg config.Config, log *slog.Logger, stdout io.Writer, m appMetrics) picket.AlertSender {
 	if !cfg.SlackConfigured() {
 		log.Warn("no Slack token (SLACK_BOT_TOKEN): alerts are printed to standard output")
-		return notifiers.NewTerminal(stdout), nil
+		return notifiers.NewTerminal(stdout)
 	}
 	return notifiers.DialSlack(cfg.Slack.BotToken.Reveal(), cfg.Slack.APIURL, notifiers.SlackOptions{
 		Logger: log, Retries: m.SlackRetries, PerChannelInterval: pacing(cfg.Slack.MessageInterval.Duration),
-	}), nil
+	})
+}
+
+// newPipeline is the one triage pipeline of run, replay and demo: the
+// configured routes, the store for state, suppressions in force and the
+// actions shown on updated alerts.
+func newPipeline(cfg config.Config, db *store.DB, sender picket.AlertSender, enricher picket.Enricher,
+	log *slog.Logger, m triage.Metrics) (*triage.Pipeline, error) {
+	router, err := newRouter(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return triage.NewPipeline(triage.Options{
+		Store: db, Router: router, Sender: sender, Enricher: enricher,
+		Suppressions: db, Actions: db, Logger: log, Metrics: m,
+	})
 }
 
 // pacing converts the configured interval, where 0 means no pacing, to the
@@ -348,20 +353,9 @@ func newEnricher(cfg config.Config, awsCfg aws.Config, log *slog.Logger) picket.
 
 // newLocalPipeline is the pipeline for `replay` without --dry-run: the
 // configured store and Slack (or the terminal).
-func newLocalPipeline(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, _ bool) (*triage.Pipeline, func(), error) {
+func newLocalPipeline(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) (*triage.Pipeline, func(), error) {
 	db, err := store.Open(storePath(cfg.DataDir), store.Options{Logger: log})
 	if err != nil {
-		return nil, nil, err
-	}
-	m := newAppMetrics(&metrics.Registry{})
-	sender, err := newSender(cfg, log, stdout, m)
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	router, err := newRouter(cfg)
-	if err != nil {
-		db.Close()
 		return nil, nil, err
 	}
 	var enricher picket.Enricher
@@ -370,7 +364,8 @@ func newLocalPipeline(ctx context.Context, cfg config.Config, log *slog.Logger, 
 			enricher = newEnricher(cfg, awsCfg, log)
 		}
 	}
-	p, err := triage.NewPipeline(triage.Options{Store: db, Router: router, Sender: sender, Enricher: enricher, Logger: log})
+	sender := newSender(cfg, log, stdout, newAppMetrics(&metrics.Registry{}))
+	p, err := newPipeline(cfg, db, sender, enricher, log, triage.Metrics{})
 	if err != nil {
 		db.Close()
 		return nil, nil, err
