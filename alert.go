@@ -66,6 +66,9 @@ type Alert struct {
 	// Actions are the responses taken on the finding so far, oldest first,
 	// shown on the alert (who did what, and Undo where it applies).
 	Actions []ActionRecord `json:"actions,omitempty"`
+	// PostID, when set, is carried in the posted message's metadata so
+	// that a post whose result was lost can be found again (see Post).
+	PostID string `json:"-"`
 }
 
 // MessageRef identifies a posted Slack message so it can be updated in place.
@@ -113,6 +116,9 @@ type FindingRecord struct {
 	// posted.
 	Ref   MessageRef `json:"ref,omitzero"`
 	Route Route      `json:"route,omitzero"`
+	// Group is the id of the group message the finding is shown in; Ref
+	// is then that message. Empty for a finding shown on its own.
+	Group string `json:"group,omitempty"`
 	// FirstReceived and LastReceived are when Picket first and last
 	// processed the finding.
 	FirstReceived time.Time `json:"first_received"`
@@ -139,8 +145,9 @@ type Outcome string
 
 // Outcomes of processing a finding.
 const (
+	OutcomeQueued     Outcome = "queued"     // a new alert, waiting in the outbox for Slack
 	OutcomePosted     Outcome = "posted"     // a new Slack message
-	OutcomeUpdated    Outcome = "updated"    // the existing message was updated in place
+	OutcomeUpdated    Outcome = "updated"    // the existing message is updated in place
 	OutcomeDuplicate  Outcome = "duplicate"  // same or older version: nothing to do
 	OutcomeBelowRoute Outcome = "recorded"   // stored, below every routing threshold
 	OutcomeSuppressed Outcome = "suppressed" // matched a suppression rule

@@ -512,7 +512,9 @@ func (s *Service) announce(ctx context.Context, frec picket.FindingRecord, rec p
 			s.o.Logger.Warn("announce action in thread", "request_id", rec.Request.ID, "err", err)
 		}
 	}
-	if s.o.Alerts == nil {
+	if s.o.Alerts == nil || frec.Group != "" {
+		// A finding shown in a group message has no alert of its own to
+		// redraw: the thread reply above is its record in Slack.
 		return
 	}
 	acts, err := s.o.Actions.ActionsForFinding(frec.Finding.Key)

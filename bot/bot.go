@@ -25,6 +25,10 @@ const (
 	ActionUndo               = "picket.undo"
 	ActionApprove            = "picket.approve"
 	ActionReject             = "picket.reject"
+	// ActionRespond is the menu beside each finding listed in a group's
+	// thread: its chosen option's value is a response button's action id,
+	// a space and the finding key, handled like that button's click.
+	ActionRespond = "picket.respond"
 )
 
 // CallbackConfirm is the callback id of the plan dialog; its submission

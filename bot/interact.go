@@ -136,6 +136,14 @@ func (b *Bot) blockAction(cb slack.InteractionCallback) func(ctx context.Context
 	}
 	user, name := cb.User.ID, userName(cb.User)
 	b.log.Debug("button clicked", "action_id", clip(act.ActionID, 64), "user", user)
+	if act.ActionID == ActionRespond {
+		// A menu choice stands for one of the finding's buttons; Undo is
+		// never offered there.
+		id, key, ok := strings.Cut(act.SelectedOption.Value, " ")
+		if kind, known := buttons[id]; ok && known && kind != picket.ActionUndo && key != "" {
+			act.ActionID, act.Value = id, key
+		}
+	}
 
 	if kind, ok := buttons[act.ActionID]; ok {
 		findingKey, undoOf := act.Value, ""

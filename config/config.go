@@ -17,7 +17,10 @@ type Config struct {
 	Slack  Slack  `yaml:"slack"`
 	AWS    AWS    `yaml:"aws"`
 	Ingest Ingest `yaml:"ingest"`
-	Enrich Enrich `yaml:"enrich"`
+	// Delivery says how the outbox is drained to Slack: grouping of
+	// bursts into one message per kind.
+	Delivery Delivery `yaml:"delivery"`
+	Enrich   Enrich   `yaml:"enrich"`
 	// Routes send findings to channels; a finding that matches no route goes
 	// to Slack.DefaultChannel.
 	Routes []Route `yaml:"routes"`
@@ -79,7 +82,9 @@ type AWS struct {
 
 // Ingest configures the SQS consumer.
 type Ingest struct {
-	// Workers is how many messages are processed at once (1 to 64).
+	// Workers is how many messages are processed at once (1 to 64,
+	// default 32). Intake never waits on Slack, so more workers mostly
+	// mean larger shared commits.
 	Workers int `yaml:"workers"`
 	// MaxMessages is how many messages one receive asks for (1 to 10).
 	MaxMessages int `yaml:"max_messages"`
@@ -95,6 +100,33 @@ type Ingest struct {
 	// Security Hub GetFindings (at most 2 requests a second), so findings
 	// whose events were lost still count; 0 turns it off. Default 15m.
 	ReconcileInterval Duration `yaml:"reconcile_interval"`
+}
+
+// Delivery configures how waiting findings reach Slack. Findings are
+// committed to an outbox at intake and posted per channel, most severe
+// first, at Slack's pace; when several of one type and account wait in one
+// channel at once they are folded into one group message, updated in place
+// as it grows, with every member listed (with its own actions) in its
+// thread. Critical findings are never folded.
+type Delivery struct {
+	// Grouping turns folding on (default true).
+	Grouping bool `yaml:"grouping"`
+	// GroupMin is how many findings of one type and account must wait in
+	// a channel at once to start a group (2 to 1000, default 3).
+	GroupMin int `yaml:"group_min"`
+	// GroupMaxSeverity is the highest severity folded: low, medium or high
+	// (default high; critical is never folded).
+	GroupMaxSeverity string `yaml:"group_max_severity"`
+	// GroupWindow is how long after its last new member a group still
+	// takes new findings of its kind (1m to 24h, default 15m).
+	GroupWindow Duration `yaml:"group_window"`
+	// GroupUpdateInterval is the least time between two updates of a group
+	// message; changes in between are shown together (1s to 10m, default
+	// 10s).
+	GroupUpdateInterval Duration `yaml:"group_update_interval"`
+	// GroupListSize is how many members one thread reply lists, each with
+	// its own actions menu (5 to 45, default 40).
+	GroupListSize int `yaml:"group_list_size"`
 }
 
 // Enrich configures the lookups that add context to findings.
@@ -152,12 +184,20 @@ func Default() Config {
 			MessageInterval:    Dur(time.Second),
 		},
 		Ingest: Ingest{
-			Workers:           4,
+			Workers:           32,
 			MaxMessages:       10,
 			WaitTime:          Dur(20 * time.Second),
 			VisibilityTimeout: Dur(60 * time.Second),
 			ProcessedTTL:      Dur(14 * 24 * time.Hour),
 			ReconcileInterval: Dur(15 * time.Minute),
+		},
+		Delivery: Delivery{
+			Grouping:            true,
+			GroupMin:            3,
+			GroupMaxSeverity:    "high",
+			GroupWindow:         Dur(15 * time.Minute),
+			GroupUpdateInterval: Dur(10 * time.Second),
+			GroupListSize:       40,
 		},
 		Enrich: Enrich{
 			Enabled:  true,

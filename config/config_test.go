@@ -78,7 +78,8 @@ func TestDefault(t *testing.T) {
 		{"slack.api_url", d.Slack.APIURL, ""},
 		{"aws.region", d.AWS.Region, ""},
 		{"aws.queue_url", d.AWS.QueueURL, ""},
-		{"ingest.workers", d.Ingest.Workers, 4},
+		{"ingest.workers", d.Ingest.Workers, 32},
+		{"delivery.grouping", d.Delivery.Grouping, true},
 		{"ingest.max_messages", d.Ingest.MaxMessages, 10},
 		{"ingest.wait_time", d.Ingest.WaitTime.Duration, 20 * time.Second},
 		{"ingest.visibility_timeout", d.Ingest.VisibilityTimeout.Duration, 60 * time.Second},
@@ -185,7 +186,10 @@ func TestExampleFileLoads(t *testing.T) {
 		{"first route types", cfg.Routes[0].Types, []string{"UnauthorizedAccess:*", "CryptoCurrency:*"}},
 		{"second route sources", len(cfg.Routes[1].Sources), 0},
 		{"alias", cfg.Enrich.AccountAliases["123456789012"], "production"},
-		{"workers", cfg.Ingest.Workers, 4},
+		{"workers", cfg.Ingest.Workers, 32},
+		{"grouping", cfg.Delivery.Grouping, true},
+		{"group min", cfg.Delivery.GroupMin, 3},
+		{"group list size", cfg.Delivery.GroupListSize, 40},
 		{"slack offline", cfg.SlackConfigured(), false},
 	}
 	for _, tt := range tests {
@@ -866,5 +870,26 @@ func TestEnvVarsAreRead(t *testing.T) {
 				t.Errorf("got the defaults and %v, want a change or a problem naming %s", err, v.Name)
 			}
 		})
+	}
+}
+
+func TestDeliveryProblemsListed(t *testing.T) {
+	cfg := config.Default()
+	cfg.Delivery = config.Delivery{
+		Grouping: true, GroupMin: 1, GroupMaxSeverity: "critical",
+		GroupWindow: config.Dur(time.Second), GroupUpdateInterval: config.Dur(time.Hour), GroupListSize: 60,
+	}
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted an invalid delivery section")
+	}
+	for _, key := range []string{"delivery.group_min", "delivery.group_max_severity", "delivery.group_window",
+		"delivery.group_update_interval", "delivery.group_list_size"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("got problems %q, want one naming %s", err, key)
+		}
+	}
+	if err := config.Default().Validate(); err != nil {
+		t.Errorf("default configuration: got %v, want valid", err)
 	}
 }

@@ -85,6 +85,7 @@ type fileConfig struct {
 	Slack     fileSlack `yaml:"slack"`
 	AWS       AWS       `yaml:"aws"`
 	Ingest    Ingest    `yaml:"ingest"`
+	Delivery  Delivery  `yaml:"delivery"`
 	Enrich    Enrich    `yaml:"enrich"`
 	Routes    []Route   `yaml:"routes"`
 	Roles     []Role    `yaml:"roles"`
@@ -185,7 +186,7 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 			DefaultMinSev:   cfg.Slack.DefaultMinSeverity,
 			MessageInterval: cfg.Slack.MessageInterval,
 		},
-		AWS: cfg.AWS, Ingest: cfg.Ingest, Enrich: cfg.Enrich, Routes: cfg.Routes,
+		AWS: cfg.AWS, Ingest: cfg.Ingest, Delivery: cfg.Delivery, Enrich: cfg.Enrich, Routes: cfg.Routes,
 		Roles: cfg.Roles, Responses: cfg.Responses, Digests: cfg.Digests,
 		DataDir: cfg.DataDir, HTTPAddr: cfg.HTTPAddr, Log: cfg.Log,
 	}
@@ -231,7 +232,7 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 	cfg.Slack.DefaultChannel = fc.Slack.DefaultChannel
 	cfg.Slack.DefaultMinSeverity = fc.Slack.DefaultMinSev
 	cfg.Slack.MessageInterval = fc.Slack.MessageInterval
-	cfg.AWS, cfg.Ingest, cfg.Enrich, cfg.Routes = fc.AWS, fc.Ingest, fc.Enrich, fc.Routes
+	cfg.AWS, cfg.Ingest, cfg.Delivery, cfg.Enrich, cfg.Routes = fc.AWS, fc.Ingest, fc.Delivery, fc.Enrich, fc.Routes
 	cfg.Roles, cfg.Responses, cfg.Digests = fc.Roles, fc.Responses, fc.Digests
 	cfg.DataDir, cfg.HTTPAddr, cfg.Log = fc.DataDir, fc.HTTPAddr, fc.Log
 	return problems

@@ -96,6 +96,7 @@ func validate(c Config, src sources) []string {
 	v.slack(c)
 	v.aws(c.AWS)
 	v.ingest(c.Ingest)
+	v.delivery(c.Delivery)
 	v.enrich(c.Enrich)
 	v.routes(c.Routes)
 	v.roles(c.Roles)
@@ -194,6 +195,27 @@ func (v *checker) ingest(in Ingest) {
 	}
 	if d := in.ReconcileInterval.Duration; d != 0 && (d < time.Minute || d > 24*time.Hour) {
 		v.add("ingest.reconcile_interval", "%v is out of range (0 to turn it off, or 1m to 24h)", in.ReconcileInterval)
+	}
+}
+
+func (v *checker) delivery(d Delivery) {
+	if d.GroupMin < 2 || d.GroupMin > 1000 {
+		v.add("delivery.group_min", "%d is out of range (2 to 1000)", d.GroupMin)
+	}
+	switch sev, err := picket.ParseSeverity(d.GroupMaxSeverity); {
+	case err != nil:
+		v.add("delivery.group_max_severity", "%q is not a severity (want low, medium or high)", d.GroupMaxSeverity)
+	case sev == picket.SeverityCritical:
+		v.add("delivery.group_max_severity", "critical findings are never folded into groups (want low, medium or high)")
+	}
+	if w := d.GroupWindow.Duration; w < time.Minute || w > 24*time.Hour {
+		v.add("delivery.group_window", "%v is out of range (1m to 24h)", d.GroupWindow)
+	}
+	if u := d.GroupUpdateInterval.Duration; u < time.Second || u > 10*time.Minute {
+		v.add("delivery.group_update_interval", "%v is out of range (1s to 10m)", d.GroupUpdateInterval)
+	}
+	if d.GroupListSize < 5 || d.GroupListSize > 45 {
+		v.add("delivery.group_list_size", "%d is out of range (5 to 45: one thread reply holds at most 50 blocks)", d.GroupListSize)
 	}
 }
 

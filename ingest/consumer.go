@@ -32,12 +32,12 @@ type SQSAPI interface {
 	ChangeMessageVisibility(ctx context.Context, params *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 }
 
-// DoneStore records which queue messages were fully handled, so that a
-// message redelivered after its outcome was committed is not handled twice.
-// picket.FindingStore (store.DB) implements it.
+// DoneStore tells which queue messages were fully handled, so that a
+// message redelivered after its outcome was committed is deleted without
+// being decoded again (the handler marks messages done as it commits
+// them). store.DB implements it.
 type DoneStore interface {
 	MessageDone(messageID string) (bool, error)
-	MarkMessageDone(messageID string, at time.Time) error
 }
 
 // Metrics are the consumer's counters. Every field may be nil.
@@ -48,8 +48,8 @@ type Metrics struct {
 	Decoded *metrics.Counter
 	// Undecodable counts receipts of messages that could not be decoded.
 	Undecodable *metrics.Counter
-	// Failed counts receipts of messages left for redelivery because a
-	// finding's handling or the store failed.
+	// Failed counts receipts of messages left for redelivery because
+	// their commit failed.
 	Failed *metrics.Counter
 	// Deleted counts messages deleted from the queue.
 	Deleted *metrics.Counter
@@ -98,8 +98,9 @@ type Options struct {
 	// event.Decode. Its errors should carry a picket error code. A body
 	// that decodes to no finding and no error is done: it is deleted.
 	Decode func(body []byte) ([]picket.Finding, error)
-	// Handler processes each finding to a committed outcome.
-	Handler picket.FindingHandler
+	// Handler commits each message's findings, and the message as done,
+	// in one transaction; the message is deleted when it returns nil.
+	Handler picket.MessageHandler
 	// Done records fully handled messages.
 	Done DoneStore
 	// ShutdownGrace is how long messages already being handled may run
@@ -465,38 +466,26 @@ func (c *Consumer) process(ctx context.Context, msg *message) {
 	}
 	c.opts.Metrics.Decoded.Add(int64(len(findings)))
 
-	// Handle every finding even after one fails: the others make progress,
-	// and redelivery repeats only what the handler has not committed.
-	failed := 0
-	for i := range findings {
-		f := &findings[i]
-		var outcome picket.Outcome
-		err := guard(func() (err error) {
-			outcome, err = c.opts.Handler.HandleFinding(ctx, f)
-			return err
-		})
-		if err != nil {
-			failed++
-			log.Error("handle finding failed", "finding_key", f.Key, "finding_id", f.ID,
-				"code", picket.ErrorCode(err), "error", err)
-			continue
+	// The handler commits every finding and the message as done in one
+	// transaction: after it returns nil the message can go.
+	var outcomes []picket.Outcome
+	err = guard(func() (err error) {
+		outcomes, err = c.opts.Handler.HandleMessage(ctx, msg.id, findings)
+		return err
+	})
+	if err != nil {
+		c.opts.Metrics.Failed.Inc()
+		log.Error("commit message failed; leaving it for redelivery", "findings", len(findings),
+			"code", picket.ErrorCode(err), "error", err)
+		c.retryLater(ctx, msg, log)
+		return
+	}
+	for i, out := range outcomes {
+		if i < len(findings) {
+			log.Debug("finding committed", "finding_key", findings[i].Key, "outcome", string(out))
 		}
-		log.Debug("finding handled", "finding_key", f.Key, "outcome", string(outcome))
 	}
-	if failed > 0 {
-		c.opts.Metrics.Failed.Inc()
-		log.Warn("message left for redelivery", "findings", len(findings), "failed", failed)
-		c.retryLater(ctx, msg, log)
-		return
-	}
-
 	committed := c.now()
-	if err := c.opts.Done.MarkMessageDone(msg.id, committed); err != nil {
-		c.opts.Metrics.Failed.Inc()
-		log.Error("mark message done failed; leaving it for redelivery", "error", err)
-		c.retryLater(ctx, msg, log)
-		return
-	}
 	start := msg.sent
 	if start.IsZero() {
 		start = msg.received

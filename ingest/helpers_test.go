@@ -222,9 +222,35 @@ func (s *fakeStore) marked() int {
 // consumer starts, runs on every call with the call's number for that id.
 type fakeHandler struct {
 	hook func(ctx context.Context, f *picket.Finding, call int) error
+	// done, when set, is marked as the commit of a message whose findings
+	// all succeeded, as the real pipeline's transaction does.
+	done *fakeStore
 
 	mu    sync.Mutex
 	calls map[string]int
+}
+
+// HandleMessage handles every finding (as a transaction would: all or
+// nothing) and marks the message done when all succeeded.
+func (h *fakeHandler) HandleMessage(ctx context.Context, id string, findings []picket.Finding) ([]picket.Outcome, error) {
+	outs := make([]picket.Outcome, len(findings))
+	var failed error
+	for i := range findings {
+		out, err := h.HandleFinding(ctx, &findings[i])
+		if err != nil && failed == nil {
+			failed = err
+		}
+		outs[i] = out
+	}
+	if failed != nil {
+		return nil, failed
+	}
+	if h.done != nil && id != "" {
+		if err := h.done.MarkMessageDone(id, time.Now()); err != nil {
+			return nil, err
+		}
+	}
+	return outs, nil
 }
 
 func (h *fakeHandler) HandleFinding(ctx context.Context, f *picket.Finding) (picket.Outcome, error) {
@@ -333,8 +359,8 @@ func newRig(t *testing.T, emu *fauxqs.Emulator, name string, cfg rigConfig) *rig
 	}
 	r := &rig{t: t, emu: emu, events: &eventLog{}, logs: &syncBuffer{}}
 	r.queueURL, r.dlqURL = emu.CreateQueueWithDLQ(context.Background(), name, cfg.maxReceiveCount, cfg.visibility)
-	r.handler = &fakeHandler{calls: map[string]int{}}
 	r.store = &fakeStore{log: r.events, done: map[string]time.Time{}}
+	r.handler = &fakeHandler{calls: map[string]int{}, done: r.store}
 	r.metrics = ingest.Metrics{
 		Received:    &metrics.Counter{},
 		Decoded:     &metrics.Counter{},

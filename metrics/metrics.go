@@ -174,3 +174,38 @@ func (r *Registry) WriteText(w io.Writer) error {
 func formatFloat(v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
+
+// Sample is one labelled value of a GaugeFunc.
+type Sample struct {
+	// Labels are name, value pairs.
+	Labels []string
+	Value  float64
+}
+
+// GaugeFunc registers a gauge whose labelled values are read from fn at
+// every scrape (for values another part of Picket already keeps, such as
+// the outbox backlog per channel). Label values are escaped as the text
+// format requires.
+func (r *Registry) GaugeFunc(name, help string, fn func() []Sample) {
+	r.add(series{name, help, "gauge", func(w io.Writer, n string) {
+		for _, s := range fn() {
+			var b strings.Builder
+			for i := 0; i+1 < len(s.Labels); i += 2 {
+				if b.Len() > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(s.Labels[i])
+				b.WriteString(`="`)
+				b.WriteString(labelEscaper.Replace(s.Labels[i+1]))
+				b.WriteByte('"')
+			}
+			if b.Len() > 0 {
+				fmt.Fprintf(w, "%s{%s} %s\n", n, b.String(), formatFloat(s.Value))
+			} else {
+				fmt.Fprintf(w, "%s %s\n", n, formatFloat(s.Value))
+			}
+		}
+	}})
+}
+
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)

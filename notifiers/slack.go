@@ -132,6 +132,9 @@ func (s *Slack) PostAlert(ctx context.Context, a picket.Alert) (picket.MessageRe
 		return picket.MessageRef{}, picket.Errorf(picket.EINVALID, "post alert: the alert has no channel")
 	}
 	opts := Render(a).msgOptions()
+	if a.PostID != "" {
+		opts = append(opts, postMetadata(a.PostID))
+	}
 	var ref picket.MessageRef
 	err := s.call(ctx, "post alert to", a.Channel, func(ctx context.Context) error {
 		ch, ts, err := s.api.PostMessageContext(ctx, a.Channel, opts...)
@@ -163,6 +166,123 @@ func (s *Slack) UpdateAlert(ctx context.Context, ref picket.MessageRef, a picket
 		_, _, _, err := s.api.UpdateMessageContext(ctx, ref.Channel, ref.TS, opts...)
 		return err
 	})
+}
+
+// PostGroup posts a group message (see RenderGroup) to g.Channel, paced
+// and retried like PostAlert; postID travels in its metadata.
+func (s *Slack) PostGroup(ctx context.Context, g picket.Group, postID string) (picket.MessageRef, error) {
+	if g.Channel == "" {
+		return picket.MessageRef{}, picket.Errorf(picket.EINVALID, "post group %s: the group has no channel", g.ID)
+	}
+	opts := append(RenderGroup(g).msgOptions(), postMetadata(postID))
+	var ref picket.MessageRef
+	err := s.call(ctx, "post group to", g.Channel, func(ctx context.Context) error {
+		ch, ts, err := s.api.PostMessageContext(ctx, g.Channel, opts...)
+		if err != nil {
+			return err
+		}
+		ref = picket.MessageRef{Channel: cmpOr(ch, g.Channel), TS: ts}
+		return nil
+	})
+	if err != nil {
+		return picket.MessageRef{}, err
+	}
+	if ref.Channel != g.Channel {
+		s.learnID(g.Channel, ref.Channel)
+	}
+	return ref, nil
+}
+
+// UpdateGroup shows g's summary on its message.
+func (s *Slack) UpdateGroup(ctx context.Context, g picket.Group) error {
+	if g.Ref.Zero() {
+		return picket.Errorf(picket.EINVALID, "update group %s: it has no message yet", g.ID)
+	}
+	opts := RenderGroup(g).msgOptions()
+	return s.call(ctx, "update group in", g.Ref.Channel, func(ctx context.Context) error {
+		_, _, _, err := s.api.UpdateMessageContext(ctx, g.Ref.Channel, g.Ref.TS, opts...)
+		return err
+	})
+}
+
+// PostGroupList replies in the group's thread listing members (see
+// RenderGroupList); postID travels in its metadata.
+func (s *Slack) PostGroupList(ctx context.Context, g picket.Group, from int, members []picket.FindingRecord, postID string) error {
+	if g.Ref.Zero() {
+		return picket.Errorf(picket.EINVALID, "list group %s: it has no message yet", g.ID)
+	}
+	opts := append(RenderGroupList(g, from, members).msgOptions(), slack.MsgOptionTS(g.Ref.TS), postMetadata(postID))
+	return s.call(ctx, "list group members in", g.Ref.Channel, func(ctx context.Context) error {
+		_, _, err := s.api.PostMessageContext(ctx, g.Ref.Channel, opts...)
+		return err
+	})
+}
+
+// postEventType is the metadata event type of every message Picket posts
+// for delivery; its payload's "id" is the picket.Post id.
+const postEventType = "picket_post"
+
+func postMetadata(id string) slack.MsgOption {
+	return slack.MsgOptionMetadata(slack.SlackMetadata{EventType: postEventType, EventPayload: map[string]any{"id": id}})
+}
+
+// slackHistory is the part of the Web API that FindPost reads;
+// *slack.Client implements it.
+type slackHistory interface {
+	GetConversationHistoryContext(ctx context.Context, params *slack.GetConversationHistoryParameters) (*slack.GetConversationHistoryResponse, error)
+	GetConversationRepliesContext(ctx context.Context, params *slack.GetConversationRepliesParameters) ([]slack.Message, bool, string, error)
+}
+
+// findPages bounds how many pages of history FindPost reads.
+const findPages = 5
+
+// FindPost looks through channel's history since since (or the replies
+// of the thread at thread) for a message whose metadata carries postID.
+// It needs the channels:history (groups:history for private channels)
+// scope; without it, it returns an error and the caller posts again.
+func (s *Slack) FindPost(ctx context.Context, channel, thread, postID string, since time.Time) (picket.MessageRef, bool, error) {
+	h, ok := s.api.(slackHistory)
+	if !ok {
+		return picket.MessageRef{}, false, picket.Errorf(picket.EUNSUPPORTED, "this Slack client cannot read history")
+	}
+	ch := channel
+	s.mu.Lock()
+	if id, ok := s.ids[channel]; ok {
+		ch = id
+	}
+	s.mu.Unlock()
+	oldest := fmt.Sprintf("%d.%06d", since.Unix(), since.Nanosecond()/1000)
+	cursor := ""
+	for range findPages {
+		var msgs []slack.Message
+		var more bool
+		var err error
+		if thread != "" {
+			msgs, more, cursor, err = h.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+				ChannelID: ch, Timestamp: thread, Oldest: oldest, Cursor: cursor, Limit: 200, IncludeAllMetadata: true})
+		} else {
+			var resp *slack.GetConversationHistoryResponse
+			resp, err = h.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+				ChannelID: ch, Oldest: oldest, Cursor: cursor, Limit: 200, IncludeAllMetadata: true})
+			if resp != nil {
+				msgs, more, cursor = resp.Messages, resp.HasMore, resp.ResponseMetaData.NextCursor
+			}
+		}
+		if err != nil {
+			return picket.MessageRef{}, false, fmt.Errorf("look for post %s in %s: %w", postID, channel, err)
+		}
+		for _, m := range msgs {
+			if m.Metadata.EventType == postEventType {
+				if id, _ := m.Metadata.EventPayload["id"].(string); id == postID {
+					return picket.MessageRef{Channel: ch, TS: m.Timestamp}, true, nil
+				}
+			}
+		}
+		if !more || cursor == "" {
+			break
+		}
+	}
+	return picket.MessageRef{}, false, nil
 }
 
 // AnnounceAction replies in the thread of the alert at ref with the state

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -62,6 +63,55 @@ func (t *Terminal) UpdateAlert(ctx context.Context, ref picket.MessageRef, a pic
 		return fmt.Errorf("print alert update: %w", err)
 	}
 	return nil
+}
+
+// PostGroup prints the group message and returns a synthetic reference.
+func (t *Terminal) PostGroup(ctx context.Context, g picket.Group, _ string) (picket.MessageRef, error) {
+	if err := ctx.Err(); err != nil {
+		return picket.MessageRef{}, fmt.Errorf("print group: %w", err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n++
+	ref := picket.MessageRef{Channel: cmpOr(g.Channel, "terminal"), TS: fmt.Sprintf("0000000000.%06d", t.n)}
+	header := fmt.Sprintf("── group alert to %s (message %s)\n", terminalLine(ref.Channel), ref.TS)
+	if _, err := io.WriteString(t.W, header+RenderGroupText(g)+"\n"); err != nil {
+		return picket.MessageRef{}, fmt.Errorf("print group: %w", err)
+	}
+	return ref, nil
+}
+
+// UpdateGroup prints the group message again, marked as an update.
+func (t *Terminal) UpdateGroup(ctx context.Context, g picket.Group) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("print group update: %w", err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	header := fmt.Sprintf("── group alert in %s (message %s) (updated)\n", terminalLine(g.Ref.Channel), terminalLine(g.Ref.TS))
+	if _, err := io.WriteString(t.W, header+RenderGroupText(g)+"\n"); err != nil {
+		return fmt.Errorf("print group update: %w", err)
+	}
+	return nil
+}
+
+// PostGroupList prints a thread reply listing group members.
+func (t *Terminal) PostGroupList(ctx context.Context, g picket.Group, from int, members []picket.FindingRecord, _ string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("print group list: %w", err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	header := fmt.Sprintf("── reply in thread of %s (message %s)\n", terminalLine(g.Ref.Channel), terminalLine(g.Ref.TS))
+	if _, err := io.WriteString(t.W, header+renderGroupListText(g, from, members)+"\n"); err != nil {
+		return fmt.Errorf("print group list: %w", err)
+	}
+	return nil
+}
+
+// FindPost finds nothing: what the terminal printed cannot be looked up.
+func (t *Terminal) FindPost(context.Context, string, string, string, time.Time) (picket.MessageRef, bool, error) {
+	return picket.MessageRef{}, false, nil
 }
 
 // AnnounceAction prints the state of rec as a reply in the thread of the

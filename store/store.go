@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -17,7 +18,7 @@ import (
 // SchemaVersion is the layout version this code reads and writes. It is
 // stored in the meta bucket; a file with a higher version was written by a
 // newer Picket and is refused rather than misread.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // DefaultTimeout is how long Open waits for the file lock when
 // Options.Timeout is zero.
@@ -44,11 +45,17 @@ var (
 	bucketActions      = []byte("actions")
 	bucketClaims       = []byte("claims")
 	bucketFindingActs  = []byte("finding_actions")
+	bucketOutbox       = []byte("outbox")
+	bucketGroups       = []byte("groups")
+	bucketGroupsOpen   = []byte("groups_open")
+	bucketGroupMembers = []byte("group_members")
+	bucketPosts        = []byte("posts")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketFindings, bucketFindingIDs, bucketMessages,
 		bucketAudit, bucketSuppressions, bucketDigests,
 		bucketActions, bucketClaims, bucketFindingActs,
+		bucketOutbox, bucketGroups, bucketGroupsOpen, bucketGroupMembers, bucketPosts,
 	}
 
 	keySchema    = []byte("schema")
@@ -73,6 +80,12 @@ type DB struct {
 	path string
 	now  func() time.Time
 	log  *slog.Logger
+
+	// commits feeds the group committer (see committer); commitDone is
+	// closed when it has stopped.
+	commits    chan *commitCall
+	commitDone chan struct{}
+	closeOnce  sync.Once
 }
 
 // Open opens (creating if needed) the store at path. The parent directory is
@@ -90,19 +103,21 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store %s: create directory: %w", path, err)
 	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w", path, ErrLocked)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, now: opts.Now, log: opts.Logger}
+	db := &DB{bolt: bdb, path: path, now: opts.Now, log: opts.Logger,
+		commits: make(chan *commitCall, maxCommitBatch), commitDone: make(chan struct{})}
 	created, err := db.init()
 	if err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	go db.committer()
 	if created {
 		db.log.Info("store created", "path", path, "schema", SchemaVersion)
 	} else {
@@ -137,8 +152,11 @@ func (db *DB) init() (created bool, err error) {
 		if meta.Get(keySchema) == nil {
 			created = true
 		}
-		// Older schemas would be migrated here, before the version is
-		// raised. Version 1 is the first, so there is nothing to migrate.
+		// Older schemas are migrated here, before the version is raised.
+		// Version 2 only added the delivery buckets (outbox, groups,
+		// posts), created above; version 1 files need nothing else. A
+		// version 1 Picket refuses a version 2 file, so it cannot miss
+		// what waits in the outbox.
 		return meta.Put(keySchema, binary.BigEndian.AppendUint64(nil, SchemaVersion))
 	})
 	return created, err
@@ -149,6 +167,10 @@ func (db *DB) Path() string { return db.path }
 
 // Close releases the file. Calling it again does nothing.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		close(db.commits)
+		<-db.commitDone
+	})
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", db.path, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/picketsec/picket"
 	"github.com/picketsec/picket/config"
@@ -30,6 +31,11 @@ type appMetrics struct {
 	HandleFailed *metrics.Counter
 	SlackRetries *metrics.Counter
 	Latency      *metrics.Histogram
+	// Delivery from the outbox.
+	Queued           *metrics.Counter
+	Grouped          *metrics.Counter
+	DeliveryFailures *metrics.Counter
+	Recovered        *metrics.Counter
 }
 
 func newAppMetrics(reg *metrics.Registry) appMetrics {
@@ -48,12 +54,52 @@ func newAppMetrics(reg *metrics.Registry) appMetrics {
 		SlackRetries: reg.Counter("picket_slack_retries_total", "Slack calls retried after 429 or 5xx."),
 		Latency: reg.Histogram("picket_processing_seconds", "Time from SQS send to committed outcome.",
 			0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+		Queued:           reg.Counter("picket_findings_queued_total", "Findings committed to the outbox as new alerts."),
+		Grouped:          reg.Counter("picket_findings_grouped_total", "Findings folded into group messages."),
+		DeliveryFailures: reg.Counter("picket_delivery_failures_total", "Slack deliveries that failed after retries; the work stayed in the outbox."),
+		Recovered:        reg.Counter("picket_posts_recovered_total", "Posts interrupted by a stop and found in Slack afterwards (not posted again)."),
 	}
+}
+
+func (m appMetrics) dispatch() triage.DispatchMetrics {
+	return triage.DispatchMetrics{Posted: m.Posted, Updated: m.Updated, Grouped: m.Grouped,
+		Failures: m.DeliveryFailures, Recovered: m.Recovered}
+}
+
+// watchBacklog exposes the outbox backlog per channel: findings and group
+// messages waiting, and the age of the oldest.
+func (m appMetrics) watchBacklog(reg *metrics.Registry, d *triage.Dispatcher, now func() time.Time) {
+	reg.GaugeFunc("picket_outbox_pending", "Findings waiting in the outbox to be posted or updated, per channel.", func() []metrics.Sample {
+		var out []metrics.Sample
+		for _, b := range d.Backlog() {
+			out = append(out, metrics.Sample{Labels: []string{"channel", b.Channel}, Value: float64(b.Pending)})
+		}
+		return out
+	})
+	reg.GaugeFunc("picket_outbox_groups_pending", "Group messages behind their members (to post, update or list), per channel.", func() []metrics.Sample {
+		var out []metrics.Sample
+		for _, b := range d.Backlog() {
+			out = append(out, metrics.Sample{Labels: []string{"channel", b.Channel}, Value: float64(b.Groups)})
+		}
+		return out
+	})
+	reg.GaugeFunc("picket_outbox_oldest_seconds", "Age of the oldest finding waiting in the outbox, per channel (0 when none waits).", func() []metrics.Sample {
+		var out []metrics.Sample
+		t := now()
+		for _, b := range d.Backlog() {
+			age := 0.0
+			if !b.Oldest.IsZero() {
+				age = t.Sub(b.Oldest).Seconds()
+			}
+			out = append(out, metrics.Sample{Labels: []string{"channel", b.Channel}, Value: age})
+		}
+		return out
+	})
 }
 
 func (m appMetrics) triage() triage.Metrics {
 	return triage.Metrics{Posted: m.Posted, Updated: m.Updated, Deduplicated: m.Deduplicated, Recorded: m.Recorded,
-		Suppressed: m.Suppressed, Failed: m.HandleFailed}
+		Suppressed: m.Suppressed, Failed: m.HandleFailed, Queued: m.Queued}
 }
 
 // configFlag registers --config on fs, defaulting to PICKET_CONFIG.

@@ -68,9 +68,12 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		return exitFailure
 	}
 	defer db.Close()
-	p, err := newPipeline(cfg, db, notifiers.NewTerminal(e.stdout),
+	p, d, err := newPipeline(cfg, db, notifiers.NewTerminal(e.stdout),
 		offlineEnricher{reason: "no AWS credentials in the demo: account, user and instance lookups skipped"},
-		log, triage.Metrics{})
+		log, triage.Metrics{}, triage.DispatchMetrics{})
+	if err == nil {
+		err = d.Load(ctx)
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "picket demo: %v\n", err)
 		return exitFailure
@@ -92,10 +95,17 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		}
 		for i := range findings {
 			out, err := p.HandleFinding(ctx, &findings[i])
+			if err == nil {
+				// What intake queued is delivered (printed) at once.
+				err = d.Drain(ctx)
+			}
 			if err != nil {
 				counts["failed"]++
 				fmt.Fprintf(e.stdout, "  ✗ %v\n\n", err)
 				continue
+			}
+			if out == picket.OutcomeQueued {
+				out = picket.OutcomePosted
 			}
 			counts[string(out)]++
 			fmt.Fprintf(e.stdout, "  → %s: %s\n\n", out, demoExplain(out))

@@ -124,13 +124,13 @@ func cmdReplay(ctx context.Context, e env, args []string) int {
 		if *asJSON {
 			alerts = e.stderr
 		}
-		p, closeFn, err := newLocalPipeline(ctx, cfg, log, alerts)
+		h, closeFn, err := newLocalPipeline(ctx, cfg, log, alerts)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "picket: %v\n", err)
 			return exitFailure
 		}
 		defer closeFn()
-		handle = func(f *picket.Finding) (picket.Outcome, error) { return p.HandleFinding(ctx, f) }
+		handle = h
 	}
 
 	enc := json.NewEncoder(e.stdout)

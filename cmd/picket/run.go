@@ -78,10 +78,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	sender := newSender(cfg, log, stdout, m)
 	enricher := newEnricher(cfg, awsCfg, log)
-	p, err := newPipeline(cfg, db, sender, enricher, log, m.triage())
+	p, dispatcher, err := newPipeline(cfg, db, sender, enricher, log, m.triage(), m.dispatch())
 	if err != nil {
 		return err
 	}
+	m.watchBacklog(reg, dispatcher, time.Now)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -220,6 +221,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		wg.Add(1)
 		go func() { defer wg.Done(); r.Run(ctx) }()
 	}
+	// Delivery starts before intake, so the outbox left by the last stop
+	// (and posts it interrupted) is settled first.
+	if err := dispatcher.Load(ctx); err != nil {
+		return err
+	}
+	logBacklog(log, dispatcher)
+	wg.Add(1)
+	go func() { defer wg.Done(); errc <- dispatcher.Run(ctx) }()
 	if consumer != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); errc <- consumer.Run(ctx) }()
@@ -252,6 +261,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 	}
 	return first
+}
+
+// logBacklog says at start-up what waits in the outbox.
+func logBacklog(log *slog.Logger, d *triage.Dispatcher) {
+	for _, b := range d.Backlog() {
+		if b.Pending == 0 && b.Groups == 0 {
+			continue
+		}
+		log.Info("outbox backlog", "channel", b.Channel, "pending", b.Pending, "groups", b.Groups,
+			"oldest", b.Oldest.UTC().Format(time.RFC3339))
+	}
 }
 
 // pruneMessages forgets processed message ids older than ttl, hourly.
@@ -305,19 +325,45 @@ func newSender(cfg config.Config, log *slog.Logger, stdout io.Writer, m appMetri
 	})
 }
 
-// newPipeline is the one triage pipeline of run, replay and demo: the
-// configured routes, the store for state, suppressions in force and the
-// actions shown on updated alerts.
+// newPipeline is the one intake and delivery of run, replay and demo: the
+// configured routes, the store for state and the outbox, suppressions in
+// force, and the dispatcher that drains the outbox to sender (grouping
+// bursts when the sender can show groups) with the actions shown on
+// alerts.
 func newPipeline(cfg config.Config, db *store.DB, sender picket.AlertSender, enricher picket.Enricher,
-	log *slog.Logger, m triage.Metrics) (*triage.Pipeline, error) {
+	log *slog.Logger, m triage.Metrics, dm triage.DispatchMetrics) (*triage.Pipeline, *triage.Dispatcher, error) {
 	router, err := newRouter(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return triage.NewPipeline(triage.Options{
-		Store: db, Router: router, Sender: sender, Enricher: enricher,
-		Suppressions: db, Actions: db, Logger: log, Metrics: m,
+	groups, _ := sender.(picket.GroupSender)
+	d, err := triage.NewDispatcher(triage.DispatchOptions{
+		Store: db, Alerts: sender, Groups: groups, Enricher: enricher, Actions: db,
+		Grouping: grouping(cfg.Delivery), Logger: log,
+		Metrics: dm,
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := triage.NewPipeline(triage.Options{
+		Store: db, Router: router, Notify: d, Suppressions: db, Logger: log, Metrics: m,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, d, nil
+}
+
+// grouping turns the delivery configuration into the dispatcher's.
+func grouping(d config.Delivery) triage.Grouping {
+	sev, err := picket.ParseSeverity(d.GroupMaxSeverity)
+	if err != nil {
+		sev = picket.SeverityHigh
+	}
+	return triage.Grouping{
+		Enabled: d.Grouping, MinSize: d.GroupMin, MaxSeverity: sev, Window: d.GroupWindow.Duration,
+		UpdateInterval: d.GroupUpdateInterval.Duration, ListSize: d.GroupListSize,
+	}
 }
 
 // pacing converts the configured interval, where 0 means no pacing, to the
@@ -352,8 +398,9 @@ func newEnricher(cfg config.Config, awsCfg aws.Config, log *slog.Logger) picket.
 }
 
 // newLocalPipeline is the pipeline for `replay` without --dry-run: the
-// configured store and Slack (or the terminal).
-func newLocalPipeline(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) (*triage.Pipeline, func(), error) {
+// configured store and Slack (or the terminal). handle commits a finding
+// and delivers what it queued before returning.
+func newLocalPipeline(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) (handle func(*picket.Finding) (picket.Outcome, error), closeFn func(), err error) {
 	db, err := store.Open(storePath(cfg.DataDir), store.Options{Logger: log})
 	if err != nil {
 		return nil, nil, err
@@ -365,10 +412,26 @@ func newLocalPipeline(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		}
 	}
 	sender := newSender(cfg, log, stdout, newAppMetrics(&metrics.Registry{}))
-	p, err := newPipeline(cfg, db, sender, enricher, log, triage.Metrics{})
+	p, d, err := newPipeline(cfg, db, sender, enricher, log, triage.Metrics{}, triage.DispatchMetrics{})
+	if err == nil {
+		err = d.Load(ctx)
+	}
 	if err != nil {
 		db.Close()
 		return nil, nil, err
 	}
-	return p, func() { db.Close() }, nil
+	handle = func(f *picket.Finding) (picket.Outcome, error) {
+		out, err := p.HandleFinding(ctx, f)
+		if err != nil {
+			return out, err
+		}
+		if err := d.Drain(ctx); err != nil {
+			return out, fmt.Errorf("deliver: %w", err)
+		}
+		if out == picket.OutcomeQueued {
+			out = picket.OutcomePosted
+		}
+		return out, nil
+	}
+	return handle, func() { db.Close() }, nil
 }
