@@ -560,4 +560,3 @@ func TestStormWaitsOutSlackOutage(t *testing.T) {
 	}
 	r.checkStorm(instances)
 }
-
