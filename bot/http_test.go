@@ -554,3 +554,54 @@ func TestUserGroupsFailureLeavesGroupsEmpty(t *testing.T) {
 		t.Errorf("actor: got %+v, want %s without groups", prep[0].Actor, buttonUser)
 	}
 }
+
+// overflowPayload is the corpus click turned into a choice in the menu
+// beside a finding listed in a group's thread.
+func overflowPayload(t *testing.T, value string) []byte {
+	t.Helper()
+	m := readCorpus(t, corpusButton)
+	act := m["actions"].([]any)[0].(map[string]any)
+	delete(act, "value")
+	act["type"], act["action_id"], act["block_id"] = "overflow", bot.ActionRespond, "member"
+	act["selected_option"] = map[string]any{"text": map[string]any{"type": "plain_text", "text": "x"}, "value": value}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestGroupMemberMenuPlansLikeTheButton(t *testing.T) {
+	tests := []struct {
+		name     string
+		value    string
+		wantKind picket.ActionKind
+		wantKey  string
+	}{
+		{"quarantine", bot.ActionQuarantineInstance + " gd-key-7", picket.ActionQuarantineInstance, "gd-key-7"},
+		{"disable", bot.ActionDisableUser + " gd-key-8", picket.ActionDisableUser, "gd-key-8"},
+		{"undo is never a menu choice", bot.ActionUndo + " req-1", "", ""},
+		{"unknown action", "picket.delete_everything gd-key-1", "", ""},
+		{"no key", bot.ActionSuppress + " ", "", ""},
+		{"no separator", bot.ActionSuppress, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil, nil)
+			if resp := e.interact(t, overflowPayload(t, tt.value)); resp.Code != http.StatusOK {
+				t.Fatalf("status: got %d, want 200", resp.Code)
+			}
+			e.bot.Wait()
+			prep := e.svc.Calls("Prepare")
+			if tt.wantKind == "" {
+				if len(prep) != 0 || len(e.svc.Calls("RecordRejected")) != 1 {
+					t.Errorf("forged menu value %q: Prepare calls %d, rejections %d; want 0 and 1", tt.value, len(prep), len(e.svc.Calls("RecordRejected")))
+				}
+				return
+			}
+			if len(prep) != 1 || prep[0].Kind != tt.wantKind || prep[0].FindingKey != tt.wantKey {
+				t.Fatalf("Prepare calls %+v, want one %s of %s", prep, tt.wantKind, tt.wantKey)
+			}
+		})
+	}
+}

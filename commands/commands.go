@@ -98,6 +98,18 @@ type Status struct {
 	SlackOK, AWSOK       bool
 	SlackError, AWSError string
 	Version              string
+	// Backlog is what waits in the outbox for Slack, per channel.
+	Backlog []ChannelBacklog
+}
+
+// ChannelBacklog is what waits in the outbox for one channel: findings to
+// post or update on their own, group messages behind their members, and
+// when the oldest was queued.
+type ChannelBacklog struct {
+	Channel string
+	Pending int
+	Groups  int
+	Oldest  time.Time
 }
 
 // Definition is one command: a row of the table Definitions returns.

@@ -174,11 +174,13 @@ func newDeps(t *testing.T) (commands.Deps, *fakeStore, *fakePosture, *fakeEnrich
 	alice := picket.Resource{Kind: picket.ResourceIAMUser, ID: "alice"}
 	key := picket.Resource{Kind: picket.ResourceAccessKey, ID: "AKIAOLDKEY", UserName: "alice"}
 	inst := picket.Resource{Kind: picket.ResourceEC2Instance, ID: "i-0123456789abcdef0"}
+	grouped := finding("key-inst", "gd-3", "Instance talks to a miner", now.Add(-2*time.Hour), inst)
+	grouped.Group = "g7"
 	st := &fakeStore{
 		findings: []picket.FindingRecord{
 			finding("key-alice-1", "gd-1", "Alice called from a bad IP "+hostile, now.Add(-48*time.Hour), alice),
 			finding("key-alice-2", "gd-2", "Alice key used oddly", now.Add(-time.Hour), key),
-			finding("key-inst", "gd-3", "Instance talks to a miner", now.Add(-2*time.Hour), inst),
+			grouped,
 			finding("key-bob", "gd-4", "Bob", now, picket.Resource{Kind: picket.ResourceIAMUser, ID: "bob"}),
 		},
 		actions: map[string][]picket.ActionRecord{
@@ -224,7 +226,8 @@ func newDeps(t *testing.T) (commands.Deps, *fakeStore, *fakePosture, *fakeEnrich
 		Findings: st, Actions: st, Audit: st, Suppressions: st, Posture: post, Enricher: enr, Region: "us-east-1",
 		Status: func(context.Context) commands.Status {
 			return commands.Status{QueueDepth: 7, InFlight: 2, OldestMessageAge: 95 * time.Second, LastMessageAt: now.Add(-30 * time.Second),
-				SlackOK: true, AWSOK: false, AWSError: "sts: " + hostile, Version: "v1.2.3"}
+				SlackOK: true, AWSOK: false, AWSError: "sts: " + hostile, Version: "v1.2.3",
+				Backlog: []commands.ChannelBacklog{{Channel: "C0STORM", Pending: 12, Groups: 1, Oldest: now.Add(-2 * time.Minute)}, {Channel: "C0QUIET"}}}
 		},
 		Authorize: func(a picket.Actor, cmd string) bool { return a.ID != "UNOBODY" },
 		Now:       func() time.Time { return now },
@@ -288,7 +291,8 @@ func TestRun(t *testing.T) {
 			"iam_user `alice`", "in <#C0123ABCDE>", "rule `high`", "*Received:* 2 times",
 			"Disable user on `alice` by carol&lt;!channel&gt;", "succeeded", "Disabled alice &lt;!channel&gt;",
 		}, nil},
-		{"finding by id", "finding gd-3", responder, false, []string{"Instance talks to a miner", "ec2_instance `i-0123456789abcdef0`", "*Actions taken*\nnone"}, nil},
+		{"finding by id", "finding gd-3", responder, false, []string{"Instance talks to a miner", "ec2_instance `i-0123456789abcdef0`", "*Actions taken*\nnone",
+			"as one of the findings of group `g7`"}, nil},
 		{"finding unknown", "finding nope", responder, false, []string{"has not seen a finding with key or id nope"}, nil},
 		{"finding no args", "finding", responder, false, []string{"Usage: `/picket finding &lt;key|id&gt;`"}, nil},
 
@@ -327,7 +331,8 @@ func TestRun(t *testing.T) {
 		{"status", "status", responder, false, []string{
 			"Picket status: degraded", "*Queue:* 7 waiting, 2 in flight · *oldest message:* 1m35s", "(just now)",
 			"*Slack:* :white_check_mark: reachable", "*AWS:* :x: unreachable — sts: &lt;!channel&gt;", "`v1.2.3`",
-		}, nil},
+			"*Waiting for C0STORM:* 12 findings, 1 group messages · oldest queued 2 minutes ago",
+		}, []string{"C0QUIET", "Outbox:* empty"}},
 		{"public word alone", "public", responder, true, []string{"Picket commands"}, nil},
 	}
 	for _, tt := range tests {

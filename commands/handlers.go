@@ -333,8 +333,15 @@ func runFinding(_ context.Context, d Deps, _ picket.Actor, args []string) (Reply
 
 	posted := "*Posted:* never"
 	switch {
+	case !rec.Ref.Zero() && rec.Group != "":
+		posted = fmt.Sprintf("*Posted:* in %s as one of the findings of group %s (message %s), listed with its actions in that message's thread",
+			channelRef(rec.Ref.Channel), code(rec.Group), code(rec.Ref.TS))
 	case !rec.Ref.Zero():
 		posted = fmt.Sprintf("*Posted:* in %s (message %s)", channelRef(rec.Ref.Channel), code(rec.Ref.TS))
+	case rec.Group != "":
+		posted = fmt.Sprintf("*Posted:* waiting for Slack, in group %s for %s", code(rec.Group), channelRef(rec.Route.Channel))
+	case rec.Route.Channel != "":
+		posted = "*Posted:* waiting for Slack, in the outbox for " + channelRef(rec.Route.Channel)
 	case rec.Route.Channel == "":
 		posted = "*Posted:* no — below every routing rule's threshold"
 	}
@@ -810,6 +817,21 @@ func runStatus(ctx context.Context, d Deps, _ picket.Actor, args []string) (Repl
 		"*Slack:* " + health(s.SlackOK, s.SlackError),
 		"*AWS:* " + health(s.AWSOK, s.AWSError),
 		"*Version:* " + code(cmp.Or(s.Version, "unknown")),
+	}
+	waiting := 0
+	for _, b := range s.Backlog {
+		if b.Pending == 0 && b.Groups == 0 {
+			continue
+		}
+		waiting++
+		line := fmt.Sprintf("*Waiting for %s:* %d findings, %d group messages", channelRef(b.Channel), b.Pending, b.Groups)
+		if !b.Oldest.IsZero() {
+			line += " · oldest queued " + ago(now, b.Oldest)
+		}
+		lines = append(lines, line)
+	}
+	if waiting == 0 {
+		lines = append(lines, "*Outbox:* empty — every finding is shown in Slack")
 	}
 	title := "Picket status: healthy"
 	if !s.SlackOK || !s.AWSOK {

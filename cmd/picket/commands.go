@@ -17,6 +17,7 @@ import (
 	"github.com/picketsec/picket/config"
 	"github.com/picketsec/picket/ingest"
 	"github.com/picketsec/picket/store"
+	"github.com/picketsec/picket/triage"
 )
 
 // commandAuthorizer lets an actor run a command when a configured role
@@ -38,7 +39,7 @@ func commandAuthorizer(roles []config.Role) func(picket.Actor, string) bool {
 // statusFunc reports the bot's health for `/picket status`: queue depth
 // from SQS, the last message the consumer saw, and whether Slack and AWS
 // answer now.
-func statusFunc(cfg config.Config, awsCfg aws.Config, consumer *ingest.Consumer) func(context.Context) commands.Status {
+func statusFunc(cfg config.Config, awsCfg aws.Config, consumer *ingest.Consumer, d *triage.Dispatcher) func(context.Context) commands.Status {
 	stsc := sts.NewFromConfig(awsCfg)
 	var sqsc *sqs.Client
 	if cfg.AWSConfigured() {
@@ -58,6 +59,11 @@ func statusFunc(cfg config.Config, awsCfg aws.Config, consumer *ingest.Consumer)
 		}
 		if consumer != nil {
 			st.LastMessageAt = consumer.LastMessageAt()
+		}
+		if d != nil {
+			for _, b := range d.Backlog() {
+				st.Backlog = append(st.Backlog, commands.ChannelBacklog{Channel: b.Channel, Pending: b.Pending, Groups: b.Groups, Oldest: b.Oldest})
+			}
 		}
 		if sqsc != nil {
 			out, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{

@@ -144,7 +144,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		checker := posture.New(posture.Options{
 			Clients: postureClients(awsCfg, cfg.AWS.EndpointURL != "", cfg.Responses.Accounts), Regions: regions, Logger: log,
 		})
-		deps := commandDeps(cfg, db, enricher, checker, statusFunc(cfg, awsCfg, consumer))
+		deps := commandDeps(cfg, db, enricher, checker, statusFunc(cfg, awsCfg, consumer, dispatcher))
 		deps.Logger = log
 		if len(cfg.Digests) > 0 {
 			deps.DigestPreview = func(ctx context.Context) (string, error) {
