@@ -72,7 +72,7 @@ type stormSlack struct {
 	release chan struct{}
 }
 
-func newStormSlack(t *testing.T) *stormSlack {
+func newStormSlack(t testing.TB) *stormSlack {
 	t.Helper()
 	s := &stormSlack{attempts: map[string]int{}}
 	s.srv = slacktest.NewTestServer(func(c slacktest.Customize) {
@@ -192,7 +192,7 @@ func (s *stormSlack) postAttempts(ch string) int {
 // stormEvents returns SNS messages: n Low Recon:EC2/PortProbeUnprotectedPort
 // GuardDuty findings, one per instance (ids i-storm00000...), and one High
 // Backdoor finding, from the corpus's GuardDuty EC2 event.
-func stormEvents(t *testing.T, n int) (storm []string, high string, instances []string) {
+func stormEvents(t testing.TB, n int) (storm []string, high string, instances []string) {
 	t.Helper()
 	base := readTestdata(t, "eb_Backdoor_EC2_CnCActivity.B_DNS__c7n.json")
 	make1 := func(i int, typ, title string, sev float64) (string, string) {
@@ -220,7 +220,7 @@ func stormEvents(t *testing.T, n int) (storm []string, high string, instances []
 
 // publishAll publishes messages to the topic in batches of ten from a few
 // goroutines, as a storm arrives.
-func publishAll(t *testing.T, emu *fauxqs.Emulator, topic string, msgs []string) {
+func publishAll(t testing.TB, emu *fauxqs.Emulator, topic string, msgs []string) {
 	t.Helper()
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -253,7 +253,7 @@ var (
 )
 
 // picketBinary builds the binary once per test run.
-func picketBinary(t *testing.T) string {
+func picketBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "picket-bin-")
@@ -277,7 +277,7 @@ func picketBinary(t *testing.T) string {
 // stormRig is one storm scenario: emulator, queue and topic, Slack server,
 // data directory and configuration file for the binary.
 type stormRig struct {
-	t        *testing.T
+	t        testing.TB
 	emu      *fauxqs.Emulator
 	queueURL string
 	dlqURL   string
@@ -305,7 +305,7 @@ func (l *lockedLog) String() string {
 	return l.b.String()
 }
 
-func newStormRig(t *testing.T, name string) *stormRig {
+func newStormRig(t testing.TB, name string) *stormRig {
 	t.Helper()
 	r := &stormRig{t: t, emu: fauxqs.Start(t), slack: newStormSlack(t), dataDir: t.TempDir(), logs: &lockedLog{}}
 	ctx := context.Background()
@@ -413,7 +413,7 @@ func (r *stormRig) shown() (perInstance map[string]int, perPost map[string]int) 
 func (r *stormRig) checkStorm(instances []string) {
 	t := r.t
 	t.Helper()
-	waitFor(t, "every instance shown in Slack", 150*time.Second, func() bool {
+	waitForTB(t, "every instance shown in Slack", 150*time.Second, func() bool {
 		per, _ := r.shown()
 		return len(per) >= len(instances)
 	})
@@ -450,7 +450,7 @@ func (r *stormRig) checkStorm(instances []string) {
 	}
 }
 
-func stormPreflight(t *testing.T) {
+func stormPreflight(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("storm tests take about a minute each")
@@ -559,4 +559,86 @@ func TestStormWaitsOutSlackOutage(t *testing.T) {
 		t.Fatalf("Slack accepted %d calls while down", got)
 	}
 	r.checkStorm(instances)
+}
+
+// waitForTB polls cond until it holds or the deadline passes.
+func waitForTB(tb testing.TB, what string, d time.Duration, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// BenchmarkStorm runs the storm scenario with the real binary at Slack's
+// real pace (one message a second per channel, 429 on every 7th post) for
+// 1,000 and 10,000 findings and reports: seconds from the High finding's
+// publish to its alert, from the first publish to the queue drained and to
+// every resource shown in Slack, chat.postMessage calls to the storm
+// channel, and the binary's peak RSS. Run it with -benchtime 1x.
+func BenchmarkStorm(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			for range b.N {
+				r := newStormRig(b, fmt.Sprintf("picket-bench-storm-%d", n))
+				storm, high, instances := stormEvents(b, n)
+				cmd := r.start()
+				start := time.Now()
+				publishAll(b, r.emu, r.topic, storm[:n/2])
+				highAt := time.Now()
+				publishAll(b, r.emu, r.topic, []string{high})
+				publishAll(b, r.emu, r.topic, storm[n/2:])
+				var highPosted, drained time.Time
+				waitForTB(b, "the storm shown", 30*time.Minute, func() bool {
+					if highPosted.IsZero() {
+						for _, m := range r.slack.snapshot() {
+							if m.Channel == channelID(incidentChannel) {
+								highPosted = m.At
+							}
+						}
+					}
+					if drained.IsZero() && r.drained() {
+						drained = time.Now()
+					}
+					per, _ := r.shown()
+					return len(per) >= len(instances) && !drained.IsZero() && !highPosted.IsZero()
+				})
+				shownAt := time.Now()
+				rss := peakRSSMB(b, cmd.Process.Pid)
+				twice := 0
+				per, _ := r.shown()
+				for _, c := range per {
+					if c > 1 {
+						twice++
+					}
+				}
+				b.ReportMetric(highPosted.Sub(highAt).Seconds(), "high-alert-s")
+				b.ReportMetric(drained.Sub(start).Seconds(), "queue-drained-s")
+				b.ReportMetric(shownAt.Sub(start).Seconds(), "all-shown-s")
+				b.ReportMetric(float64(r.slack.postAttempts(stormChannel)), "storm-posts")
+				b.ReportMetric(float64(twice), "shown-twice")
+				b.ReportMetric(rss, "peak-rss-MB")
+			}
+		})
+	}
+}
+
+// peakRSSMB reads a process's peak resident set (VmHWM) in MB.
+func peakRSSMB(tb testing.TB, pid int) float64 {
+	tb.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	tb.Fatal("no VmHWM in /proc status")
+	return 0
 }
