@@ -34,12 +34,13 @@ type Pending struct {
 }
 
 // GroupKey is what findings must share to be folded into one group
-// message: the channel, the finding type and the account. Findings of one
-// type in one account are what a storm is made of (a port-probe wave, a
-// newly enabled standard's control, a misconfigured detector), and a
-// responder acts on them together.
+// message: the channel, the finding type (with the control id for
+// Security Hub control findings, whose ASFF type names only the standard)
+// and the account. Findings of one type in one account are what a storm is
+// made of (a port-probe wave, a newly enabled standard's control, a
+// misconfigured detector), and a responder acts on them together.
 func GroupKey(channel string, f *Finding) string {
-	return channel + "\x00" + f.Type + "\x00" + f.Account
+	return channel + "\x00" + f.Type + "\x00" + f.ControlID + "\x00" + f.Account
 }
 
 // maxGroupRegions and maxGroupSample bound what a Group keeps about its
@@ -58,6 +59,7 @@ type Group struct {
 	// Key is the GroupKey the members share.
 	Key     string `json:"key"`
 	Type    string `json:"type"`
+	Control string `json:"control,omitempty"`
 	Account string `json:"account"`
 	Source  Source `json:"source"`
 	// Title is the first member's title.
@@ -109,7 +111,7 @@ func (g *Group) MaxSeverity() Severity {
 // Add counts f as a new member.
 func (g *Group) Add(f *Finding) {
 	if g.Members == 0 {
-		g.Type, g.Account, g.Source, g.Title, g.First = f.Type, f.Account, f.Source, f.Title, f.Key
+		g.Type, g.Control, g.Account, g.Source, g.Title, g.First = f.Type, f.ControlID, f.Account, f.Source, f.Title, f.Key
 	}
 	g.Members++
 	g.count(f, 1)

@@ -47,9 +47,13 @@ var slackMethods = map[string]struct {
 	"AuthTestContext":            {"auth.test", nil},
 	"JoinConversationContext":    {"conversations.join", []string{"channels:join"}},
 	"GetConversationInfoContext": {"conversations.info", []string{"channels:read", "groups:read"}},
-	"UploadFileV2Context":        {"files.getUploadURLExternal", []string{"files:write"}},
-	"UploadFileContext":          {"files.getUploadURLExternal", []string{"files:write"}},
-	"AddReactionContext":         {"reactions.add", []string{"reactions:write"}},
+	// Delivery looks for a post interrupted by a crash in the channel's
+	// history or the thread's replies (public and private channels).
+	"GetConversationHistoryContext": {"conversations.history", []string{"channels:history", "groups:history"}},
+	"GetConversationRepliesContext": {"conversations.replies", []string{"channels:history", "groups:history"}},
+	"UploadFileV2Context":           {"files.getUploadURLExternal", []string{"files:write"}},
+	"UploadFileContext":             {"files.getUploadURLExternal", []string{"files:write"}},
+	"AddReactionContext":            {"reactions.add", []string{"reactions:write"}},
 	// Socket Mode: apps.connections.open takes the app-level token, whose
 	// scope (connections:write) is given when the token is created, not in
 	// the manifest; acknowledgements go over the websocket.

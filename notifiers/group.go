@@ -52,8 +52,12 @@ func RenderGroup(g picket.Group) Message {
 	header := fmt.Sprintf("%s %s: %d findings: %s", severityEmoji(sev), sev, g.Members, Escape(title))
 	blocks = append(blocks, &slack.HeaderBlock{Type: slack.MBTHeader, Text: m.plain(clip(header, MaxHeaderText))})
 
-	summary := fmt.Sprintf("*%d findings* of type %s arrived together in account %s and are shown as one message. "+
-		"Each is listed in this thread with its own actions.", g.Members, codeSpan(g.Type), codeSpan(g.Account))
+	kind := "of type " + codeSpan(g.Type)
+	if g.Control != "" {
+		kind = "of control " + codeSpan(g.Control)
+	}
+	summary := fmt.Sprintf("*%d findings* %s arrived together in account %s and are shown as one message. "+
+		"Each is listed in this thread with its own actions.", g.Members, kind, codeSpan(g.Account))
 	facts := []*slack.TextBlockObject{
 		m.mrkdwn("*Severity*\n" + severityCounts(g)),
 		m.mrkdwn("*Status*\n" + statusCounts(g)),
@@ -157,7 +161,11 @@ func RenderGroupText(g picket.Group) string {
 	var b strings.Builder
 	title := cmpOr(g.Title, g.Type)
 	fmt.Fprintf(&b, "%s: %d findings: %s\n", g.MaxSeverity(), g.Members, terminalLine(title))
-	fmt.Fprintf(&b, "  Type %s · account %s · regions %s\n", terminalLine(g.Type), terminalLine(cmpOr(g.Account, "unknown")), terminalLine(regionList(g)))
+	kind := "Type " + terminalLine(g.Type)
+	if g.Control != "" {
+		kind = "Control " + terminalLine(g.Control)
+	}
+	fmt.Fprintf(&b, "  %s · account %s · regions %s\n", kind, terminalLine(cmpOr(g.Account, "unknown")), terminalLine(regionList(g)))
 	fmt.Fprintf(&b, "  Severity %s · %s\n", strings.ReplaceAll(severityCounts(g), "*", ""), statusCounts(g))
 	if len(g.Sample) > 0 {
 		names := make([]string, len(g.Sample))

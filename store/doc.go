@@ -20,6 +20,11 @@
 //	finding_actions  finding key + NUL + 8-byte big-endian sequence -> request id
 //	suppressions     suppression id -> JSON picket.Suppression
 //	digests          daily snapshots ("snap\x00name\x00YYYYMMDD") and last runs ("run\x00name"); see digests.go
+//	outbox           finding key -> JSON picket.Pending: the finding waits to be posted or updated in Slack
+//	groups           group id ("g" + sequence) -> JSON picket.Group: a group message and its running summary
+//	groups_open      group id -> nothing, for groups with work left or still taking members
+//	group_members    group id + NUL + 8-byte big-endian member number -> finding key
+//	posts            post id -> JSON picket.Post: a Slack post in flight (see picket.Post)
 //
 // The audit trail is a hash chain: each entry holds the SHA-256 of the
 // entry before it, and its own hash over its canonical encoding (see
@@ -35,7 +40,11 @@
 //
 // Every write is one bbolt read-write transaction that is synced to disk
 // before the call returns, because the ingest path deletes a queue message
-// only after its outcome is committed here.
+// only after its outcome is committed here. Intake, the one high-rate
+// writer, shares transactions: concurrent Intake calls are committed
+// together by one goroutine (group commit), so many queue messages cost one
+// fsync, and a call that fails is taken out and the others run again
+// without it (see committer).
 //
 // The file is locked while open. A second Picket (or a second Open in the
 // same process) gives up after Options.Timeout with ErrLocked instead of

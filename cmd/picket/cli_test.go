@@ -86,8 +86,9 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo exit %d, stderr %s", code, errOut)
 	}
 	for _, want := range []string{
-		"Summary: 6 posted, 2 updated in place, 1 duplicates ignored, 0 recorded without a post, 1 undecodable, 0 failed.",
+		"Summary: 6 posted, 6 grouped, 2 updated in place, 1 duplicates ignored, 0 recorded without a post, 1 undecodable, 0 failed.",
 		"[Disable user]", "[Quarantine instance]", "#security-critical", "(updated)",
+		"group alert to #security-alerts", "6 findings: EC2.19", "Findings 1–6 of 6 in this group", "sg-0demo0000000006",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q", want)

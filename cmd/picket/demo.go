@@ -93,26 +93,38 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 				picket.ErrorCode(err), err)
 			continue
 		}
-		for i := range findings {
-			out, err := p.HandleFinding(ctx, &findings[i])
-			if err == nil {
-				// What intake queued is delivered (printed) at once.
-				err = d.Drain(ctx)
-			}
-			if err != nil {
-				counts["failed"]++
-				fmt.Fprintf(e.stdout, "  ✗ %v\n\n", err)
-				continue
-			}
+		// The message's findings are committed together, as `picket run`
+		// does, and what they queued is delivered (printed) at once.
+		outs, err := p.HandleMessage(ctx, path.Base(name), findings)
+		if err == nil {
+			err = d.Drain(ctx)
+		}
+		if err != nil {
+			counts["failed"] += len(findings)
+			fmt.Fprintf(e.stdout, "  ✗ %v\n\n", err)
+			continue
+		}
+		if outs == nil {
+			counts["duplicate"] += len(findings)
+			fmt.Fprintf(e.stdout, "  → duplicate: this SQS message was already handled (a redelivery): nothing sent\n\n")
+			continue
+		}
+		for i, out := range outs {
 			if out == picket.OutcomeQueued {
 				out = picket.OutcomePosted
+				if rec, _, err := db.Finding(findings[i].Key); err == nil && rec.Group != "" {
+					counts["grouped"]++
+					fmt.Fprintf(e.stdout, "  → grouped: shown in group message %s with the other findings of its kind, listed with its actions in the thread\n", rec.Group)
+					continue
+				}
 			}
 			counts[string(out)]++
-			fmt.Fprintf(e.stdout, "  → %s: %s\n\n", out, demoExplain(out))
+			fmt.Fprintf(e.stdout, "  → %s: %s\n", out, demoExplain(out))
 		}
+		fmt.Fprintln(e.stdout)
 	}
-	fmt.Fprintf(e.stdout, "Summary: %d posted, %d updated in place, %d duplicates ignored, %d recorded without a post, %d undecodable, %d failed.\n",
-		counts["posted"], counts["updated"], counts["duplicate"], counts["recorded"], counts["undecodable"], counts["failed"])
+	fmt.Fprintf(e.stdout, "Summary: %d posted, %d grouped, %d updated in place, %d duplicates ignored, %d recorded without a post, %d undecodable, %d failed.\n",
+		counts["posted"], counts["grouped"], counts["updated"], counts["duplicate"], counts["recorded"], counts["undecodable"], counts["failed"])
 	if counts["failed"] > 0 {
 		return exitFailure
 	}
