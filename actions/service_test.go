@@ -75,14 +75,16 @@ func (l *fakeLifter) Lift(context.Context, picket.Suppression) []picket.StepResu
 type recorder struct {
 	mu        sync.Mutex
 	announced []picket.ActionRecord
+	refs      []picket.MessageRef // where each announcement went
 	updates   []picket.Alert
 	escalated []string
 }
 
-func (r *recorder) AnnounceAction(_ context.Context, _ picket.MessageRef, rec picket.ActionRecord) error {
+func (r *recorder) AnnounceAction(_ context.Context, ref picket.MessageRef, rec picket.ActionRecord) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.announced = append(r.announced, rec)
+	r.refs = append(r.refs, ref)
 	return nil
 }
 
@@ -471,5 +473,31 @@ func TestServiceRecoversInterruptedActions(t *testing.T) {
 	}
 	if got := h.auditEvents(t); len(got) == 0 || got[0] != "interrupted:picket" {
 		t.Errorf("audit = %v, want the interruption recorded first", got)
+	}
+}
+
+// TestServiceOnGroupedFindingRepliesInGroupThread: an action on a finding
+// shown in a group message is announced in that message's thread and never
+// redraws the group message as the finding's own alert.
+func TestServiceOnGroupedFindingRepliesInGroupThread(t *testing.T) {
+	h := newHarness(t, actions.Policy{})
+	ctx := context.Background()
+	rec, _, _ := h.db.Finding("fkey")
+	rec.Group, rec.Ref = "g3", picket.MessageRef{Channel: "C1", TS: "9.9"}
+	if err := h.db.PutFinding(rec); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := h.svc.Prepare(ctx, alice, picket.ActionDisableUser, "fkey", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := h.svc.Run(ctx, plan.Request.ID, alice, picket.RunInput{}); err != nil || res.Outcome != picket.OutcomeSucceeded {
+		t.Fatalf("Run: %v %v", res.Outcome, err)
+	}
+	if len(h.rec.announced) != 1 || h.rec.refs[0].TS != "9.9" {
+		t.Errorf("announcements %d at %+v, want one in the group's thread 9.9", len(h.rec.announced), h.rec.refs)
+	}
+	if len(h.rec.updates) != 0 {
+		t.Errorf("alert updates = %d, want none: the group message is not the finding's own alert", len(h.rec.updates))
 	}
 }
