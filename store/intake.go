@@ -160,10 +160,14 @@ func enqueue(tx *bolt.Tx, rec *picket.FindingRecord, at time.Time) (picket.Pendi
 		return picket.Pending{}, fmt.Errorf("outbox sequence: %w", err)
 	}
 	f := &rec.Finding
+	// The lane is the routed channel as configured, so posts and updates
+	// of one channel share one lane (Slack answers with the channel's id,
+	// which the Ref keeps).
 	p := picket.Pending{Key: f.Key, Channel: rec.Route.Channel, Severity: f.Severity, Seq: seq, Enqueued: at}
-	if !rec.Ref.Zero() {
+	if p.Channel == "" {
 		p.Channel = rec.Ref.Channel
-	} else {
+	}
+	if rec.Ref.Zero() {
 		// Not shown yet: it may be folded into a group. Critical
 		// findings never are; the dispatcher applies the configured
 		// limit.

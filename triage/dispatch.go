@@ -111,6 +111,15 @@ type lane struct {
 	groups  map[string]picket.Group // groups with work or taking members
 	open    map[string]string       // group key -> id of the group taking members
 	running bool
+	// deferred holds findings and groups whose last attempt Slack refused
+	// as invalid (not a channel or service problem): they wait until the
+	// time given, so one bad message never stalls its channel.
+	deferred map[string]deferral
+}
+
+type deferral struct {
+	until    time.Time
+	failures int
 }
 
 // NewDispatcher returns a Dispatcher; call Run to start delivering.
@@ -265,7 +274,7 @@ func (d *Dispatcher) lane(channel string) *lane {
 	l := d.lanes[channel]
 	if l == nil {
 		l = &lane{channel: channel, wake: make(chan struct{}, 1), pending: map[string]picket.Pending{},
-			groups: map[string]picket.Group{}, open: map[string]string{}}
+			groups: map[string]picket.Group{}, open: map[string]string{}, deferred: map[string]deferral{}}
 		d.lanes[channel] = l
 		if d.ctx != nil {
 			d.start(l)
@@ -335,6 +344,7 @@ func (d *Dispatcher) runLane(ctx context.Context, l *lane) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for ctx.Err() == nil {
+		d.closeQuiet(l, d.o.Now())
 		d.mu.Lock()
 		s, wait := d.next(l, d.o.Now(), false)
 		d.mu.Unlock()
@@ -355,6 +365,12 @@ func (d *Dispatcher) runLane(ctx context.Context, l *lane) {
 			if ctx.Err() != nil {
 				return
 			}
+			if picket.ErrorCode(err) == picket.EINVALID {
+				// Slack refused this message itself: set it aside and
+				// go on with the rest of the channel.
+				d.setAside(l, s, err)
+				continue
+			}
 			failures++
 			delay := min(d.o.RetryBase<<min(failures-1, 16), d.o.RetryMax)
 			d.o.Metrics.Failures.Inc()
@@ -369,6 +385,53 @@ func (d *Dispatcher) runLane(ctx context.Context, l *lane) {
 			continue
 		}
 		failures = 0
+	}
+}
+
+// setAside defers a step Slack refused as invalid: 1 minute, doubling to
+// 30 minutes, logged as an error each time (it needs a person).
+func (d *Dispatcher) setAside(l *lane, s *step, err error) {
+	id := s.group
+	if s.pending != nil {
+		id = s.pending.Key
+	}
+	d.mu.Lock()
+	df := l.deferred[id]
+	df.failures++
+	wait := min(time.Minute<<min(df.failures-1, 5), 30*time.Minute)
+	df.until = d.o.Now().Add(wait)
+	l.deferred[id] = df
+	d.mu.Unlock()
+	d.o.Metrics.Failures.Inc()
+	d.o.Logger.Error("slack refused a message; it stays in the outbox and is retried later while the channel goes on",
+		"channel", l.channel, "finding_or_group", id, "err", err, "retry_in", wait)
+}
+
+// closeQuiet closes the lane's groups that have no work left and have
+// taken no member for a whole window, so the next burst of their kind
+// starts a new group.
+func (d *Dispatcher) closeQuiet(l *lane, now time.Time) {
+	d.mu.Lock()
+	var quiet []picket.Group
+	for _, g := range l.groups {
+		if !g.Work() && now.Sub(g.LastAdded) >= d.o.Grouping.Window {
+			quiet = append(quiet, g)
+		}
+	}
+	d.mu.Unlock()
+	for _, g := range quiet {
+		if err := d.o.Store.CloseGroup(g.ID); err != nil {
+			d.o.Logger.Warn("close group", "group", g.ID, "err", err)
+			continue
+		}
+		d.mu.Lock()
+		if cur, ok := l.groups[g.ID]; ok && !cur.Work() {
+			delete(l.groups, g.ID)
+			if l.open[g.Key] == g.ID {
+				delete(l.open, g.Key)
+			}
+		}
+		d.mu.Unlock()
 	}
 }
 
@@ -458,23 +521,40 @@ func (d *Dispatcher) Drain(ctx context.Context) error {
 // next picks a lane's most urgent work, or says how long until some is
 // due. force treats every group change as due. The caller holds d.mu.
 func (d *Dispatcher) next(l *lane, now time.Time, force bool) (*step, time.Duration) {
-	var best *picket.Pending
-	for k := range l.pending {
-		p := l.pending[k]
-		if best == nil || p.Severity > best.Severity || (p.Severity == best.Severity && p.Seq < best.Seq) {
-			best = &p
-		}
-	}
-	var gs *step
-	gsev := picket.Severity(-1)
 	wait := time.Duration(0)
 	due := func(w time.Duration) {
 		if w > 0 && (wait == 0 || w < wait) {
 			wait = w
 		}
 	}
+	held := func(id string) bool {
+		df, ok := l.deferred[id]
+		if !ok || force {
+			return false
+		}
+		if w := df.until.Sub(now); w > 0 {
+			due(w)
+			return true
+		}
+		return false
+	}
+	var best *picket.Pending
+	for k := range l.pending {
+		p := l.pending[k]
+		if held(k) {
+			continue
+		}
+		if best == nil || p.Severity > best.Severity || (p.Severity == best.Severity && p.Seq < best.Seq) {
+			best = &p
+		}
+	}
+	var gs *step
+	gsev := picket.Severity(-1)
 	gr := d.o.Grouping
 	for id, g := range l.groups {
+		if held(id) {
+			continue
+		}
 		op := ""
 		switch {
 		case g.Ref.Zero():
@@ -497,16 +577,8 @@ func (d *Dispatcher) next(l *lane, now time.Time, force bool) (*step, time.Durat
 			}
 		}
 		if op == "" {
-			if !g.Work() && now.Sub(g.LastAdded) >= gr.Window {
-				// Quiet for the window: close it, so the next burst of
-				// its key starts a new group.
-				if err := d.o.Store.CloseGroup(id); err == nil {
-					delete(l.groups, id)
-					if l.open[g.Key] == id {
-						delete(l.open, g.Key)
-					}
-				}
-			} else if !g.Work() {
+			if !g.Work() {
+				// Closed by closeQuiet once quiet for the window.
 				due(g.LastAdded.Add(gr.Window).Sub(now))
 			}
 			continue
@@ -549,6 +621,7 @@ func (d *Dispatcher) drop(l *lane, p picket.Pending) {
 	if cur, ok := l.pending[p.Key]; ok && cur.Seq == p.Seq {
 		delete(l.pending, p.Key)
 	}
+	delete(l.deferred, p.Key)
 	d.mu.Unlock()
 }
 
@@ -734,6 +807,7 @@ func (d *Dispatcher) showGroup(ctx context.Context, l *lane, id, op string) erro
 	}
 	d.mu.Lock()
 	d.putGroup(g)
+	delete(l.deferred, id)
 	d.mu.Unlock()
 	return nil
 }

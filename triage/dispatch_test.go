@@ -242,3 +242,33 @@ func TestDispatchOneChannelNeverDelaysAnother(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestDispatchSetsAsideAMessageSlackRefuses(t *testing.T) {
+	r := newRig(t, triage.Grouping{})
+	r.snd.refuse = map[string]error{"k-bad": picket.Errorf(picket.EINVALID, "Slack refused the message (invalid_blocks).")}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	bad := finding("2026-11-22T08:00:00Z", 1, picket.SeverityHigh)
+	bad.Key = "k-bad"
+	r.intake(t, *bad)
+	var later []picket.Finding
+	for i := range 3 {
+		f := finding("2026-11-22T08:00:00Z", 1, picket.SeverityMedium)
+		f.Key = fmt.Sprintf("k-%d", i)
+		later = append(later, *f)
+	}
+	r.intake(t, later...)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(r.snd.snapshot()) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("posts = %+v, want the 3 others posted while the refused one waits", r.snd.snapshot())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pending, _ := r.db.Outbox()
+	if len(pending) != 1 || pending[0].Key != "k-bad" {
+		t.Errorf("outbox = %+v, want the refused finding kept for a later try", pending)
+	}
+}

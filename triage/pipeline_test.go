@@ -42,6 +42,8 @@ type fakeSender struct {
 	block map[string]chan struct{}
 	// found answers FindPost.
 	found map[string]picket.MessageRef
+	// refuse makes every post of these finding keys fail with this error.
+	refuse map[string]error
 }
 
 func (s *fakeSender) begin(ctx context.Context, channel string) error {
@@ -84,6 +86,12 @@ func (s *fakeSender) snapshot() []sendCall {
 func (s *fakeSender) PostAlert(ctx context.Context, a picket.Alert) (picket.MessageRef, error) {
 	if err := s.begin(ctx, a.Channel); err != nil {
 		return picket.MessageRef{}, err
+	}
+	s.mu.Lock()
+	refused := s.refuse[a.Finding.Key]
+	s.mu.Unlock()
+	if refused != nil {
+		return picket.MessageRef{}, refused
 	}
 	ts := s.record(sendCall{op: "post", channel: a.Channel, count: a.Finding.Count, closed: a.Finding.Closed(), mention: a.Mention,
 		missing: a.Enrichment.Missing, actions: len(a.Actions), key: a.Finding.Key, sev: a.Finding.Severity})

@@ -642,3 +642,12 @@ func peakRSSMB(tb testing.TB, pid int) float64 {
 	tb.Fatal("no VmHWM in /proc status")
 	return 0
 }
+
+// TestMain removes the binary the storm tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
