@@ -286,6 +286,9 @@ type OutboxStore interface {
 	// CloseGroup marks a group that has no work left as taking no more
 	// members.
 	CloseGroup(id string) error
+	// ChannelID returns the id Slack gave a channel configured by name,
+	// once learnt from a post; the name otherwise.
+	ChannelID(name string) (string, error)
 }
 
 // GroupSender shows groups in Slack. notifiers.Slack and

@@ -25,6 +25,7 @@
 //	groups_open      group id -> nothing, for groups with work left or still taking members
 //	group_members    group id + NUL + 8-byte big-endian member number -> finding key
 //	posts            post id -> JSON picket.Post: a Slack post in flight (see picket.Post)
+//	channels         configured channel name ("#security") -> the id Slack answered with
 //
 // The audit trail is a hash chain: each entry holds the SHA-256 of the
 // entry before it, and its own hash over its canonical encoding (see

@@ -128,6 +128,9 @@ func (db *DB) AlertPosted(post, key string, seq uint64, ref picket.MessageRef) e
 		if err := putFinding(tx, rec); err != nil {
 			return err
 		}
+		if err := learnChannel(tx, rec.Route.Channel, ref.Channel); err != nil {
+			return err
+		}
 		if post != "" {
 			if err := tx.Bucket(bucketPosts).Delete([]byte(post)); err != nil {
 				return err
@@ -254,6 +257,9 @@ func (db *DB) GroupPosted(post, id string, ref picket.MessageRef, shown uint64, 
 			return err
 		}
 		g.Ref, g.Shown, g.ShownAt = ref, max(g.Shown, shown), utc(at)
+		if err := learnChannel(tx, g.Channel, ref.Channel); err != nil {
+			return err
+		}
 		keys := tx.Bucket(bucketGroupMembers).Cursor()
 		prefix := memberPrefix(id)
 		for k, v := keys.Seek(prefix); k != nil && hasPrefix(k, prefix); k, v = keys.Next() {
@@ -359,6 +365,35 @@ func (db *DB) CloseGroup(id string) error {
 		return fmt.Errorf("close group %s: %w", id, err)
 	}
 	return nil
+}
+
+// ChannelID returns the id Slack gave the channel configured as name
+// ("#security-alerts"), learnt from the first post there; name itself when
+// it is an id or not yet learnt.
+func (db *DB) ChannelID(name string) (string, error) {
+	id := name
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketChannels).Get([]byte(name)); v != nil {
+			id = string(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return name, fmt.Errorf("look up channel %s: %w", name, err)
+	}
+	return id, nil
+}
+
+// learnChannel remembers that Slack calls the configured channel name id.
+func learnChannel(tx *bolt.Tx, name, id string) error {
+	if name == "" || id == "" || name == id {
+		return nil
+	}
+	b := tx.Bucket(bucketChannels)
+	if string(b.Get([]byte(name))) == id {
+		return nil
+	}
+	return b.Put([]byte(name), []byte(id))
 }
 
 func getGroup(tx *bolt.Tx, id string) (picket.Group, bool, error) {

@@ -66,6 +66,14 @@ func TestIntakeCommitsFindingOutboxAndMessageTogether(t *testing.T) {
 	if rec.Ref.TS != "1.1" {
 		t.Errorf("ref = %+v, want the posted message", rec.Ref)
 	}
+	// The post taught the store the id Slack gives #sec: a restart can
+	// look for an interrupted post in that channel's history.
+	if id, err := db.ChannelID("#sec"); err != nil || id != "C1" {
+		t.Errorf("ChannelID(#sec) = %q, %v; want C1", id, err)
+	}
+	if id, _ := db.ChannelID("#unknown"); id != "#unknown" {
+		t.Errorf("ChannelID(#unknown) = %q, want the name back", id)
+	}
 }
 
 // TestIntakeGroupCommitIsolatesFailures runs many intakes at once, one of

@@ -50,12 +50,13 @@ var (
 	bucketGroupsOpen   = []byte("groups_open")
 	bucketGroupMembers = []byte("group_members")
 	bucketPosts        = []byte("posts")
+	bucketChannels     = []byte("channels")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketFindings, bucketFindingIDs, bucketMessages,
 		bucketAudit, bucketSuppressions, bucketDigests,
 		bucketActions, bucketClaims, bucketFindingActs,
-		bucketOutbox, bucketGroups, bucketGroupsOpen, bucketGroupMembers, bucketPosts,
+		bucketOutbox, bucketGroups, bucketGroupsOpen, bucketGroupMembers, bucketPosts, bucketChannels,
 	}
 
 	keySchema    = []byte("schema")

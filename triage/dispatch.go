@@ -206,7 +206,7 @@ func (d *Dispatcher) settle(ctx context.Context, p picket.Post) error {
 	var ref picket.MessageRef
 	found := false
 	if d.o.Groups != nil {
-		r, ok, err := d.o.Groups.FindPost(ctx, p.Channel, p.Thread, p.ID, p.Started.Add(-time.Minute))
+		r, ok, err := d.o.Groups.FindPost(ctx, d.channelID(p.Channel), p.Thread, p.ID, p.Started.Add(-time.Minute))
 		if err != nil {
 			// Without the history Picket cannot tell: post again, since
 			// a duplicate is better than a lost alert.
@@ -461,7 +461,7 @@ func (d *Dispatcher) post(ctx context.Context, p picket.Post, send func() (picke
 	check := d.uncertain[p.ID]
 	d.mu.Unlock()
 	if check && d.o.Groups != nil {
-		ref, ok, err := d.o.Groups.FindPost(ctx, p.Channel, p.Thread, p.ID, p.Started.Add(-time.Minute))
+		ref, ok, err := d.o.Groups.FindPost(ctx, d.channelID(p.Channel), p.Thread, p.ID, p.Started.Add(-time.Minute))
 		if err == nil && ok {
 			d.o.Metrics.Recovered.Inc()
 			d.o.Logger.Info("an earlier attempt reached Slack; not posting again", "post", p.ID, "ts", ref.TS)
@@ -481,6 +481,16 @@ func (d *Dispatcher) post(ctx context.Context, p picket.Post, send func() (picke
 	}
 	d.forget(p.ID)
 	return ref, nil
+}
+
+// channelID is the id Slack uses for a configured channel, when known:
+// history look-ups need it.
+func (d *Dispatcher) channelID(name string) string {
+	id, err := d.o.Store.ChannelID(name)
+	if err != nil {
+		return name
+	}
+	return id
 }
 
 func (d *Dispatcher) forget(id string) {

@@ -159,6 +159,11 @@ func (s *stormSlack) history(replies bool) http.HandlerFunc {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
+		if strings.HasPrefix(r.Form.Get("channel"), "#") {
+			// As Slack: history wants the channel's id, not its name.
+			json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "channel_not_found"})
+			return
+		}
 		ch, thread := channelID(r.Form.Get("channel")), r.Form.Get("ts")
 		s.mu.Lock()
 		var out []map[string]any
