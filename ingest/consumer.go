@@ -67,6 +67,9 @@ const (
 	DefaultShutdownGrace     = 25 * time.Second
 )
 
+// pollers is how many ReceiveMessage calls a consumer keeps in flight.
+const pollers = 2
+
 // SQS limits the options are checked against.
 const (
 	maxWaitTime   = 20 * time.Second
@@ -256,7 +259,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 
 	c.log.Info("ingest started", "queue", c.opts.QueueURL, "workers", c.opts.Workers)
-	c.poll(ctx, work, held, queue)
+	// Two long polls in flight keep the workers fed during a storm (one
+	// receive's round trip no longer paces intake); both stop receiving
+	// when held is full.
+	var polls sync.WaitGroup
+	for range pollers {
+		polls.Go(func() { c.poll(ctx, work, held, queue) })
+	}
+	polls.Wait()
 	close(queue)
 
 	finished := make(chan struct{})
