@@ -96,10 +96,10 @@ type Dispatcher struct {
 	ctx    context.Context // set by Run; lanes started before run then
 	wg     sync.WaitGroup
 	loaded bool
-	// uncertain holds posts whose last attempt failed in a way that does
-	// not prove the message was not posted; before trying again, Slack
-	// is asked whether it was.
-	uncertain map[string]bool
+	// uncertain holds posts whose attempt failed in a way that does not
+	// prove the message was not posted, with when the first attempt
+	// started; before trying again, Slack is asked whether it was.
+	uncertain map[string]time.Time
 }
 
 // lane is one channel's share of the outbox, kept in memory for
@@ -155,7 +155,7 @@ func NewDispatcher(o DispatchOptions) (*Dispatcher, error) {
 	if g.MaxSeverity >= picket.SeverityCritical {
 		g.MaxSeverity = picket.SeverityHigh
 	}
-	return &Dispatcher{o: o, lanes: map[string]*lane{}, uncertain: map[string]bool{}}, nil
+	return &Dispatcher{o: o, lanes: map[string]*lane{}, uncertain: map[string]time.Time{}}, nil
 }
 
 // Load reads what waits in the store (the outbox, open groups) into the
@@ -458,10 +458,10 @@ func (d *Dispatcher) doGraceful(ctx context.Context, l *lane, s *step) error {
 // posting it twice).
 func (d *Dispatcher) post(ctx context.Context, p picket.Post, send func() (picket.MessageRef, error)) (picket.MessageRef, error) {
 	d.mu.Lock()
-	check := d.uncertain[p.ID]
+	first, check := d.uncertain[p.ID]
 	d.mu.Unlock()
 	if check && d.o.Groups != nil {
-		ref, ok, err := d.o.Groups.FindPost(ctx, d.channelID(p.Channel), p.Thread, p.ID, p.Started.Add(-time.Minute))
+		ref, ok, err := d.o.Groups.FindPost(ctx, d.channelID(p.Channel), p.Thread, p.ID, first.Add(-time.Minute))
 		if err == nil && ok {
 			d.o.Metrics.Recovered.Inc()
 			d.o.Logger.Info("an earlier attempt reached Slack; not posting again", "post", p.ID, "ts", ref.TS)
@@ -469,13 +469,18 @@ func (d *Dispatcher) post(ctx context.Context, p picket.Post, send func() (picke
 			return ref, nil
 		}
 	}
+	if check {
+		p.Started = first // a restart looks back to the first attempt
+	}
 	if err := d.o.Store.BeginPost(p); err != nil {
 		return picket.MessageRef{}, err
 	}
 	ref, err := send()
 	if err != nil {
 		d.mu.Lock()
-		d.uncertain[p.ID] = true
+		if _, ok := d.uncertain[p.ID]; !ok {
+			d.uncertain[p.ID] = p.Started
+		}
 		d.mu.Unlock()
 		return picket.MessageRef{}, err
 	}

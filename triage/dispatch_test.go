@@ -272,3 +272,25 @@ func TestDispatchSetsAsideAMessageSlackRefuses(t *testing.T) {
 		t.Errorf("outbox = %+v, want the refused finding kept for a later try", pending)
 	}
 }
+
+// TestDispatchAsksSlackBeforeRetryingAnUncertainPost: a post whose answer
+// was lost (a timeout) may have landed; the retry looks for it first.
+func TestDispatchAsksSlackBeforeRetryingAnUncertainPost(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, triage.Grouping{})
+	r.snd.fail = picket.Errorf(picket.EUNAVAILABLE, "timeout")
+	r.intake(t, *finding("2026-11-22T08:00:00Z", 1, picket.SeverityHigh))
+	pending, _ := r.db.Outbox()
+	if err := r.d.Drain(ctx); err == nil {
+		t.Fatal("Drain succeeded although the post failed")
+	}
+	// It had reached Slack after all.
+	r.snd.found = map[string]picket.MessageRef{fmt.Sprintf("a:k1:%d", pending[0].Seq): {Channel: "C1", TS: "7.7"}}
+	r.drain(t)
+	if n := len(r.snd.snapshot()); n != 0 {
+		t.Errorf("posts = %d, want none: the first attempt landed", n)
+	}
+	if rec, _, _ := r.db.Finding("k1"); rec.Ref.TS != "7.7" {
+		t.Errorf("ref = %+v, want the message the first attempt made", rec.Ref)
+	}
+}
