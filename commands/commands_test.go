@@ -582,7 +582,7 @@ func TestRunKeepsToScope(t *testing.T) {
 		notWant []string
 	}{
 		{name: "finding of another account", scope: limited, text: "finding key-alice-1",
-			want: append(refused, "Finding `key-alice-1` is in account `123456789012` your role does not cover", "You may see accounts `222222222222`"),
+			want:    append(refused, "Finding `key-alice-1` is in account `123456789012` your role does not cover", "You may see accounts `222222222222`"),
 			notWant: []string{"Alice called", "carol"}},
 		{name: "finding by id of another account", scope: limited, text: "finding gd-3",
 			want: refused, notWant: []string{"miner"}},
@@ -590,7 +590,7 @@ func TestRunKeepsToScope(t *testing.T) {
 			want: []string{"Alice in my account", "`222222222222`"}},
 
 		{name: "posture of no account named", scope: limited, text: "posture",
-			want: append(refused, "Your role covers only accounts `222222222222`: name one of them.", "`/picket posture 222222222222`"),
+			want:    append(refused, "Your role covers only accounts `222222222222`: name one of them.", "`/picket posture 222222222222`"),
 			notWant: []string{"Score"}},
 		{name: "posture of another account", scope: limited, text: "posture " + other,
 			want: refused, notWant: []string{"Score"}},
