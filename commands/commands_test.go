@@ -582,8 +582,8 @@ func TestRunKeepsToScope(t *testing.T) {
 		notWant []string
 	}{
 		{name: "finding of another account", scope: limited, text: "finding key-alice-1",
-			want:    append(refused, "Finding `key-alice-1` is in account `123456789012` your role does not cover", "You may see accounts `222222222222`"),
-			notWant: []string{"Alice called", "carol"}},
+			want:    append(refused, "Finding `key-alice-1` is in an account your role does not cover", "You may see accounts `222222222222`"),
+			notWant: []string{"Alice called", "carol", "123456789012"}},
 		{name: "finding by id of another account", scope: limited, text: "finding gd-3",
 			want: refused, notWant: []string{"miner"}},
 		{name: "finding of my account", scope: limited, text: "finding key-mine",

@@ -329,7 +329,8 @@ func runFinding(_ context.Context, d Deps, _ picket.Actor, scope Scope, args []s
 	}
 	f := rec.Finding
 	if !scope.Allows(f.Account) {
-		return Reply{}, outside(scope, "Finding "+code(clip(ref, 80)), f.Account)
+		// The account is not named: it is data of that account.
+		return Reply{}, outside(scope, "Finding "+code(clip(ref, 80)), "")
 	}
 	state := "open"
 	if f.Closed() {
