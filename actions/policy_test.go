@@ -245,6 +245,8 @@ func TestIAMPolicyIsLeastPrivilege(t *testing.T) {
 			}
 		}
 	})
+	// A purpose may span several statements, each scoped to its own
+	// resources: "Respond" covers RespondDisableUser, RespondTagUser...
 	t.Run("statements", func(t *testing.T) {
 		for _, tc := range []struct {
 			sid  string
@@ -257,13 +259,18 @@ func TestIAMPolicyIsLeastPrivilege(t *testing.T) {
 			{"Posture", []string{"iam:GenerateCredentialReport", "cloudtrail:DescribeTrails", "s3:GetAccountPublicAccessBlock", "access-analyzer:ListAnalyzers"}},
 		} {
 			t.Run(tc.sid, func(t *testing.T) {
-				got, ok := bySid[tc.sid]
-				if !ok {
-					t.Fatalf("got no statement %s, want one", tc.sid)
+				var got []string
+				for sid, actions := range bySid {
+					if strings.HasPrefix(sid, tc.sid) {
+						got = append(got, actions...)
+					}
+				}
+				if len(got) == 0 {
+					t.Fatalf("got no statement %s*, want one", tc.sid)
 				}
 				for _, a := range tc.must {
 					if !slices.Contains(got, a) {
-						t.Errorf("statement %s: got no %s, want it", tc.sid, a)
+						t.Errorf("statements %s*: got no %s, want it", tc.sid, a)
 					}
 				}
 			})

@@ -384,7 +384,10 @@ func (s *Suppress) Execute(ctx context.Context, plan picket.Plan, f *picket.Find
 			var arn string
 			if st.call("securityhub:CreateAutomationRule", desc, func() (middleware.Metadata, error) {
 				out, err := c.SecurityHub.CreateAutomationRule(ctx, &securityhub.CreateAutomationRuleInput{
-					RuleName:    aws.String(name),
+					RuleName: aws.String(name),
+					// deploy/iam-policy.json lets the bot role create a rule
+					// only with this tag and delete only rules that carry it.
+					Tags:        map[string]string{picketTagManaged: "true"},
 					RuleOrder:   aws.Int32(automationRuleOrder),
 					RuleStatus:  shtypes.RuleStatusEnabled,
 					Description: aws.String(clipText(note, 1024)),

@@ -281,6 +281,9 @@ func TestSuppressSimilarSecurityHubCreatesAutomationRule(t *testing.T) {
 		{"comparison", []any{"Criteria", "ResourceId", 0, "Comparison"}, "EQUALS"},
 		{"action type", []any{"Actions", 0, "Type"}, "FINDING_FIELDS_UPDATE"},
 		{"action workflow", []any{"Actions", 0, "FindingFieldsUpdate", "Workflow", "Status"}, "SUPPRESSED"},
+		// The bot role may create a rule only with this tag, and delete
+		// only rules that carry it (deploy/iam-policy.json).
+		{"tagged as Picket's", []any{"Tags", "picket:managed"}, "true"},
 	}
 	for _, c := range checks {
 		if got := jsonAt(r, c.path...); got != c.want {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -77,10 +78,48 @@ type Deps struct {
 	// Authorize reports whether actor may run the command name. Nil
 	// refuses every command: with no roles nobody may.
 	Authorize func(actor picket.Actor, command string) bool
+	// Scope returns the accounts whose data actor may see through the
+	// command name: those of the roles that let them run it. Every command
+	// keeps to it: lists leave other accounts out and a look-up of
+	// something in another account is refused. Nil means no role is
+	// limited to accounts.
+	Scope func(actor picket.Actor, command string) Scope
+	// DigestAccounts are the accounts the digest preview covers; empty
+	// means every account, which only a person whose scope is every
+	// account may preview.
+	DigestAccounts []string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Logger receives the details of failures; discarded when nil.
 	Logger *slog.Logger
+}
+
+// Scope is the accounts whose data a person may see through a command.
+type Scope struct {
+	// All is true when a role that grants the command is not limited to
+	// accounts.
+	All bool
+	// Accounts are the accounts the granting roles name, when All is
+	// false; none means the person sees no account's data.
+	Accounts []string
+}
+
+// Allows reports whether the scope covers account. An unknown account
+// ("") is covered only by a scope of every account.
+func (s Scope) Allows(account string) bool {
+	return s.All || account != "" && slices.Contains(s.Accounts, account)
+}
+
+// names lists the scope's accounts for a reply.
+func (s Scope) names() string {
+	if len(s.Accounts) == 0 {
+		return "none"
+	}
+	names := make([]string, len(s.Accounts))
+	for i, a := range s.Accounts {
+		names[i] = code(a)
+	}
+	return strings.Join(names, ", ")
 }
 
 // Status is the bot's health, as the status command shows it.
@@ -122,8 +161,10 @@ type Definition struct {
 	Help     string
 	Examples []string
 	// Run answers the command; args are the words after the name, with
-	// "public" removed. An error made by usagef makes Run show the usage.
-	Run func(ctx context.Context, d Deps, actor picket.Actor, args []string) (Reply, error)
+	// "public" removed. It shows only data of the accounts scope allows.
+	// An error made by usagef makes Run show the usage; one made by
+	// outside or nameAccount, a refusal.
+	Run func(ctx context.Context, d Deps, actor picket.Actor, scope Scope, args []string) (Reply, error)
 }
 
 // Definitions returns the commands, one row each, in the order help lists
@@ -217,7 +258,7 @@ func usagef(format string, args ...any) error {
 // Run answers the text a person typed after the slash command. It parses
 // the words (double or single quotes group words), takes a trailing
 // "public" as the wish to answer in the channel, authorizes actor, and
-// runs the command. Unknown commands get help with the closest command,
+// runs the command within the accounts of actor's scope. Unknown commands get help with the closest command,
 // bad arguments get the usage and an example, and failures get a sentence
 // from picket.ErrorMessage. Refusals, usage and failures are always
 // private.
@@ -244,11 +285,20 @@ func Run(ctx context.Context, d Deps, actor picket.Actor, text string) Reply {
 			Sections: []string{fmt.Sprintf("You are not allowed to run `%s %s`. Ask a Picket administrator to add you to a role.", Slash, def.Name)},
 		}
 	}
-	r, err := def.Run(ctx, d, actor, args)
+	scope := Scope{All: true}
+	if d.Scope != nil {
+		scope = d.Scope(actor, def.Name)
+	}
+	r, err := def.Run(ctx, d, actor, scope, args)
 	if err != nil {
 		var use *usageError
 		if errors.As(err, &use) {
 			return usage(def, use.reason)
+		}
+		var out *outsideError
+		if errors.As(err, &out) {
+			log.Info("slash command outside the person's accounts", "command", def.Name, "user", actor.ID)
+			return Reply{Title: "Not allowed", Sections: []string{out.text}}
 		}
 		log.Warn("slash command failed", "command", def.Name, "user", actor.ID, "code", picket.ErrorCode(err), "err", err)
 		return Reply{
@@ -258,6 +308,32 @@ func Run(ctx context.Context, d Deps, actor picket.Actor, text string) Reply {
 	}
 	r.Public = public
 	return r
+}
+
+// outsideError refuses a look-up of data in an account the person's scope
+// does not cover; text is Slack mrkdwn, already escaped.
+type outsideError struct{ text string }
+
+func (e *outsideError) Error() string { return "outside the person's accounts: " + e.text }
+
+// outside refuses account (unknown when "") for scope, naming the accounts
+// scope covers; what says what was asked for, escaped.
+func outside(scope Scope, what, account string) error {
+	where := "an account"
+	if account != "" {
+		where = "account " + code(account)
+	}
+	return &outsideError{text: fmt.Sprintf("%s is in %s your role does not cover. You may see accounts %s.", what, where, scope.names())}
+}
+
+// nameAccount refuses a command that names no account when the default
+// one is not known to be in scope.
+func nameAccount(scope Scope, cmd, example string) error {
+	hint := ""
+	if len(scope.Accounts) > 0 {
+		hint = fmt.Sprintf(" For example: `%s %s %s`.", Slash, cmd, escape(strings.ReplaceAll(example, "ACCOUNT", scope.Accounts[0])))
+	}
+	return &outsideError{text: fmt.Sprintf("Your role covers only accounts %s: name one of them.%s", scope.names(), hint)}
 }
 
 // usage answers bad arguments with the command's usage and its first

@@ -556,3 +556,164 @@ func TestFields(t *testing.T) {
 		})
 	}
 }
+
+// TestRunKeepsToScope: a person whose roles cover only some accounts sees
+// nothing of another account through any command: lists leave it out and
+// a direct look-up of it is refused with a reply that says so.
+func TestRunKeepsToScope(t *testing.T) {
+	const mine, other = "222222222222", "123456789012" // newDeps's data is in other
+	setup := func(t *testing.T, scope commands.Scope) (commands.Deps, *fakePosture, *fakeEnricher) {
+		t.Helper()
+		d, st, post, enr := newDeps(t)
+		alice := picket.Resource{Kind: picket.ResourceIAMUser, ID: "alice"}
+		mineRec := finding("key-mine", "gd-mine", "Alice in my account", now.Add(-5*time.Hour), alice)
+		mineRec.Finding.Account = mine
+		st.findings = append(st.findings, mineRec)
+		st.audit = append(st.audit, picket.AuditEntry{Seq: 4, Time: now.Add(-time.Minute), Event: "executed",
+			Actor: picket.Actor{ID: "U5", Name: "erin"}, Action: picket.ActionSuppress, Target: "gd-mine", Account: mine, Outcome: "succeeded"})
+		st.suppressions = append(st.suppressions, picket.Suppression{ID: "sup-mine", Account: mine, Reason: "mine",
+			Actor: picket.Actor{ID: "U5"}, Created: now.Add(-time.Hour), Until: now.Add(time.Hour)})
+		d.Scope = func(picket.Actor, string) commands.Scope { return scope }
+		return d, post, enr
+	}
+	limited := commands.Scope{Accounts: []string{mine}}
+	refused := []string{"Not allowed"}
+	tests := []struct {
+		name    string
+		scope   commands.Scope
+		digest  []string // Deps.DigestAccounts
+		text    string
+		want    []string
+		notWant []string
+	}{
+		{name: "finding of another account", scope: limited, text: "finding key-alice-1",
+			want:    append(refused, "Finding `key-alice-1` is in an account your role does not cover", "You may see accounts `222222222222`"),
+			notWant: []string{"Alice called", "carol", "123456789012"}},
+		{name: "finding by id of another account", scope: limited, text: "finding gd-3",
+			want: refused, notWant: []string{"miner"}},
+		{name: "finding of my account", scope: limited, text: "finding key-mine",
+			want: []string{"Alice in my account", "`222222222222`"}},
+
+		{name: "posture of no account named", scope: limited, text: "posture",
+			want:    append(refused, "Your role covers only accounts `222222222222`: name one of them.", "`/picket posture 222222222222`"),
+			notWant: []string{"Score"}},
+		{name: "posture of another account", scope: limited, text: "posture " + other,
+			want: refused, notWant: []string{"Score"}},
+		{name: "posture of my account", scope: limited, text: "posture " + mine,
+			want: []string{"Posture score 33% for account 222222222222"}},
+		{name: "check of no account named", scope: limited, text: "check iam.root-mfa",
+			want: append(refused, "`/picket check iam.root-mfa 222222222222`"), notWant: []string{"Root can do anything"}},
+		{name: "check of another account", scope: limited, text: "check all " + other,
+			want: refused, notWant: []string{"Root account has MFA"}},
+		{name: "check of my account", scope: limited, text: "check iam.root-mfa " + mine,
+			want: []string{"Check iam.root-mfa: pass"}},
+
+		{name: "user found in my account only", scope: limited, text: "user alice",
+			want:    []string{"in account `222222222222`", "Alice in my account", "*Recent findings* (newest 1)"},
+			notWant: []string{"Alice key used oddly", "Alice called", "carol"}},
+		{name: "user in another account", scope: limited, text: "user alice " + other,
+			want: append(refused, "The user look-up is in account `123456789012`"), notWant: []string{"AKIAOLDKEY", "Alice"}},
+		{name: "user with no account known", scope: limited, text: "user nobody",
+			want: append(refused, "`/picket user nobody 222222222222`"), notWant: []string{"AKIAOLDKEY"}},
+		{name: "instance seen only in another account", scope: limited, text: "instance i-0123456789abcdef0",
+			want: refused, notWant: []string{"miner", "web-1"}},
+		{name: "instance in my account", scope: limited, text: "instance i-0123456789abcdef0 " + mine,
+			want: []string{"in account `222222222222`", "no finding naming instance"}, notWant: []string{"miner"}},
+
+		{name: "audit", scope: limited, text: "audit",
+			want:    []string{"#4 executed by erin", "Only entries of accounts `222222222222` are shown"},
+			notWant: []string{"#1 ", "#2 ", "#3 ", "carol", "bad signature"}},
+		{name: "suppressions", scope: limited, text: "suppressions",
+			want:    []string{"`sup-mine`", "Suppressions: 1 in force", "4 rules of other accounts or of every account are not"},
+			notWant: []string{"sup-active", "sup-lifted", "sup-expired", "scanner"}},
+		{name: "digest of every account", scope: limited, text: "digest",
+			want: append(refused, "The digest covers every account, more than your role does"), notWant: []string{"Daily digest"}},
+		{name: "digest of more accounts", scope: limited, digest: []string{mine, other}, text: "digest",
+			want: refused, notWant: []string{"Daily digest"}},
+		{name: "digest of my account", scope: limited, digest: []string{mine}, text: "digest",
+			want: []string{"Daily digest"}},
+		{name: "status hides AWS error text", scope: limited, text: "status",
+			want: []string{"*AWS:* :x: unreachable — details in Picket's log"}, notWant: []string{"sts:"}},
+
+		{name: "no account at all: finding", scope: commands.Scope{}, text: "finding key-mine",
+			want: append(refused, "You may see accounts none"), notWant: []string{"Alice in my account"}},
+		{name: "no account at all: audit", scope: commands.Scope{}, text: "audit",
+			want: []string{"The audit trail is empty."}, notWant: []string{"erin", "carol"}},
+		{name: "every account", scope: commands.Scope{All: true}, text: "finding key-alice-1",
+			want: []string{"Alice called"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, post, enr := setup(t, tt.scope)
+			d.DigestAccounts = tt.digest
+			r := commands.Run(context.Background(), d, responder, tt.text)
+			got := text(r)
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("reply lacks %q; got:\n%s", w, got)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(got, w) {
+					t.Errorf("reply holds %q; got:\n%s", w, got)
+				}
+			}
+			assertEscaped(t, r)
+			if tt.scope.All {
+				return
+			}
+			for _, c := range post.calls {
+				if account, _, _ := strings.Cut(c, "|"); account != mine {
+					t.Errorf("posture ran for account %q (call %q), want only %s", account, c, mine)
+				}
+			}
+			for _, f := range enr.Seen() {
+				if f.Account != mine {
+					t.Errorf("look-up of %s in account %q, want only %s", f.Resources[0].ID, f.Account, mine)
+				}
+			}
+		})
+	}
+}
+
+// TestRunAsksScopeOfEveryCommand: the scope is asked for the command being
+// run, for every command.
+func TestRunAsksScopeOfEveryCommand(t *testing.T) {
+	d, _, _, _ := newDeps(t)
+	var asked []string
+	d.Scope = func(a picket.Actor, cmd string) commands.Scope {
+		asked = append(asked, cmd)
+		return commands.Scope{}
+	}
+	var want []string
+	for _, def := range commands.Definitions() {
+		commands.Run(context.Background(), d, responder, def.Name)
+		want = append(want, def.Name)
+	}
+	if !slices.Equal(asked, want) {
+		t.Errorf("Scope asked for %q, want %q", asked, want)
+	}
+}
+
+func TestScopeAllows(t *testing.T) {
+	tests := []struct {
+		name    string
+		scope   commands.Scope
+		account string
+		want    bool
+	}{
+		{"every account", commands.Scope{All: true}, "111111111111", true},
+		{"every account, unknown account", commands.Scope{All: true}, "", true},
+		{"listed", commands.Scope{Accounts: []string{"111111111111"}}, "111111111111", true},
+		{"not listed", commands.Scope{Accounts: []string{"111111111111"}}, "222222222222", false},
+		{"unknown account", commands.Scope{Accounts: []string{"111111111111"}}, "", false},
+		{"none", commands.Scope{}, "111111111111", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.scope.Allows(tt.account); got != tt.want {
+				t.Errorf("Allows(%q): got %v, want %v", tt.account, got, tt.want)
+			}
+		})
+	}
+}

@@ -13,6 +13,8 @@
 // command's response_url, split by Split within Slack's limits.
 //
 // Every command is authorized with Deps.Authorize before it runs; a person
-// who may not run it is told so. Failures reach people as the sentence of
+// who may not run it is told so. It then keeps to the person's Scope (the
+// accounts of the roles that grant it): lists leave other accounts out and
+// a look-up in another account is refused with a reply that says so. Failures reach people as the sentence of
 // picket.ErrorMessage; the details go to the logger.
 package commands

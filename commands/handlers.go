@@ -17,6 +17,9 @@ import (
 const (
 	defaultAudit = 10 // audit entries shown by default
 	maxAudit     = 50 // most audit entries shown
+	// auditScanned is how many of the newest audit entries are searched
+	// for those of a person limited to some accounts.
+	auditScanned = 2000
 	maxRecent    = 10 // recent findings shown by user and instance
 	// recentlyLifted is how far back suppressions lifted or expired are
 	// listed.
@@ -30,7 +33,7 @@ const (
 // errStop ends a scan of the finding index early.
 var errStop = errors.New("stop")
 
-func runHelp(_ context.Context, _ Deps, _ picket.Actor, args []string) (Reply, error) {
+func runHelp(_ context.Context, _ Deps, _ picket.Actor, _ Scope, args []string) (Reply, error) {
 	switch len(args) {
 	case 0:
 		return helpAll(), nil
@@ -67,7 +70,7 @@ func helpFor(def Definition) string {
 	return b.String()
 }
 
-func runPosture(ctx context.Context, d Deps, _ picket.Actor, args []string) (Reply, error) {
+func runPosture(ctx context.Context, d Deps, _ picket.Actor, scope Scope, args []string) (Reply, error) {
 	if len(args) > 1 {
 		return Reply{}, usagef("posture takes at most one account id")
 	}
@@ -78,6 +81,9 @@ func runPosture(ctx context.Context, d Deps, _ picket.Actor, args []string) (Rep
 		}
 		account = args[0]
 	}
+	if err := postureScope(scope, account, "posture", "ACCOUNT"); err != nil {
+		return Reply{}, err
+	}
 	if d.Posture == nil {
 		return Reply{}, unavailable("Posture checking")
 	}
@@ -85,10 +91,13 @@ func runPosture(ctx context.Context, d Deps, _ picket.Actor, args []string) (Rep
 	if err != nil {
 		return Reply{}, fmt.Errorf("posture of account %q: %w", account, err)
 	}
+	if !scope.Allows(rep.Account) {
+		return Reply{}, outside(scope, "The posture report", rep.Account)
+	}
 	return Reply{Title: postureTitle(rep), Sections: renderReport(d.now(), rep, false)}, nil
 }
 
-func runCheck(ctx context.Context, d Deps, _ picket.Actor, args []string) (Reply, error) {
+func runCheck(ctx context.Context, d Deps, _ picket.Actor, scope Scope, args []string) (Reply, error) {
 	if len(args) == 0 || len(args) > 2 {
 		return Reply{}, usagef("check takes a check id or \"all\", and optionally an account id")
 	}
@@ -103,12 +112,18 @@ func runCheck(ctx context.Context, d Deps, _ picket.Actor, args []string) (Reply
 		}
 		account = args[1]
 	}
+	if err := postureScope(scope, account, "check", id+" ACCOUNT"); err != nil {
+		return Reply{}, err
+	}
 	if d.Posture == nil {
 		return Reply{}, unavailable("Posture checking")
 	}
 	rep, err := d.Posture.Check(ctx, account, []string{id})
 	if err != nil {
 		return Reply{}, fmt.Errorf("check %s in account %q: %w", id, account, err)
+	}
+	if !scope.Allows(rep.Account) || slices.ContainsFunc(rep.Results, func(c picket.CheckResult) bool { return c.Account != "" && !scope.Allows(c.Account) }) {
+		return Reply{}, outside(scope, "The posture report", rep.Account)
 	}
 	if id == "all" {
 		return Reply{Title: postureTitle(rep), Sections: renderReport(d.now(), rep, true)}, nil
@@ -122,6 +137,21 @@ func runCheck(ctx context.Context, d Deps, _ picket.Actor, args []string) (Reply
 		Title:    clip(fmt.Sprintf("Check %s: %s", c.ID, c.Status), 150),
 		Sections: []string{renderCheck(c, true), accountText(cmp.Or(rep.Account, c.Account)) + " · checked " + stamp(rep.Generated)},
 	}, nil
+}
+
+// postureScope refuses a posture command on an account outside scope. With
+// no account named the checks run in the account Picket runs in, which a
+// person limited to some accounts must name.
+func postureScope(scope Scope, account, cmd, example string) error {
+	switch {
+	case scope.All:
+		return nil
+	case account == "":
+		return nameAccount(scope, cmd, example)
+	case !scope.Allows(account):
+		return outside(scope, "The posture of "+code(account), account)
+	}
+	return nil
 }
 
 // isCheckID reports whether s may be a posture check id ("iam.root-mfa").
@@ -279,7 +309,7 @@ func renderCheck(c picket.CheckResult, full bool) string {
 	return strings.Join(lines, "\n")
 }
 
-func runFinding(_ context.Context, d Deps, _ picket.Actor, args []string) (Reply, error) {
+func runFinding(_ context.Context, d Deps, _ picket.Actor, scope Scope, args []string) (Reply, error) {
 	if len(args) != 1 {
 		return Reply{}, usagef("finding takes one finding key or id")
 	}
@@ -298,6 +328,10 @@ func runFinding(_ context.Context, d Deps, _ picket.Actor, args []string) (Reply
 		return Reply{}, picket.Errorf(picket.ENOTFOUND, "Picket has not seen a finding with key or id %s.", clip(ref, 80))
 	}
 	f := rec.Finding
+	if !scope.Allows(f.Account) {
+		// The account is not named: it is data of that account.
+		return Reply{}, outside(scope, "Finding "+code(clip(ref, 80)), "")
+	}
 	state := "open"
 	if f.Closed() {
 		state = "closed"
@@ -436,21 +470,38 @@ func renderRecent(d Deps, what string, found []picket.Finding, scanErr error) []
 	return []string{strings.Join(lines, "\n"), actionsTaken(d, found, true)}
 }
 
-// lookupTarget finds the recent findings naming a resource and works out
-// the account and region to look it up in: the given ones, else the newest
-// finding's, else the defaults.
-func lookupTarget(d Deps, account, region string, match func(*picket.Finding) bool) target {
+// lookupTarget finds the recent findings naming a resource, in the
+// accounts of scope only, and works out the account and region to look it
+// up in: the given ones, else the newest finding's, else the defaults.
+func lookupTarget(d Deps, scope Scope, account, region string, match func(*picket.Finding) bool) target {
 	if d.Findings == nil {
 		return target{scanErr: unavailable("The finding index"), account: account, region: cmp.Or(region, d.Region)}
 	}
 	found, err := recentFindings(d, func(f *picket.Finding) bool {
-		return (account == "" || f.Account == account) && match(f)
+		return (account == "" || f.Account == account) && scope.Allows(f.Account) && match(f)
 	})
 	if len(found) > 0 {
 		account = cmp.Or(account, found[0].Account)
 		region = cmp.Or(region, found[0].Region)
 	}
 	return target{found: found, scanErr: err, account: account, region: cmp.Or(region, d.Region)}
+}
+
+// lookupScope refuses a user or instance look-up outside scope: an account
+// named that scope does not cover, or none named nor found in a finding
+// of scope (the look-up would go to the account Picket runs in).
+func lookupScope(scope Scope, named string, t target, cmd, example string) error {
+	switch {
+	case scope.All:
+		return nil
+	case named != "" && !scope.Allows(named):
+		return outside(scope, "The "+cmd+" look-up", named)
+	case t.account == "":
+		return nameAccount(scope, cmd, example)
+	case !scope.Allows(t.account):
+		return outside(scope, "The "+cmd+" look-up", t.account)
+	}
+	return nil
 }
 
 // target is a resource's recent findings and where to look it up.
@@ -476,7 +527,7 @@ func lookupArgs(cmd string, args []string, withRegion bool) (account, region str
 	return account, region, nil
 }
 
-func runUser(ctx context.Context, d Deps, _ picket.Actor, args []string) (Reply, error) {
+func runUser(ctx context.Context, d Deps, _ picket.Actor, scope Scope, args []string) (Reply, error) {
 	if len(args) == 0 || len(args) > 2 {
 		return Reply{}, usagef("user takes an IAM user name and optionally an account id")
 	}
@@ -488,11 +539,17 @@ func runUser(ctx context.Context, d Deps, _ picket.Actor, args []string) (Reply,
 	if err != nil {
 		return Reply{}, err
 	}
-	t := lookupTarget(d, account, "", func(f *picket.Finding) bool {
+	if account != "" && !scope.Allows(account) {
+		return Reply{}, outside(scope, "The user look-up", account)
+	}
+	t := lookupTarget(d, scope, account, "", func(f *picket.Finding) bool {
 		return slices.ContainsFunc(f.Resources, func(r picket.Resource) bool {
 			return (r.Kind == picket.ResourceIAMUser && strings.EqualFold(r.ID, name)) || strings.EqualFold(r.UserName, name)
 		})
 	})
+	if err := lookupScope(scope, account, t, "user", name+" ACCOUNT"); err != nil {
+		return Reply{}, err
+	}
 	sections := []string{}
 	if d.Enricher == nil {
 		sections = append(sections, "IAM look-ups are not available in this Picket.")
@@ -566,7 +623,7 @@ func renderUser(now time.Time, name, account string, enr picket.Enrichment) stri
 	return strings.Join(lines, "\n")
 }
 
-func runInstance(ctx context.Context, d Deps, _ picket.Actor, args []string) (Reply, error) {
+func runInstance(ctx context.Context, d Deps, _ picket.Actor, scope Scope, args []string) (Reply, error) {
 	if len(args) == 0 || len(args) > 3 {
 		return Reply{}, usagef("instance takes an instance id and optionally an account id and a region")
 	}
@@ -578,11 +635,17 @@ func runInstance(ctx context.Context, d Deps, _ picket.Actor, args []string) (Re
 	if err != nil {
 		return Reply{}, err
 	}
-	t := lookupTarget(d, account, region, func(f *picket.Finding) bool {
+	if account != "" && !scope.Allows(account) {
+		return Reply{}, outside(scope, "The instance look-up", account)
+	}
+	t := lookupTarget(d, scope, account, region, func(f *picket.Finding) bool {
 		return slices.ContainsFunc(f.Resources, func(r picket.Resource) bool {
 			return r.Kind == picket.ResourceEC2Instance && r.ID == id
 		})
 	})
+	if err := lookupScope(scope, account, t, "instance", id+" ACCOUNT"); err != nil {
+		return Reply{}, err
+	}
 	sections := []string{}
 	if d.Enricher == nil {
 		sections = append(sections, "EC2 look-ups are not available in this Picket.")
@@ -634,7 +697,7 @@ func renderInstance(id, account, region string, enr picket.Enrichment) string {
 	return strings.Join(lines, "\n")
 }
 
-func runAudit(_ context.Context, d Deps, _ picket.Actor, args []string) (Reply, error) {
+func runAudit(_ context.Context, d Deps, _ picket.Actor, scope Scope, args []string) (Reply, error) {
 	if len(args) > 1 {
 		return Reply{}, usagef("audit takes at most one number")
 	}
@@ -653,9 +716,21 @@ func runAudit(_ context.Context, d Deps, _ picket.Actor, args []string) (Reply, 
 	if d.Audit == nil {
 		return Reply{}, unavailable("The audit trail")
 	}
-	entries, err := d.Audit.RecentAudit(n)
+	want := n
+	if !scope.All {
+		// Entries of other accounts, and those of no account (rejected
+		// requests, denials), are left out: read further back to find n.
+		want = auditScanned
+	}
+	entries, err := d.Audit.RecentAudit(want)
 	if err != nil {
 		return Reply{}, withCause(picket.Errorf(picket.EUNAVAILABLE, "Picket could not read its audit trail; try again in a moment."), err)
+	}
+	if !scope.All {
+		scanned := len(entries)
+		entries = slices.DeleteFunc(entries, func(e picket.AuditEntry) bool { return !scope.Allows(e.Account) })
+		entries = entries[max(0, len(entries)-n):]
+		note = strings.TrimSpace(note + fmt.Sprintf("\n_Only entries of accounts %s are shown, from the newest %d entries of the trail._", scope.names(), scanned))
 	}
 	lines := make([]string, 0, len(entries))
 	for i := len(entries) - 1; i >= 0; i-- {
@@ -688,7 +763,7 @@ func runAudit(_ context.Context, d Deps, _ picket.Actor, args []string) (Reply, 
 	return Reply{Title: fmt.Sprintf("Audit trail: newest %d entries", len(entries)), Sections: sections}, nil
 }
 
-func runSuppressions(_ context.Context, d Deps, _ picket.Actor, args []string) (Reply, error) {
+func runSuppressions(_ context.Context, d Deps, _ picket.Actor, scope Scope, args []string) (Reply, error) {
 	if len(args) > 0 {
 		return Reply{}, usagef("suppressions takes no arguments")
 	}
@@ -701,7 +776,14 @@ func runSuppressions(_ context.Context, d Deps, _ picket.Actor, args []string) (
 	}
 	now := d.now()
 	var active, ended []picket.Suppression
+	hidden := 0
 	for _, s := range all {
+		// A rule of every account (no account) is not one of the
+		// person's accounts either.
+		if !scope.Allows(s.Account) {
+			hidden++
+			continue
+		}
 		end := s.Lifted
 		if end.IsZero() && !s.Until.IsZero() && !now.Before(s.Until) {
 			end = s.Until
@@ -741,13 +823,14 @@ func runSuppressions(_ context.Context, d Deps, _ picket.Actor, args []string) (
 		}
 		return strings.Join(lines, "\n")
 	}
-	return Reply{
-		Title: fmt.Sprintf("Suppressions: %d in force", len(active)),
-		Sections: []string{
-			render("*In force*", active, true),
-			render("*Lifted or expired in the last 7 days*", ended, false),
-		},
-	}, nil
+	sections := []string{
+		render("*In force*", active, true),
+		render("*Lifted or expired in the last 7 days*", ended, false),
+	}
+	if !scope.All {
+		sections = append(sections, fmt.Sprintf("_Only rules of accounts %s are shown; %d rules of other accounts or of every account are not._", scope.names(), hidden))
+	}
+	return Reply{Title: fmt.Sprintf("Suppressions: %d in force", len(active)), Sections: sections}, nil
 }
 
 // matchText says what a suppression matches.
@@ -769,9 +852,16 @@ func matchText(s picket.Suppression) string {
 	return strings.Join(parts, ", ")
 }
 
-func runDigest(ctx context.Context, d Deps, _ picket.Actor, args []string) (Reply, error) {
+func runDigest(ctx context.Context, d Deps, _ picket.Actor, scope Scope, args []string) (Reply, error) {
 	if len(args) > 0 {
 		return Reply{}, usagef("digest takes no arguments")
+	}
+	if !scope.All && (len(d.DigestAccounts) == 0 || slices.ContainsFunc(d.DigestAccounts, func(a string) bool { return !scope.Allows(a) })) {
+		what := "every account"
+		if len(d.DigestAccounts) > 0 {
+			what = "accounts " + Scope{Accounts: d.DigestAccounts}.names()
+		}
+		return Reply{}, &outsideError{text: fmt.Sprintf("The digest covers %s, more than your role does (accounts %s).", what, scope.names())}
 	}
 	if d.DigestPreview == nil {
 		return Reply{
@@ -792,7 +882,7 @@ func runDigest(ctx context.Context, d Deps, _ picket.Actor, args []string) (Repl
 	return Reply{Title: "Digest preview (not posted)", Sections: sections}, nil
 }
 
-func runStatus(ctx context.Context, d Deps, _ picket.Actor, args []string) (Reply, error) {
+func runStatus(ctx context.Context, d Deps, _ picket.Actor, scope Scope, args []string) (Reply, error) {
 	if len(args) > 0 {
 		return Reply{}, usagef("status takes no arguments")
 	}
@@ -800,6 +890,11 @@ func runStatus(ctx context.Context, d Deps, _ picket.Actor, args []string) (Repl
 		return Reply{}, unavailable("The health report")
 	}
 	s := d.Status(ctx)
+	if !scope.All && s.AWSError != "" {
+		// AWS error text names accounts and principals; a person limited
+		// to some accounts sees only that AWS did not answer.
+		s.AWSError = "details in Picket's log"
+	}
 	now := d.now()
 	health := func(ok bool, why string) string {
 		if ok {

@@ -112,25 +112,62 @@ func loadModule(t testing.TB, dir string) *module {
 // standard library where Terraform's behave the same.
 func functions() map[string]function.Function {
 	return map[string]function.Function{
-		"jsonencode": stdlib.JSONEncodeFunc,
-		"jsondecode": stdlib.JSONDecodeFunc,
-		"upper":      stdlib.UpperFunc,
-		"lower":      stdlib.LowerFunc,
-		"contains":   stdlib.ContainsFunc,
-		"flatten":    stdlib.FlattenFunc,
-		"merge":      stdlib.MergeFunc,
-		"concat":     stdlib.ConcatFunc,
-		"length":     stdlib.LengthFunc,
-		"keys":       stdlib.KeysFunc,
-		"split":      stdlib.SplitFunc,
-		"format":     stdlib.FormatFunc,
-		"try":        tryfunc.TryFunc,
-		"can":        tryfunc.CanFunc,
-		"file":       fileFunc,
-		"startswith": startsWithFunc,
-		"replace":    replaceFunc,
+		"jsonencode":   stdlib.JSONEncodeFunc,
+		"jsondecode":   stdlib.JSONDecodeFunc,
+		"upper":        stdlib.UpperFunc,
+		"lower":        stdlib.LowerFunc,
+		"contains":     stdlib.ContainsFunc,
+		"flatten":      stdlib.FlattenFunc,
+		"merge":        stdlib.MergeFunc,
+		"concat":       stdlib.ConcatFunc,
+		"length":       stdlib.LengthFunc,
+		"keys":         stdlib.KeysFunc,
+		"split":        stdlib.SplitFunc,
+		"format":       stdlib.FormatFunc,
+		"try":          tryfunc.TryFunc,
+		"can":          tryfunc.CanFunc,
+		"file":         fileFunc,
+		"startswith":   startsWithFunc,
+		"replace":      replaceFunc,
+		"distinct":     stdlib.DistinctFunc,
+		"templatefile": templateFileFunc,
 	}
 }
+
+// templateFileFunc is Terraform's templatefile(): the file, relative to the
+// working directory, read as a template and rendered with vars. Like
+// Terraform's, it fails on a variable vars does not define.
+var templateFileFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "path", Type: cty.String}, {Name: "vars", Type: cty.DynamicPseudoType}},
+	Type:   function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		name := args[0].AsString()
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		expr, diags := hclsyntax.ParseTemplate(b, name, hcl.InitialPos)
+		if diags.HasErrors() {
+			return cty.NilVal, fmt.Errorf("parse template %s: %s", name, diags.Error())
+		}
+		vars := map[string]cty.Value{}
+		if !args[1].Type().IsObjectType() && !args[1].Type().IsMapType() {
+			return cty.NilVal, fmt.Errorf("templatefile vars: got %s, want an object", args[1].Type().FriendlyName())
+		}
+		for it := args[1].ElementIterator(); it.Next(); {
+			k, v := it.Element()
+			vars[k.AsString()] = v
+		}
+		v, diags := expr.Value(&hcl.EvalContext{Variables: vars})
+		if diags.HasErrors() {
+			return cty.NilVal, fmt.Errorf("render template %s: %s", name, diags.Error())
+		}
+		if v.IsNull() || !v.Type().Equals(cty.String) {
+			return cty.NilVal, fmt.Errorf("render template %s: got %s, want a string", name, v.Type().FriendlyName())
+		}
+		return v, nil
+	},
+})
 
 // fileFunc is Terraform's file(): the content of a file, relative to the
 // working directory (here the deploy directory, as `go test` runs in it).

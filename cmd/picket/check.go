@@ -43,9 +43,22 @@ func (r *regionList) Set(v string) error {
 
 var accountID = regexp.MustCompile(`^[0-9]{12}$`)
 
+// checkExitStatuses is what `picket check -h` says about its exit status.
+const checkExitStatuses = `
+exit status:
+  0  every check ran and passed
+  1  every check ran and at least one failed
+  2  bad flags, configuration or account
+  3  at least one check could not run (AccessDenied, throttling, a service
+     not answering) or the checks could not start: the report is
+     incomplete, so a pipeline gate must not pass, whatever else failed
+`
+
 // cmdCheck implements `picket check [--json] [--account ID] [--region R]...
-// [CHECK-ID...]`: it runs posture checks and prints the report. The exit
-// status is 1 when a check fails, so pipelines can gate on it.
+// [CHECK-ID...]`: it runs posture checks and prints the report. It fails
+// closed for pipelines: the exit status is exitFailure when every check
+// ran and one failed, and exitIncomplete when any check could not run (or
+// none could start), since a check that did not run proves nothing.
 func cmdCheck(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -57,6 +70,7 @@ func cmdCheck(ctx context.Context, e env, args []string) int {
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: picket check [--json] [--account ID] [--region R]... [--config FILE] [CHECK-ID...|all]")
 		fs.PrintDefaults()
+		fmt.Fprint(e.stderr, checkExitStatuses)
 		fmt.Fprintln(e.stderr, "\nchecks:")
 		for _, d := range posture.Definitions() {
 			fmt.Fprintf(e.stderr, "  %-32s %s\n", d.ID, d.Title)
@@ -107,19 +121,40 @@ func cmdCheck(ctx context.Context, e env, args []string) int {
 		case picket.EINVALID, picket.EUNAUTHORIZED:
 			return exitUsage
 		}
-		return exitFailure
+		return exitIncomplete
 	}
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(report); err != nil {
 			fmt.Fprintf(e.stderr, "picket check: %v\n", err)
-			return exitFailure
+			return exitIncomplete
 		}
 	} else {
 		fmt.Fprint(e.stdout, posture.Text(report))
 	}
-	if report.Failed() {
+	return checkStatus(e, report)
+}
+
+// checkStatus is the exit status of a report: an incomplete report (a
+// check that could not run, or no check at all) wins over a failed check,
+// because the checks that did not run may have failed too.
+func checkStatus(e env, report picket.PostureReport) int {
+	var notRun []string
+	for _, c := range report.Results {
+		if c.Status != picket.CheckPass && c.Status != picket.CheckFail {
+			notRun = append(notRun, c.ID)
+		}
+	}
+	switch {
+	case len(notRun) > 0:
+		fmt.Fprintf(e.stderr, "picket check: %d of %d checks could not run (%s): the report is incomplete\n",
+			len(notRun), len(report.Results), strings.Join(notRun, ", "))
+		return exitIncomplete
+	case len(report.Results) == 0:
+		fmt.Fprintln(e.stderr, "picket check: no check ran")
+		return exitIncomplete
+	case report.Failed():
 		return exitFailure
 	}
 	return exitOK

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -195,5 +196,104 @@ func TestPostureClientsMemberAccount(t *testing.T) {
 		if c.Operation == "AssumeRole" && c.Param("ExternalId") != "ext-9" {
 			t.Errorf("AssumeRole ExternalId = %q, want ext-9", c.Param("ExternalId"))
 		}
+	}
+}
+
+// TestCheckFailsClosed: a check that could not run makes picket check exit
+// with exitIncomplete, distinct from a failed check, whether or not other
+// checks failed, so a pipeline gate never passes on a report it cannot
+// trust.
+func TestCheckFailsClosed(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(srv *awsfake.Server)
+		args  []string
+		want  int
+		says  string // on stderr
+	}{
+		{
+			name: "every check denied",
+			setup: func(srv *awsfake.Server) {
+				srv.On("sts", "GetCallerIdentity", awsfake.Reply(awsfake.QueryResult("GetCallerIdentity",
+					"<Arn>arn:aws:sts::"+pt.Account+":assumed-role/picket/bot</Arn><UserId>AROA:bot</UserId><Account>"+pt.Account+"</Account>")))
+				srv.AllowUnexpected() // every other call is answered with an error
+			},
+			want: exitIncomplete,
+			says: fmt.Sprintf("%d of %d checks could not run", len(posture.Definitions()), len(posture.Definitions())),
+		},
+		{
+			name: "one failed and one denied",
+			setup: func(srv *awsfake.Server) {
+				pt.Healthy(srv, time.Now(), nil)
+				srv.On("ec2", "GetEbsEncryptionByDefault", awsfake.Reply(awsfake.EC2Result("GetEbsEncryptionByDefault",
+					"<ebsEncryptionByDefault>false</ebsEncryptionByDefault>")))
+				srv.On("iam", "GetAccountPasswordPolicy", awsfake.Reply(awsfake.QueryError("AccessDenied",
+					"User: arn:aws:sts::123456789012:assumed-role/picket/bot is not authorized to perform: iam:GetAccountPasswordPolicy")))
+			},
+			args: []string{"ec2.ebs-default-encryption", "iam.password-policy"},
+			want: exitIncomplete,
+			says: "1 of 2 checks could not run (iam.password-policy)",
+		},
+		{
+			name: "one denied, the other passed",
+			setup: func(srv *awsfake.Server) {
+				pt.Healthy(srv, time.Now(), nil)
+				srv.On("iam", "GetAccountPasswordPolicy", awsfake.Reply(awsfake.QueryError("AccessDenied", "denied")))
+			},
+			args: []string{"ec2.ebs-default-encryption", "iam.password-policy"},
+			want: exitIncomplete,
+			says: "could not run (iam.password-policy)",
+		},
+		{
+			name: "all ran, one failed",
+			setup: func(srv *awsfake.Server) {
+				pt.Healthy(srv, time.Now(), nil)
+				srv.On("ec2", "GetEbsEncryptionByDefault", awsfake.Reply(awsfake.EC2Result("GetEbsEncryptionByDefault",
+					"<ebsEncryptionByDefault>false</ebsEncryptionByDefault>")))
+			},
+			args: []string{"ec2.ebs-default-encryption", "iam.password-policy"},
+			want: exitFailure,
+		},
+	}
+	for _, tc := range tests {
+		for _, format := range []string{"text", "json"} {
+			t.Run(tc.name+"/"+format, func(t *testing.T) {
+				srv := awsfake.New(t)
+				tc.setup(srv)
+				args := tc.args
+				if format == "json" {
+					args = append([]string{"--json"}, args...)
+				}
+				code, out, errOut := runCheck(t, checkEnv(t, srv), args...)
+				if code != tc.want {
+					t.Fatalf("exit %d, want %d; stderr:\n%s\nstdout:\n%s", code, tc.want, errOut, out)
+				}
+				if tc.says != "" && !strings.Contains(errOut, tc.says) {
+					t.Errorf("stderr %q does not say %q", errOut, tc.says)
+				}
+			})
+		}
+	}
+}
+
+// TestCheckHelpNamesExitStatuses: `picket check -h` documents every exit
+// status, the incomplete one included.
+func TestCheckHelpNamesExitStatuses(t *testing.T) {
+	code, _, errOut := runCheck(t, map[string]string{}, "-h")
+	if code != exitUsage {
+		t.Errorf("exit %d, want %d", code, exitUsage)
+	}
+	for _, want := range []string{
+		"exit status:",
+		fmt.Sprintf("%d  every check ran and passed", exitOK),
+		fmt.Sprintf("%d  every check ran and at least one failed", exitFailure),
+		fmt.Sprintf("%d  at least one check could not run", exitIncomplete),
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("help does not say %q:\n%s", want, errOut)
+		}
+	}
+	if exitIncomplete == exitFailure || exitIncomplete == exitOK || exitIncomplete == exitUsage {
+		t.Errorf("exitIncomplete = %d, want a status of its own", exitIncomplete)
 	}
 }

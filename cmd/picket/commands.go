@@ -36,6 +36,31 @@ func commandAuthorizer(roles []config.Role) func(picket.Actor, string) bool {
 	}
 }
 
+// commandScope gives the accounts an actor may see through a command: every
+// account when a role that names the actor and grants the command has no
+// accounts, else the union of those roles' accounts.
+func commandScope(roles []config.Role) func(picket.Actor, string) commands.Scope {
+	return func(a picket.Actor, cmd string) commands.Scope {
+		var scope commands.Scope
+		for _, r := range roles {
+			member := slices.Contains(r.Users, a.ID) ||
+				slices.ContainsFunc(r.Groups, func(g string) bool { return slices.Contains(a.Groups, g) })
+			if !member || !slices.Contains(r.Commands, "*") && !slices.Contains(r.Commands, cmd) {
+				continue
+			}
+			if len(r.Accounts) == 0 {
+				return commands.Scope{All: true}
+			}
+			for _, acct := range r.Accounts {
+				if !slices.Contains(scope.Accounts, acct) {
+					scope.Accounts = append(scope.Accounts, acct)
+				}
+			}
+		}
+		return scope
+	}
+}
+
 // statusFunc reports the bot's health for `/picket status`: queue depth
 // from SQS, the last message the consumer saw, and whether Slack and AWS
 // answer now.
@@ -87,9 +112,14 @@ func statusFunc(cfg config.Config, awsCfg aws.Config, consumer *ingest.Consumer,
 // commandDeps is what the slash commands read.
 func commandDeps(cfg config.Config, db *store.DB, enricher picket.Enricher, posture picket.PostureChecker,
 	status func(context.Context) commands.Status) commands.Deps {
-	return commands.Deps{
+	d := commands.Deps{
 		Findings: db, Actions: db, Audit: db, Suppressions: db,
 		Posture: posture, Enricher: enricher, Region: cfg.AWS.Region,
-		Status: status, Authorize: commandAuthorizer(cfg.Roles),
+		Status: status, Authorize: commandAuthorizer(cfg.Roles), Scope: commandScope(cfg.Roles),
 	}
+	if len(cfg.Digests) > 0 {
+		// The preview (run.go) builds the first digest.
+		d.DigestAccounts = cfg.Digests[0].Accounts
+	}
+	return d
 }

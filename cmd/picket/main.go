@@ -9,7 +9,7 @@
 //	picket config check [--config FILE]    list every configuration problem, show the effective config
 //	picket version                         print the version
 //	picket healthcheck [--addr ADDR]       probe /healthz (for container health checks)
-//	picket check [--json] [--account ID]   posture checks (exit 1 when one fails)
+//	picket check [--json] [--account ID]   posture checks (exit 1 when one fails, 3 when one could not run)
 //	picket audit verify | export [--since] check or export the audit trail
 package main
 
@@ -46,6 +46,10 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // the command ran and something failed (a finding did not decode)
 	exitUsage   = 2 // bad flags or configuration
+	// exitIncomplete: picket check could not run every check (AccessDenied,
+	// throttling, an unreachable service), so its report proves nothing
+	// about the checks that did not run. A gate must not pass on it.
+	exitIncomplete = 3
 )
 
 const usage = `picket: AWS security findings to Slack, with one-click response
@@ -57,7 +61,7 @@ Usage:
   picket config check [--config FILE]         validate the configuration and print it (secrets redacted)
   picket version                              print the version
   picket healthcheck [--addr HOST:PORT]       exit 0 when the running bot's /healthz answers
-  picket check [--json] [--account ID] [ID...] run posture checks (exit 1 when a check fails)
+  picket check [--json] [--account ID] [ID...] run posture checks (exit 1: a check failed, 3: one could not run)
   picket digest [--dry-run] [--chart FILE]    build the daily digest now (--dry-run: print it, post nothing)
   picket audit verify                         check the audit trail's hash chain (exit 1 if broken)
   picket audit export [--since TIME]          print audit entries as JSON lines

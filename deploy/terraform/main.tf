@@ -3,7 +3,8 @@
 #
 #   EventBridge rules -> SNS topic (KMS) -> SQS queue (+ dead-letter queue) -> Picket
 #
-# and the IAM role Picket runs as, with exactly deploy/iam-policy.json.
+# and the IAM role Picket runs as, with deploy/iam-policy.json rendered for
+# this deployment (its queue, account, escalation topic and member role).
 
 data "aws_caller_identity" "current" {}
 
@@ -44,6 +45,28 @@ locals {
       }
     }
   })
+
+  # The rules that may publish to the topic: the topic policy denies every
+  # other source.
+  rule_arns = concat(
+    [aws_cloudwatch_event_rule.guardduty.arn, aws_cloudwatch_event_rule.securityhub_imported.arn],
+    [for r in aws_cloudwatch_event_rule.securityhub_custom_action : r.arn],
+  )
+
+  # Where the Escalate statement lets Picket publish: the given topic, or
+  # one named "<name>-escalations" in this account, in any region.
+  escalation_topic_arn = var.escalation_topic_arn != "" ? var.escalation_topic_arn : "arn:${local.partition}:sns:*:${local.account_id}:${var.name}-escalations"
+
+  # The placeholders of deploy/iam-policy.json: every write there is scoped
+  # to these resources or by a condition.
+  bot_policy_values = {
+    partition            = local.partition
+    account_id           = local.account_id
+    queue_arn            = aws_sqs_queue.findings.arn
+    escalation_topic_arn = local.escalation_topic_arn
+    responder_role_name  = var.responder_role_name
+    protected_tag        = var.protected_tag
+  }
 
   custom_action_pattern = jsonencode({
     source        = ["aws.securityhub"]
@@ -96,18 +119,42 @@ resource "aws_sns_topic" "findings" {
   tags              = var.tags
 }
 
+# Only this account's EventBridge rules may publish: anyone else, a
+# principal of this account included, is denied, so nothing but an AWS
+# finding event can reach the queue.
 resource "aws_sns_topic_policy" "findings" {
   arn = aws_sns_topic.findings.arn
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Sid       = "EventBridgePublishes"
-      Effect    = "Allow"
-      Principal = { Service = "events.amazonaws.com" }
-      Action    = "sns:Publish"
-      Resource  = aws_sns_topic.findings.arn
-      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
-    }]
+    Statement = [
+      {
+        Sid       = "EventBridgePublishes"
+        Effect    = "Allow"
+        Principal = { Service = "events.amazonaws.com" }
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.findings.arn
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = local.account_id }
+          ArnEquals    = { "aws:SourceArn" = local.rule_arns }
+        }
+      },
+      {
+        Sid       = "DenyOtherSources"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.findings.arn
+        Condition = { ArnNotEquals = { "aws:SourceArn" = local.rule_arns } }
+      },
+      {
+        Sid       = "DenyOtherAccounts"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.findings.arn
+        Condition = { StringNotEquals = { "aws:SourceAccount" = local.account_id } }
+      },
+    ]
   })
 }
 
@@ -142,19 +189,34 @@ resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
   })
 }
 
-# Only the findings topic may send to the queue.
+# Only the findings topic may send to the queue: every other sender, a
+# principal of this account included, is denied (but those named in
+# queue_redrive_principal_arns, who move messages back from the DLQ).
 resource "aws_sqs_queue_policy" "findings" {
   queue_url = aws_sqs_queue.findings.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Sid       = "OnlyTheFindingsTopic"
-      Effect    = "Allow"
-      Principal = { Service = "sns.amazonaws.com" }
-      Action    = "sqs:SendMessage"
-      Resource  = aws_sqs_queue.findings.arn
-      Condition = { ArnEquals = { "aws:SourceArn" = aws_sns_topic.findings.arn } }
-    }]
+    Statement = [
+      {
+        Sid       = "OnlyTheFindingsTopic"
+        Effect    = "Allow"
+        Principal = { Service = "sns.amazonaws.com" }
+        Action    = "sqs:SendMessage"
+        Resource  = aws_sqs_queue.findings.arn
+        Condition = { ArnEquals = { "aws:SourceArn" = aws_sns_topic.findings.arn } }
+      },
+      {
+        Sid       = "DenyOtherSenders"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "sqs:SendMessage"
+        Resource  = aws_sqs_queue.findings.arn
+        Condition = merge(
+          { ArnNotEquals = { "aws:SourceArn" = aws_sns_topic.findings.arn } },
+          length(var.queue_redrive_principal_arns) > 0 ? { ArnNotLike = { "aws:PrincipalArn" = var.queue_redrive_principal_arns } } : null,
+        )
+      },
+    ]
   })
 }
 
@@ -216,67 +278,75 @@ resource "aws_cloudwatch_event_target" "securityhub_custom_action" {
 
 # --- IAM role of the bot -------------------------------------------------
 
-data "aws_iam_policy_document" "trust" {
-  dynamic "statement" {
-    for_each = length(var.trusted_services) > 0 ? [1] : []
-    content {
-      sid     = "Services"
-      actions = ["sts:AssumeRole"]
-      principals {
-        type        = "Service"
-        identifiers = var.trusted_services
-      }
-    }
-  }
+locals {
+  oidc_issuer = var.irsa == null ? "" : replace(var.irsa.oidc_provider_arn, "/^arn:[^:]+:iam::[0-9]+:oidc-provider\\//", "")
 
-  dynamic "statement" {
-    for_each = length(var.trusted_role_arns) > 0 ? [1] : []
-    content {
-      sid     = "Principals"
-      actions = ["sts:AssumeRole"]
-      principals {
-        type        = "AWS"
-        identifiers = var.trusted_role_arns
-      }
-    }
-  }
+  # ECS tasks of this account only (the confused-deputy guard AWS documents
+  # for task roles); other services as given.
+  ecs_tasks      = "ecs-tasks.amazonaws.com"
+  ecs_trusted    = distinct([for s in var.trusted_services : s if s == local.ecs_tasks])
+  other_services = [for s in var.trusted_services : s if s != local.ecs_tasks]
 
-  dynamic "statement" {
-    for_each = var.irsa == null ? [] : [var.irsa]
-    content {
-      sid     = "KubernetesServiceAccount"
-      actions = ["sts:AssumeRoleWithWebIdentity"]
-      principals {
-        type        = "Federated"
-        identifiers = [statement.value.oidc_provider_arn]
-      }
-      condition {
-        test     = "StringEquals"
-        variable = "${replace(statement.value.oidc_provider_arn, "/^arn:[^:]+:iam::[0-9]+:oidc-provider\\//", "")}:sub"
-        values   = ["system:serviceaccount:${statement.value.namespace}:${statement.value.service_account}"]
-      }
-      condition {
-        test     = "StringEquals"
-        variable = "${replace(statement.value.oidc_provider_arn, "/^arn:[^:]+:iam::[0-9]+:oidc-provider\\//", "")}:aud"
-        values   = ["sts.amazonaws.com"]
-      }
-    }
-  }
+  # Each is empty or holds one item, the statement's principals.
+  service_groups   = length(local.other_services) > 0 ? [local.other_services] : []
+  principal_groups = length(var.trusted_role_arns) > 0 ? [var.trusted_role_arns] : []
+  irsa_configs     = var.irsa == null ? [] : [var.irsa]
+
+  trust_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [for svc in local.ecs_trusted : {
+        Sid       = "EcsTasksOfThisAccount"
+        Effect    = "Allow"
+        Principal = { Service = svc }
+        Action    = "sts:AssumeRole"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = local.account_id }
+          ArnLike      = { "aws:SourceArn" = "arn:${local.partition}:ecs:*:${local.account_id}:*" }
+        }
+      }],
+      [for svcs in local.service_groups : {
+        Sid       = "Services"
+        Effect    = "Allow"
+        Principal = { Service = svcs }
+        Action    = "sts:AssumeRole"
+      }],
+      [for arns in local.principal_groups : {
+        Sid       = "Principals"
+        Effect    = "Allow"
+        Principal = { AWS = arns }
+        Action    = "sts:AssumeRole"
+      }],
+      [for irsa in local.irsa_configs : {
+        Sid       = "KubernetesServiceAccount"
+        Effect    = "Allow"
+        Principal = { Federated = irsa.oidc_provider_arn }
+        Action    = "sts:AssumeRoleWithWebIdentity"
+        Condition = {
+          StringEquals = {
+            "${local.oidc_issuer}:sub" = "system:serviceaccount:${irsa.namespace}:${irsa.service_account}"
+            "${local.oidc_issuer}:aud" = "sts.amazonaws.com"
+          }
+        }
+      }],
+    )
+  })
 }
 
 resource "aws_iam_role" "bot" {
   name               = "${var.name}-bot"
   description        = "Picket: reads the findings queue, enriches alerts and runs the response buttons"
-  assume_role_policy = data.aws_iam_policy_document.trust.json
+  assume_role_policy = local.trust_policy
   tags               = var.tags
 }
 
-# Exactly the actions Picket calls; a test in actions/ keeps the file and the
-# code in step.
+# Exactly the actions Picket calls (a test in actions/ keeps the file and
+# the code in step), every write scoped to this deployment's resources or
+# by a condition (a test in deploy/ refuses a write on "*" without one).
 resource "aws_iam_role_policy" "bot" {
   name   = "${var.name}-bot"
   role   = aws_iam_role.bot.id
-  policy = file("${path.module}/../iam-policy.json")
+  policy = jsonencode(jsondecode(templatefile("${path.module}/../iam-policy.json", local.bot_policy_values)))
 }
 
 resource "aws_iam_instance_profile" "bot" {

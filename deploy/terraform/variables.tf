@@ -84,6 +84,30 @@ variable "irsa" {
   default = null
 }
 
+variable "escalation_topic_arn" {
+  description = "SNS topic Picket announces escalations on (responses.escalation_topic_arn). Empty: a topic named \"<name>-escalations\" in this account, if you create one."
+  type        = string
+  default     = ""
+}
+
+variable "responder_role_name" {
+  description = "Name of the responder role in member accounts (the member module's role_name): the only role the bot may assume."
+  type        = string
+  default     = "PicketResponder"
+}
+
+variable "protected_tag" {
+  description = "Tag key that protects an IAM user (responses.protected_tag): the bot role may not disable or re-tag a user with it set to true, nor add or remove that tag."
+  type        = string
+  default     = "picket:protected"
+}
+
+variable "queue_redrive_principal_arns" {
+  description = "IAM principals (ARNs, * allowed) that may send to the findings queue besides the topic: whoever moves messages back from the dead-letter queue (a DLQ redrive sends as them). Empty: only the topic can send."
+  type        = list(string)
+  default     = []
+}
+
 variable "create_instance_profile" {
   description = "Also create an EC2 instance profile for the bot role (with ec2.amazonaws.com in trusted_services)."
   type        = bool

@@ -5,14 +5,28 @@
 
 data "aws_caller_identity" "current" {}
 
-locals {
-  picket_policy = jsondecode(file("${path.module}/../../iam-policy.json"))
+data "aws_partition" "current" {}
 
-  # The statements named in var.policy_sids, without STS actions.
+locals {
+  # deploy/iam-policy.json rendered for this account. The queue and the
+  # escalation topic live in the security account: statements on them
+  # (Ingest, Escalate) render empty and are left out below.
+  picket_policy = jsondecode(templatefile("${path.module}/../../iam-policy.json", {
+    partition            = data.aws_partition.current.partition
+    account_id           = data.aws_caller_identity.current.account_id
+    queue_arn            = ""
+    escalation_topic_arn = ""
+    responder_role_name  = var.role_name
+    protected_tag        = var.protected_tag
+  }))
+
+  # The statements whose Sid starts with one of var.policy_sids, without
+  # STS actions and without statements on the security account's
+  # resources.
   statements = [
     for s in local.picket_policy.Statement : merge(s, {
       Action = [for a in flatten([s.Action]) : a if !startswith(lower(a), "sts:")]
-    }) if contains(var.policy_sids, try(s.Sid, ""))
+    }) if length([for p in var.policy_sids : p if startswith(try(s.Sid, ""), p)]) > 0 && !contains(flatten([s.Resource]), "")
   ]
 
   responder_policy = jsonencode({

@@ -20,9 +20,15 @@ variable "role_name" {
 }
 
 variable "policy_sids" {
-  description = "Statements of deploy/iam-policy.json (by Sid) granted in the member account. STS actions are always left out: the responder role never assumes further roles."
+  description = "Statements of deploy/iam-policy.json granted in the member account, by Sid prefix: \"Respond\" grants every Respond* statement; add \"Enrich\" and \"Posture\" for look-ups and posture checks there. STS actions and statements on the security account's queue and topic are always left out."
   type        = list(string)
   default     = ["Respond"]
+}
+
+variable "protected_tag" {
+  description = "Tag key that protects an IAM user (Picket's responses.protected_tag): the role may not disable or re-tag a user with it set to true, nor add or remove that tag."
+  type        = string
+  default     = "picket:protected"
 }
 
 variable "tags" {
