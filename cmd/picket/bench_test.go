@@ -268,6 +268,9 @@ func BenchmarkEndToEndLatency(b *testing.B) {
 	})
 	cfg := benchConfig(b, emu, queueURL, rec)
 	cfg.Ingest.Workers = 8
+	// Every finding is timed by its own alert: grouping (which would fold
+	// findings that wait together) is measured by BenchmarkStorm.
+	cfg.Delivery.Grouping = false
 	stop := startBotB(b, cfg)
 	defer stop()
 
