@@ -239,6 +239,7 @@ func codeSpan(s string) string {
 	return "`" + strings.ReplaceAll(Escape(s), "`", "ˋ") + "`"
 }
 
+// severityColor is the colour of the bar beside a message by severity.
 func severityColor(s picket.Severity) string {
 	switch s {
 	case picket.SeverityCritical:

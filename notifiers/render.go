@@ -510,17 +510,7 @@ func color(v view) string {
 	if len(v.closed) > 0 {
 		return ColorClosed
 	}
-	switch v.severity {
-	case picket.SeverityCritical:
-		return ColorCritical
-	case picket.SeverityHigh:
-		return ColorHigh
-	case picket.SeverityMedium:
-		return ColorMedium
-	case picket.SeverityLow:
-		return ColorLow
-	}
-	return ColorInformational
+	return severityColor(v.severity)
 }
 
 func severityEmoji(s picket.Severity) string {

@@ -385,19 +385,23 @@ func BenchmarkStartupAndIdleMemory(b *testing.B) {
 	b.ReportMetric(rssMB, "idle-rss-MB")
 }
 
-func residentMB(tb testing.TB, pid int) float64 {
+func residentMB(tb testing.TB, pid int) float64 { return procStatusMB(tb, pid, "VmRSS:") }
+
+// procStatusMB reads a memory field ("VmRSS:", "VmHWM:") of a process's
+// /proc status, in MB.
+func procStatusMB(tb testing.TB, pid int, field string) float64 {
 	tb.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
 			kb, _ := strconv.Atoi(f[1])
 			return float64(kb) / 1024
 		}
 	}
-	tb.Fatal("no VmRSS in /proc status")
+	tb.Fatalf("no %s in /proc status", field)
 	return 0
 }
 

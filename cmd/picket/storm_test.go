@@ -612,7 +612,7 @@ func BenchmarkStorm(b *testing.B) {
 					return len(per) >= len(instances) && !drained.IsZero() && !highPosted.IsZero()
 				})
 				shownAt := time.Now()
-				rss := peakRSSMB(b, cmd.Process.Pid)
+				rss := procStatusMB(b, cmd.Process.Pid, "VmHWM:")
 				twice := 0
 				per, _ := r.shown()
 				for _, c := range per {
@@ -629,23 +629,6 @@ func BenchmarkStorm(b *testing.B) {
 			}
 		})
 	}
-}
-
-// peakRSSMB reads a process's peak resident set (VmHWM) in MB.
-func peakRSSMB(tb testing.TB, pid int) float64 {
-	tb.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	tb.Fatal("no VmHWM in /proc status")
-	return 0
 }
 
 // TestMain removes the binary the storm tests built.
