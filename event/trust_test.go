@@ -1,6 +1,8 @@
 package event_test
 
 import (
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/picketsec/picket"
@@ -121,6 +123,93 @@ func TestDecoderEventsOnly(t *testing.T) {
 			}
 			_, err := dec.Decode(tc.body)
 			checkError(t, err, picket.EUNTRUSTED, "not accepted here")
+		})
+	}
+}
+
+// asffWithResources is a bare ASFF finding (FSBP IAM.8) with its
+// Resources replaced.
+func asffWithResources(t *testing.T, resources ...map[string]any) []byte {
+	t.Helper()
+	list := make([]any, len(resources))
+	for i, r := range resources {
+		list[i] = r
+	}
+	return edit(t, readFile(t, "securityhub/asff_fsbp_IAM.8__asr.json"), func(m map[string]any) { m["Resources"] = list })
+}
+
+// TestASFFPrincipalTypes checks that an ASFF access key keeps its
+// principal type, and that a role session names the role its issuer names.
+func TestASFFPrincipalTypes(t *testing.T) {
+	key := func(id string, details map[string]any) map[string]any {
+		return map[string]any{"Type": "AwsIamAccessKey", "Id": "AWS::IAM::AccessKey:" + id, "Region": "us-east-1",
+			"Details": map[string]any{"AwsIamAccessKey": details}}
+	}
+	for _, tc := range []struct {
+		name string
+		res  map[string]any
+		want []picket.Resource
+	}{
+		{"IAM user", key("AKIAUSER", map[string]any{"PrincipalId": "AIDAALICE", "PrincipalName": "alice", "PrincipalType": "IAMUser"}), []picket.Resource{
+			{Kind: picket.ResourceAccessKey, Type: "AwsIamAccessKey", ID: "AKIAUSER", UserName: "alice", PrincipalType: "IAMUser", PrincipalID: "AIDAALICE"},
+			{Kind: picket.ResourceIAMUser, Type: "IAMUser", ID: "alice", ARN: "arn:aws:iam::111111111111:user/alice", PrincipalType: "IAMUser", PrincipalID: "AIDAALICE"},
+		}},
+		{"role session with issuer", key("ASIASESSION", map[string]any{
+			"PrincipalId": "AROAWEB:alice", "PrincipalName": "alice", "PrincipalType": "AssumedRole",
+			"SessionContext": map[string]any{"SessionIssuer": map[string]any{
+				"Type": "Role", "PrincipalId": "AROAWEB", "UserName": "web", "AccountId": "111111111111",
+				"Arn": "arn:aws:iam::111111111111:role/service/web",
+			}},
+		}), []picket.Resource{
+			{Kind: picket.ResourceAccessKey, Type: "AwsIamAccessKey", ID: "ASIASESSION", PrincipalType: "AssumedRole", PrincipalID: "AROAWEB:alice"},
+			{Kind: picket.ResourceRoleSession, Type: "AssumedRole", ID: "web", ARN: "arn:aws:iam::111111111111:role/service/web",
+				PrincipalType: "AssumedRole", PrincipalID: "AROAWEB:alice", Session: "alice"},
+		}},
+		{"root", key("AKIAROOT", map[string]any{"PrincipalName": "Root", "PrincipalType": "Root"}), []picket.Resource{
+			{Kind: picket.ResourceAccessKey, Type: "AwsIamAccessKey", ID: "AKIAROOT", PrincipalType: "Root"},
+			{Kind: picket.ResourceRoot, Type: "Root", ID: "111111111111", ARN: "arn:aws:iam::111111111111:root", PrincipalType: "Root"},
+		}},
+		{"temporary key, no type", key("ASIAOLD", map[string]any{"UserName": "alice"}), []picket.Resource{
+			{Kind: picket.ResourceAccessKey, Type: "AwsIamAccessKey", ID: "ASIAOLD"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := mustDecode(t, asffWithResources(t, tc.res))[0]
+			if !reflect.DeepEqual(f.Resources, tc.want) {
+				t.Errorf("got %+v, want %+v", f.Resources, tc.want)
+			}
+		})
+	}
+}
+
+// TestASFFNameARNMismatch checks that an IAM resource whose Details name
+// another principal than its Id is marked, so no action takes either.
+func TestASFFNameARNMismatch(t *testing.T) {
+	user := func(id, name string) map[string]any {
+		return map[string]any{"Type": "AwsIamUser", "Id": id, "Details": map[string]any{"AwsIamUser": map[string]any{"UserName": name}}}
+	}
+	role := func(id, name string) map[string]any {
+		return map[string]any{"Type": "AwsIamRole", "Id": id, "Details": map[string]any{"AwsIamRole": map[string]any{"RoleName": name}}}
+	}
+	for _, tc := range []struct {
+		name     string
+		res      map[string]any
+		mismatch string
+	}{
+		{"user agrees", user("arn:aws:iam::111111111111:user/ops/alice", "alice"), ""},
+		{"user differs only in case", user("arn:aws:iam::111111111111:user/Alice", "alice"), ""},
+		{"user disagrees", user("arn:aws:iam::111111111111:user/admin", "alice"),
+			`Details.AwsIamUser.UserName "alice" does not match the resource Id "arn:aws:iam::111111111111:user/admin"`},
+		{"user Id is a role", user("arn:aws:iam::111111111111:role/alice", "alice"), "is not an IAM user ARN"},
+		{"role agrees", role("arn:aws:iam::111111111111:role/web", "web"), ""},
+		{"role disagrees", role("arn:aws:iam::111111111111:role/OrganizationAccountAccessRole", "web"), `does not match the resource Id`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := mustDecode(t, asffWithResources(t, tc.res))[0]
+			got := f.Resources[0].Mismatch
+			if tc.mismatch == "" && got != "" || tc.mismatch != "" && !strings.Contains(got, tc.mismatch) {
+				t.Errorf("got Mismatch %q, want %q", got, tc.mismatch)
+			}
 		})
 	}
 }
