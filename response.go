@@ -2,6 +2,7 @@ package picket
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -19,8 +20,12 @@ type ActionRecord struct {
 	// ApproveBy is when a pending request expires unapproved.
 	ApproveBy time.Time `json:"approve_by,omitzero"`
 	// UndoneBy is the request id of the Undo that reversed this action.
-	UndoneBy string    `json:"undone_by,omitempty"`
-	Updated  time.Time `json:"updated"`
+	UndoneBy string `json:"undone_by,omitempty"`
+	// Evidence is the state a running action recorded before its first
+	// change (see ActionResult.Evidence), saved so that an action a
+	// restart interrupts can still be undone.
+	Evidence json.RawMessage `json:"evidence,omitempty"`
+	Updated  time.Time       `json:"updated"`
 }
 
 // StatusRunning marks an action record whose execution is under way.
