@@ -262,4 +262,3 @@ func TestServiceRefusesMismatchedResource(t *testing.T) {
 		t.Errorf("AWS calls: got %q, want none", ops)
 	}
 }
-
