@@ -52,9 +52,9 @@ type view struct {
 	// remediationHost is the host of a remediation URL that is not on an
 	// AWS host: it is shown as text, never as a link.
 	remediationHost string
-	notes       []string
-	findingID   string
-	actions     []action
+	notes           []string
+	findingID       string
+	actions         []action
 	// records are the responses taken on the finding, oldest first, and
 	// undos the Undo buttons they call for.
 	records []picket.ActionRecord
@@ -110,8 +110,8 @@ func newView(a picket.Alert) view {
 		region:      f.Region,
 		description: f.Description,
 		missing:     a.Enrichment.Missing,
-		console:   safeURL(f.ConsoleURL),
-		findingID: f.ID,
+		console:     safeURL(f.ConsoleURL),
+		findingID:   f.ID,
 	}
 	v.remediation, v.remediationHost = remediationLink(f.RemediationURL)
 	if v.title == "" {
