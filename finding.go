@@ -232,6 +232,9 @@ type Finding struct {
 	// ARN is the GuardDuty finding ARN for GuardDuty findings (native or
 	// through Security Hub); empty for others.
 	ARN string `json:"arn,omitempty"`
+	// GeneratorID is the ASFF GeneratorId (the rule or control that made
+	// the finding); empty for native GuardDuty findings.
+	GeneratorID string `json:"generator_id,omitempty"`
 	// Type is the GuardDuty finding type or the first ASFF type.
 	Type          string     `json:"type"`
 	Title         string     `json:"title"`

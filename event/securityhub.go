@@ -18,6 +18,7 @@ type asffFinding struct {
 	raw []byte
 
 	id, productARN, productName, region, account []byte
+	generatorID                                  []byte
 	firstType, title, description                []byte
 	createdAt, updatedAt, firstSeen, lastSeen    time.Time
 
@@ -102,6 +103,8 @@ func parseASFF(s *scanner, a *asffFinding) {
 			a.productARN = s.strField("ProductArn")
 		case "ProductName":
 			a.productName = s.strField("ProductName")
+		case "GeneratorId":
+			a.generatorID = s.strField("GeneratorId")
 		case "Region":
 			a.region = s.strField("Region")
 		case "AwsAccountId":
@@ -343,6 +346,7 @@ func finishASFF(a *asffFinding, n int, ev *eventInfo, owned bool, f *picket.Find
 		Product:          asffProduct(a, productARN),
 		ProductARN:       productARN,
 		ARN:              gdARN,
+		GeneratorID:      toString(a.generatorID),
 		Type:             asffType(a.firstType, guardDuty),
 		Title:            toString(a.title),
 		Description:      toString(a.description),

@@ -213,3 +213,12 @@ func TestASFFNameARNMismatch(t *testing.T) {
 		})
 	}
 }
+
+// TestASFFGeneratorID checks that the ASFF GeneratorId is decoded: a local
+// suppression rule is scoped by it, as its Security Hub rule is.
+func TestASFFGeneratorID(t *testing.T) {
+	f := mustDecode(t, readFile(t, "securityhub/asff_fsbp_IAM.8__asr.json"))[0]
+	if want := "aws-foundational-security-best-practices/v/1.0.0/IAM.8"; f.GeneratorID != want {
+		t.Errorf("got GeneratorID %q, want %q", f.GeneratorID, want)
+	}
+}
