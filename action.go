@@ -3,6 +3,7 @@ package picket
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -13,8 +14,11 @@ type ActionKind string
 const (
 	ActionDisableUser        ActionKind = "disable_user"
 	ActionQuarantineInstance ActionKind = "quarantine_instance"
-	ActionSuppress           ActionKind = "suppress"
-	ActionEscalate           ActionKind = "escalate"
+	// ActionRevokeSessions revokes the sessions of an IAM role issued
+	// before now (exfiltrated temporary credentials of an assumed role).
+	ActionRevokeSessions ActionKind = "revoke_role_sessions"
+	ActionSuppress       ActionKind = "suppress"
+	ActionEscalate       ActionKind = "escalate"
 	// ActionUndo reverses an earlier Disable user or Quarantine instance
 	// from the state recorded when it ran.
 	ActionUndo ActionKind = "undo"
@@ -30,6 +34,8 @@ func (k ActionKind) Label() string {
 		return "Disable user"
 	case ActionQuarantineInstance:
 		return "Quarantine instance"
+	case ActionRevokeSessions:
+		return "Revoke role sessions"
 	case ActionSuppress:
 		return "Suppress"
 	case ActionEscalate:
@@ -40,6 +46,18 @@ func (k ActionKind) Label() string {
 		return "Lift suppression"
 	}
 	return string(k)
+}
+
+// Contains reports whether the action contains a resource (changes it so
+// that it can do no more harm, and can be undone): Disable user,
+// Quarantine instance and Revoke role sessions. Containment is claimed per
+// resource, not per finding.
+func (k ActionKind) Contains() bool {
+	switch k {
+	case ActionDisableUser, ActionQuarantineInstance, ActionRevokeSessions:
+		return true
+	}
+	return false
 }
 
 // Actor is the person (or Picket itself) behind a request.
@@ -81,15 +99,45 @@ type ActionRequest struct {
 	At     time.Time `json:"at"`
 }
 
-// ClaimKey is the key that makes a request run at most once: the same
-// action on the same resource of the same finding. A double click, a
-// retried payload or two people clicking at once share it.
+// ClaimKey is the key that makes a request run at most once. A
+// containment (see ActionKind.Contains) claims its resource, whatever
+// finding it came from: two findings about one user give one disable. An
+// Undo claims the request it reverses. Any other action claims the finding
+// and resource it acts on. A double click, a retried payload or two people
+// clicking at once share the key.
 func (r *ActionRequest) ClaimKey() string {
-	k := string(r.Kind) + "|" + r.FindingKey + "|" + r.Target.ID
-	if r.UndoOf != "" {
-		k += "|" + r.UndoOf
+	switch {
+	case r.UndoOf != "":
+		return "undo|" + r.UndoOf
+	case r.Kind.Contains():
+		return "contain|" + r.ResourceKey()
 	}
-	return k
+	return string(r.Kind) + "|" + r.FindingKey + "|" + r.Target.ID
+}
+
+// ResourceKey identifies the resource a containment acts on: its kind,
+// account, region and id. IAM is global, so IAM resources have no region,
+// and IAM names are unique regardless of case, so they are compared in
+// lower case. A role session is its role. It is "" for an action that is
+// not a containment.
+func (r *ActionRequest) ResourceKey() string {
+	if !r.Kind.Contains() {
+		return ""
+	}
+	t := r.Target
+	kind, region, id := t.Kind, t.Region, t.ID
+	switch kind {
+	case ResourceIAMUser, ResourceIAMRole, ResourceRoleSession, ResourceRoot, ResourceAccessKey, ResourceFederatedUser:
+		if kind == ResourceRoleSession {
+			kind = ResourceIAMRole
+		}
+		region, id = "", strings.ToLower(id)
+	default:
+		if region == "" {
+			region = r.Region
+		}
+	}
+	return string(kind) + "|" + r.Account + "|" + region + "|" + id
 }
 
 // PlanStep is one AWS call an action will make.

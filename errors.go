@@ -11,6 +11,7 @@ const (
 	EINVALID      = "invalid"      // input is malformed
 	ENOTFINDING   = "not_finding"  // well-formed input that carries no finding
 	EUNSUPPORTED  = "unsupported"  // a recognised format Picket does not handle yet
+	EUNTRUSTED    = "untrusted"    // well-formed input from a sender Picket does not accept
 	ENOTFOUND     = "not_found"    // the thing asked for does not exist
 	ECONFLICT     = "conflict"     // someone else is already acting
 	EUNAUTHORIZED = "unauthorized" // the actor may not do this

@@ -119,15 +119,23 @@ type ResourceKind string
 // Resource kinds Picket distinguishes. Anything else is ResourceOther with
 // the AWS type kept in Resource.Type.
 const (
-	ResourceIAMUser     ResourceKind = "iam_user"
-	ResourceAccessKey   ResourceKind = "access_key"
-	ResourceIAMRole     ResourceKind = "iam_role"
-	ResourceRoot        ResourceKind = "root"
-	ResourceEC2Instance ResourceKind = "ec2_instance"
-	ResourceS3Bucket    ResourceKind = "s3_bucket"
-	ResourceSecurityGrp ResourceKind = "security_group"
-	ResourceAccount     ResourceKind = "account"
-	ResourceOther       ResourceKind = "other"
+	ResourceIAMUser   ResourceKind = "iam_user"
+	ResourceAccessKey ResourceKind = "access_key"
+	ResourceIAMRole   ResourceKind = "iam_role"
+	// ResourceRoleSession is an assumed-role session (temporary
+	// credentials, principal type AssumedRole): ID is the name of the role
+	// that issued it, Session the session name. It is contained by revoking
+	// the role's sessions, never by disabling an IAM user.
+	ResourceRoleSession ResourceKind = "role_session"
+	// ResourceFederatedUser is a federated user session (principal type
+	// FederatedUser, from sts:GetFederationToken): ID is its name.
+	ResourceFederatedUser ResourceKind = "federated_user"
+	ResourceRoot          ResourceKind = "root"
+	ResourceEC2Instance   ResourceKind = "ec2_instance"
+	ResourceS3Bucket      ResourceKind = "s3_bucket"
+	ResourceSecurityGrp   ResourceKind = "security_group"
+	ResourceAccount       ResourceKind = "account"
+	ResourceOther         ResourceKind = "other"
 )
 
 // Label returns the kind as a person reads it ("IAM user"), or "" for
@@ -140,6 +148,10 @@ func (k ResourceKind) Label() string {
 		return "Access key"
 	case ResourceIAMRole:
 		return "IAM role"
+	case ResourceRoleSession:
+		return "Role session"
+	case ResourceFederatedUser:
+		return "Federated user"
 	case ResourceRoot:
 		return "Root user"
 	case ResourceEC2Instance:
@@ -164,10 +176,33 @@ type Resource struct {
 	// bucket name.
 	ID  string `json:"id"`
 	ARN string `json:"arn,omitempty"`
-	// UserName is set for access keys: the IAM user that owns the key.
+	// UserName is set for access keys of IAM users: the IAM user that owns
+	// the key. It is empty for keys of any other principal (a role session,
+	// a federated user, root), whatever name the finding gives them.
 	UserName string `json:"user_name,omitempty"`
 	Region   string `json:"region,omitempty"`
+	// PrincipalType is the kind of principal behind an access key or
+	// session as AWS reports it: "IAMUser", "AssumedRole",
+	// "FederatedUser", "Root", "AWSService", ...; empty when not reported.
+	PrincipalType string `json:"principal_type,omitempty"`
+	// PrincipalID is the principal's unique id as reported ("AIDA...", or
+	// "AROA...:session" for a role session).
+	PrincipalID string `json:"principal_id,omitempty"`
+	// Session is the session name of a role session.
+	Session string `json:"session,omitempty"`
+	// Mismatch says why the finding's name for the resource and its ARN
+	// disagree; actions refuse to act on such a resource.
+	Mismatch string `json:"mismatch,omitempty"`
 }
+
+// Principal types as GuardDuty (resource.accessKeyDetails.userType) and
+// ASFF (AwsIamAccessKey.PrincipalType) report them.
+const (
+	PrincipalIAMUser       = "IAMUser"
+	PrincipalAssumedRole   = "AssumedRole"
+	PrincipalFederatedUser = "FederatedUser"
+	PrincipalRoot          = "Root"
+)
 
 // Record states and workflow statuses as ASFF spells them. GuardDuty findings
 // are mapped onto them: archived findings are ARCHIVED.
@@ -197,6 +232,9 @@ type Finding struct {
 	// ARN is the GuardDuty finding ARN for GuardDuty findings (native or
 	// through Security Hub); empty for others.
 	ARN string `json:"arn,omitempty"`
+	// GeneratorID is the ASFF GeneratorId (the rule or control that made
+	// the finding); empty for native GuardDuty findings.
+	GeneratorID string `json:"generator_id,omitempty"`
 	// Type is the GuardDuty finding type or the first ASFF type.
 	Type          string     `json:"type"`
 	Title         string     `json:"title"`

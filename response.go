@@ -2,6 +2,7 @@ package picket
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -19,8 +20,12 @@ type ActionRecord struct {
 	// ApproveBy is when a pending request expires unapproved.
 	ApproveBy time.Time `json:"approve_by,omitzero"`
 	// UndoneBy is the request id of the Undo that reversed this action.
-	UndoneBy string    `json:"undone_by,omitempty"`
-	Updated  time.Time `json:"updated"`
+	UndoneBy string `json:"undone_by,omitempty"`
+	// Evidence is the state a running action recorded before its first
+	// change (see ActionResult.Evidence), saved so that an action a
+	// restart interrupts can still be undone.
+	Evidence json.RawMessage `json:"evidence,omitempty"`
+	Updated  time.Time       `json:"updated"`
 }
 
 // StatusRunning marks an action record whose execution is under way.
@@ -59,12 +64,17 @@ type Suppression struct {
 	ID string `json:"id"`
 	// FindingKey is the finding the rule was created from.
 	FindingKey string `json:"finding_key"`
-	// Match: every non-empty field must equal the finding's.
-	Source     Source `json:"source,omitempty"`
-	Type       string `json:"type,omitempty"`
-	Account    string `json:"account,omitempty"`
-	Region     string `json:"region,omitempty"`
-	ResourceID string `json:"resource_id,omitempty"`
+	// Match: every non-empty field must equal the finding's. ProductARN
+	// and GeneratorID give the rule the same scope as the Security Hub
+	// automation rule created with it, so that it does not silence another
+	// product's findings of the same type.
+	Source      Source `json:"source,omitempty"`
+	ProductARN  string `json:"product_arn,omitempty"`
+	GeneratorID string `json:"generator_id,omitempty"`
+	Type        string `json:"type,omitempty"`
+	Account     string `json:"account,omitempty"`
+	Region      string `json:"region,omitempty"`
+	ResourceID  string `json:"resource_id,omitempty"`
 
 	Reason  string    `json:"reason"`
 	Actor   Actor     `json:"actor"`
@@ -94,7 +104,8 @@ func (s *Suppression) Matches(f *Finding, now time.Time) bool {
 		return false
 	}
 	if (s.Source != "" && s.Source != f.Source) || (s.Type != "" && s.Type != f.Type) ||
-		(s.Account != "" && s.Account != f.Account) || (s.Region != "" && s.Region != f.Region) {
+		(s.Account != "" && s.Account != f.Account) || (s.Region != "" && s.Region != f.Region) ||
+		(s.ProductARN != "" && s.ProductARN != f.ProductARN) || (s.GeneratorID != "" && s.GeneratorID != f.GeneratorID) {
 		return false
 	}
 	if s.ResourceID == "" {

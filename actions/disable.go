@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go/middleware"
@@ -87,6 +88,11 @@ type UserEvidence struct {
 	PolicyNotBefore time.Time         `json:"policy_not_before,omitzero"`
 	TagsSet         []string          `json:"tags_set,omitempty"`
 	TagsBefore      map[string]string `json:"tags_before,omitempty"`
+	// Intended marks evidence saved before the first change: the change
+	// fields then say what the action set out to change, and Undo restores
+	// all of it (re-activating a key that was never deactivated changes
+	// nothing).
+	Intended bool `json:"intended,omitempty"`
 }
 
 // AccessKeyEvidence is one access key and its status before the action.
@@ -152,6 +158,39 @@ func userOf(t picket.Resource) (name string, root bool) {
 
 const rootRefusal = "The root user cannot be disabled by Picket; escalate instead (and secure the root credentials: MFA, no access keys)."
 
+// principalRefusal refuses a target that is not an IAM user: a role
+// session, a federated user or an AWS service may share its name with an
+// IAM user, and disabling that user would leave the real principal
+// untouched.
+func principalRefusal(t picket.Resource) (string, picket.ActionKind) {
+	switch {
+	case t.Mismatch != "":
+		return "The finding names this principal inconsistently (" + t.Mismatch + "), so Picket will not act on it. Check the finding in the console.", picket.ActionEscalate
+	case t.PrincipalType == "" || t.PrincipalType == picket.PrincipalIAMUser:
+		return "", ""
+	case t.PrincipalType == picket.PrincipalAssumedRole:
+		return "The credentials in this finding belong to a role session, not an IAM user; revoke the role's sessions instead.", picket.ActionRevokeSessions
+	}
+	return fmt.Sprintf("The credentials in this finding belong to a %s principal, not an IAM user, so Picket will not disable a user; escalate instead.", t.PrincipalType), picket.ActionEscalate
+}
+
+// arnRefusal checks that the user IAM resolved is the one the finding
+// names: same account, and, when the finding gives an ARN, the same name.
+func arnRefusal(t picket.Resource, name, account, resolved string) string {
+	a, err := arn.Parse(resolved)
+	if err != nil || a.AccountID != account {
+		return fmt.Sprintf("IAM resolved user %s to %s, which is not in account %s, so Picket will not act on it.", name, resolved, account)
+	}
+	if t.ARN == "" {
+		return ""
+	}
+	want, err := arn.Parse(t.ARN)
+	if err != nil || want.AccountID != account || !strings.EqualFold(afterSlash(want.Resource), afterSlash(a.Resource)) {
+		return fmt.Sprintf("The finding names %s, but IAM resolves %s to %s; Picket will not act on a user the finding does not name exactly.", t.ARN, name, resolved)
+	}
+	return ""
+}
+
 // Plan implements picket.Responder. It reads the user (GetUser,
 // ListUserTags, ListAccessKeys), checks the guardrails and lists every call
 // Execute makes.
@@ -160,6 +199,10 @@ func (d *DisableUser) Plan(ctx context.Context, req picket.ActionRequest, f *pic
 	name, root := userOf(req.Target)
 	if root {
 		plan.Refusal, plan.Alternative = rootRefusal, picket.ActionEscalate
+		return plan, nil
+	}
+	if r, alt := principalRefusal(req.Target); r != "" {
+		plan.Refusal, plan.Alternative = r, alt
 		return plan, nil
 	}
 	if name == "" {
@@ -184,7 +227,11 @@ func (d *DisableUser) Plan(ctx context.Context, req picket.ActionRequest, f *pic
 		return picket.Plan{}, &picket.Error{Code: picket.EUNAVAILABLE, Err: fmt.Errorf("get user %s: %w", name, err),
 			Message: fmt.Sprintf("Picket could not read IAM user %s in account %s (%s), so it cannot plan disabling it.", name, req.Account, orUnknownCode(code))}
 	}
-	arn := aws.ToString(u.User.Arn)
+	userARN := aws.ToString(u.User.Arn)
+	if r := arnRefusal(req.Target, name, req.Account, userARN); r != "" {
+		plan.Refusal = r
+		return plan, nil
+	}
 	tags, err := userTags(ctx, c.IAM, name)
 	if err != nil {
 		// Fail closed: without the tags the protecting tag cannot be checked.
@@ -192,14 +239,14 @@ func (d *DisableUser) Plan(ctx context.Context, req picket.ActionRequest, f *pic
 		plan.Refusal = fmt.Sprintf("Picket could not read the tags of IAM user %s (%s), so it cannot check that the user is not protected.", name, orUnknownCode(code))
 		return plan, nil
 	}
-	if reason, protected := d.Guard.UserProtected(name, arn, tags); protected {
+	if reason, protected := d.Guard.UserProtected(name, userARN, tags); protected {
 		plan.Refusal = reason
 		return plan, nil
 	}
 	add := func(op, desc string) {
 		plan.Steps = append(plan.Steps, picket.PlanStep{Operation: op, Description: desc})
 	}
-	add("iam:GetUser", fmt.Sprintf("Record the state of %s (access keys, attached and inline policies, groups, login profile, MFA devices, tags) as evidence and for Undo.", name))
+	add("iam:GetUser", fmt.Sprintf("Record the state of %s, which IAM resolves to %s (access keys, attached and inline policies, groups, login profile, MFA devices, tags), as evidence and for Undo.", name, userARN))
 	var active []string
 	keys, kerr := c.IAM.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: &name})
 	if kerr != nil {
@@ -230,10 +277,16 @@ func (d *DisableUser) Plan(ctx context.Context, req picket.ActionRequest, f *pic
 	return plan, nil
 }
 
-// Execute implements picket.Responder. Evidence is recorded first; then
-// every containment step is attempted even when one fails, so as much as
-// possible is contained, and the result says exactly what was done.
+// Execute implements picket.Responder.
 func (d *DisableUser) Execute(ctx context.Context, plan picket.Plan, f *picket.Finding) picket.ActionResult {
+	return d.ExecuteWith(ctx, plan, f, nil)
+}
+
+// ExecuteWith implements CheckpointResponder. Evidence is recorded first
+// and saved through save before the first change; then every containment
+// step is attempted even when one fails, so as much as possible is
+// contained, and the result says exactly what was done.
+func (d *DisableUser) ExecuteWith(ctx context.Context, plan picket.Plan, f *picket.Finding, save Checkpoint) picket.ActionResult {
 	req := plan.Request
 	res := picket.ActionResult{Request: req, Started: d.now().UTC()}
 	finish := func() picket.ActionResult {
@@ -247,6 +300,10 @@ func (d *DisableUser) Execute(ctx context.Context, plan picket.Plan, f *picket.F
 	name, root := userOf(req.Target)
 	if root {
 		res.Outcome, res.Summary = picket.OutcomeRefused, rootRefusal
+		return finish()
+	}
+	if r, _ := principalRefusal(req.Target); r != "" {
+		res.Outcome, res.Summary = picket.OutcomeRefused, r
 		return finish()
 	}
 	// Reads are recorded as they happen (never dry), writes through a
@@ -286,12 +343,44 @@ func (d *DisableUser) Execute(ctx context.Context, plan picket.Plan, f *picket.F
 		return finish()
 	}
 	// Protection is checked again with the state just read: the user may
-	// have been tagged since the plan was shown.
-	if ev.tagsKnown {
-		if reason, protected := d.Guard.UserProtected(name, ev.ARN, ev.Tags); protected {
-			res.Steps, res.Outcome, res.Summary = reads.results(), picket.OutcomeRefused, reason
-			return finish()
+	// have been tagged since the plan was shown. Without the tags it cannot
+	// be checked, so Picket does nothing (fail closed).
+	refusal := ""
+	if !ev.tagsKnown {
+		refusal = fmt.Sprintf("Picket could not read the tags of IAM user %s (%s), so it cannot check that the user is not protected; it changed nothing.", name, strings.Join(ev.Unread, ", "))
+	} else if reason, protected := d.Guard.UserProtected(name, ev.ARN, ev.Tags); protected {
+		refusal = reason
+	} else if ev.ARN != "" {
+		refusal = arnRefusal(req.Target, name, req.Account, ev.ARN)
+	}
+	if refusal != "" {
+		res.Steps, res.Outcome, res.Summary = reads.results(), picket.OutcomeRefused, refusal
+		res.Evidence, _ = json.Marshal(ev.UserEvidence)
+		return finish()
+	}
+
+	// What the steps below set out to change goes to the store before the
+	// first of them, so that an Undo after a restart restores it.
+	pol := d.policyName()
+	notBefore := d.now().UTC().Truncate(time.Second)
+	tagVals := map[string]string{userTagCase: req.ID, userTagDisabledBy: orDefault(req.Actor.ID, "picket")}
+	tagKeys := []string{userTagCase, userTagDisabledBy}
+	intended := ev.UserEvidence
+	intended.Intended, intended.PolicyName = true, pol
+	intended.PolicyExisted = slices.Contains(ev.InlinePolicies, pol)
+	intended.PolicyAttached, intended.PolicyNotBefore = true, notBefore
+	intended.DeactivatedKeys = nil
+	for _, k := range ev.AccessKeys {
+		if k.Status == string(iamtypes.StatusTypeActive) {
+			intended.DeactivatedKeys = append(intended.DeactivatedKeys, k.ID)
 		}
+	}
+	intended.TagsSet, intended.TagsBefore = tagKeys, previousTags(ev.Tags, tagKeys)
+	if err := save.save(req.DryRun, intended); err != nil {
+		res.Steps, res.Outcome = reads.results(), picket.OutcomeFailed
+		res.Summary = fmt.Sprintf("Picket could not save the state of IAM user %s before changing it, so it changed nothing.", name)
+		res.NextStep = "Check the bot's data volume and try again."
+		return finish()
 	}
 
 	// 1. Long-term credentials: deactivate every active key. Keys are never
@@ -322,10 +411,8 @@ func (d *DisableUser) Execute(ctx context.Context, plan picket.Plan, f *picket.F
 	// now ends all of them at once: explicit denies win over any allow.
 	// Requests signed with a long-term key carry no aws:TokenIssueTime, so
 	// the condition does not match them; that is what step 1 is for.
-	pol := d.policyName()
 	ev.PolicyName = pol
 	ev.PolicyExisted = slices.Contains(ev.InlinePolicies, pol)
-	notBefore := d.now().UTC().Truncate(time.Second)
 	doc := denyAllBefore(notBefore)
 	if writes.call("iam:PutUserPolicy", fmt.Sprintf("Attach inline policy %s to %s, denying all actions for sessions issued before %s", pol, name, notBefore.Format(time.RFC3339)), func() (middleware.Metadata, error) {
 		out, err := c.IAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: &name, PolicyName: &pol, PolicyDocument: &doc})
@@ -336,8 +423,6 @@ func (d *DisableUser) Execute(ctx context.Context, plan picket.Plan, f *picket.F
 
 	// 3. Mark the user with the case, so anyone looking at it in the
 	// console sees why it stopped working.
-	tagVals := map[string]string{userTagCase: req.ID, userTagDisabledBy: orDefault(req.Actor.ID, "picket")}
-	tagKeys := []string{userTagCase, userTagDisabledBy}
 	if writes.call("iam:TagUser", fmt.Sprintf("Tag %s with %s=%s and %s=%s", name, userTagCase, tagVals[userTagCase], userTagDisabledBy, tagVals[userTagDisabledBy]), func() (middleware.Metadata, error) {
 		tags := make([]iamtypes.Tag, 0, len(tagKeys))
 		for _, k := range tagKeys {
@@ -346,15 +431,7 @@ func (d *DisableUser) Execute(ctx context.Context, plan picket.Plan, f *picket.F
 		out, err := c.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &name, Tags: tags})
 		return callResult(err, func() middleware.Metadata { return out.ResultMetadata })
 	}) && !req.DryRun {
-		ev.TagsSet = tagKeys
-		for _, k := range tagKeys {
-			if v, ok := ev.Tags[k]; ok {
-				if ev.TagsBefore == nil {
-					ev.TagsBefore = map[string]string{}
-				}
-				ev.TagsBefore[k] = v
-			}
-		}
+		ev.TagsSet, ev.TagsBefore = tagKeys, previousTags(ev.Tags, tagKeys)
 	}
 
 	// 4. The note says what was done, so the finding's history in Security
@@ -525,6 +602,20 @@ func (d *DisableUser) record(ctx context.Context, c IAMAPI, st *steps, name stri
 		}
 	})
 	return ev
+}
+
+// previousTags returns the values tags had for keys, nil when none had one.
+func previousTags(tags map[string]string, keys []string) map[string]string {
+	var out map[string]string
+	for _, k := range keys {
+		if v, ok := tags[k]; ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // userTags reads every tag of an IAM user.

@@ -1,5 +1,6 @@
 // Package actions runs Picket's responses against AWS: Disable user,
-// Quarantine instance, Suppress, Escalate to Detective, and Undo. Each
+// Quarantine instance, Revoke role sessions, Suppress, Escalate to
+// Detective, and Undo. Each
 // response is a picket.Responder that plans first (read-only calls, guardrail
 // checks) and then executes step by step, recording every AWS call with its
 // request id so a partial failure is reported truthfully. Service ties the
@@ -11,4 +12,12 @@
 // exact method signatures, so the real clients satisfy them and tests fake
 // only what they use. Clients for another account come from STS AssumeRole
 // (clients.go).
+//
+// A containment (Disable user, Quarantine instance, Revoke role sessions)
+// claims its resource, not its finding, so one resource is contained once
+// however many findings name it; it saves the state it recorded before its
+// first change (a Checkpoint), so Undo works even after a restart cut it
+// short. Disable user acts only on IAM users: a role session is contained by
+// revoking its role's sessions, and root and federated principals are
+// escalated.
 package actions

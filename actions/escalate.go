@@ -102,7 +102,7 @@ func (e *Escalate) resolve(ctx context.Context, c Clients, st *steps, req picket
 	var pick *picket.Resource
 	for i := range cands {
 		switch cands[i].Kind {
-		case picket.ResourceIAMUser, picket.ResourceIAMRole, picket.ResourceEC2Instance:
+		case picket.ResourceIAMUser, picket.ResourceIAMRole, picket.ResourceRoleSession, picket.ResourceEC2Instance:
 			pick = &cands[i]
 		case picket.ResourceRoot:
 			root = true
@@ -130,7 +130,7 @@ func (e *Escalate) resolve(ctx context.Context, c Clients, st *steps, req picket
 	switch pick.Kind {
 	case picket.ResourceIAMUser:
 		return e.resolveUser(ctx, c, st, req, part, *pick)
-	case picket.ResourceIAMRole:
+	case picket.ResourceIAMRole, picket.ResourceRoleSession:
 		return e.resolveRole(ctx, c, st, req, part, *pick)
 	}
 	return e.resolveInstance(ctx, c, st, req, pick.ID)

@@ -73,6 +73,10 @@ type InstanceEvidence struct {
 	GroupsCreated     []string `json:"groups_created,omitempty"`
 	// Tagged says the quarantine tags were put on the instance.
 	Tagged bool `json:"tagged,omitempty"`
+	// Intended marks evidence saved before the first change: the change
+	// fields then say what the quarantine set out to change, and Undo
+	// restores all of it.
+	Intended bool `json:"intended,omitempty"`
 }
 
 // InterfaceEvidence is one network interface of a quarantined instance.
@@ -350,10 +354,16 @@ func quarantineUndoText(ev *InstanceEvidence, detach, protectionOff bool) string
 	return b
 }
 
-// Execute implements picket.Responder. It reads the instance again (the
-// state recorded is the state at execution), then runs every step it can:
-// a failed step stops only the steps that depend on it.
+// Execute implements picket.Responder.
 func (q *Quarantine) Execute(ctx context.Context, plan picket.Plan, f *picket.Finding) picket.ActionResult {
+	return q.ExecuteWith(ctx, plan, f, nil)
+}
+
+// ExecuteWith implements CheckpointResponder. It reads the instance again
+// (the state recorded is the state at execution) and saves it through save,
+// then runs every step it can: a failed step stops only the steps that
+// depend on it.
+func (q *Quarantine) ExecuteWith(ctx context.Context, plan picket.Plan, f *picket.Finding, save Checkpoint) picket.ActionResult {
 	req := plan.Request
 	id := req.Target.ID
 	res := picket.ActionResult{Request: req, Started: q.now().UTC()}
@@ -386,6 +396,24 @@ func (q *Quarantine) Execute(ctx context.Context, plan picket.Plan, f *picket.Fi
 		return finish()
 	}
 	ev := &s.ev
+
+	// What the steps below set out to change goes to the store before the
+	// first of them, so that an Undo after a restart restores it.
+	intended := *ev
+	intended.Intended = true
+	intended.ProtectionEnabled = ev.TerminationProtectionKnown && !ev.TerminationProtection
+	intended.Detached = ev.AutoScalingGroup != "" && c.AutoScaling != nil && s.asgErr == nil
+	intended.Tagged = true
+	intended.NetworkInterfaces = slices.Clone(ev.NetworkInterfaces)
+	for i := range intended.NetworkInterfaces {
+		intended.NetworkInterfaces[i].Moved = true
+	}
+	if err := save.save(req.DryRun, intended); err != nil {
+		res.Steps, res.Outcome = st.results(), picket.OutcomeFailed
+		res.Summary = fmt.Sprintf("Picket could not save the state of instance %s before changing it, so it changed nothing.", id)
+		res.NextStep = "Check the bot's data volume and try again."
+		return finish()
+	}
 
 	// Termination protection first: nothing after it may end the instance.
 	const opModifyInstance = "ec2:ModifyInstanceAttribute"

@@ -194,6 +194,8 @@ func verb(k picket.ActionKind) string {
 		return "disabling"
 	case picket.ActionQuarantineInstance:
 		return "quarantining"
+	case picket.ActionRevokeSessions:
+		return "revoking the sessions of"
 	case picket.ActionSuppress:
 		return "suppressing"
 	case picket.ActionEscalate:
@@ -214,10 +216,15 @@ func pickTarget(kind picket.ActionKind, f *picket.Finding, targetID string) (pic
 	fits := func(r picket.Resource) bool {
 		switch kind {
 		case picket.ActionDisableUser:
+			// Only IAM users: an access key names its user only when an IAM
+			// user owns it (see picket.Resource.UserName). Root fits so that
+			// the plan refuses it and points to Escalate.
 			return r.Kind == picket.ResourceIAMUser || r.Kind == picket.ResourceRoot ||
 				(r.Kind == picket.ResourceAccessKey && r.UserName != "")
 		case picket.ActionQuarantineInstance:
 			return r.Kind == picket.ResourceEC2Instance
+		case picket.ActionRevokeSessions:
+			return r.Kind == picket.ResourceRoleSession
 		}
 		return true
 	}
@@ -288,6 +295,9 @@ func (s *Service) Prepare(ctx context.Context, actor picket.Actor, kind picket.A
 	switch {
 	case len(s.o.Policy.AllowedAccounts) > 0 && !slices.Contains(s.o.Policy.AllowedAccounts, f.Account):
 		plan = picket.Plan{Request: req, Refusal: fmt.Sprintf("Picket is not allowed to act in account %s (it is not on the allow-list).", f.Account)}
+	case kind.Contains() && req.Target.Mismatch != "":
+		plan = picket.Plan{Request: req, Alternative: picket.ActionEscalate,
+			Refusal: "The finding names this resource inconsistently (" + req.Target.Mismatch + "), so Picket will not act on it. Check the finding in the console."}
 	case kind == picket.ActionUndo:
 		u := s.o.Undoers[original.Request.Kind]
 		if u == nil {
@@ -296,6 +306,14 @@ func (s *Service) Prepare(ctx context.Context, actor picket.Actor, kind picket.A
 		}
 		if original.UndoneBy != "" {
 			plan = picket.Plan{Request: req, Refusal: "This action was already undone."}
+			break
+		}
+		var refusal string
+		if refusal, err = s.laterContainment(original); err != nil {
+			return picket.Plan{}, err
+		}
+		if refusal != "" {
+			plan = picket.Plan{Request: req, Refusal: refusal}
 			break
 		}
 		plan, err = u.PlanUndo(ctx, original, req)
@@ -405,6 +423,41 @@ func (s *Service) Run(ctx context.Context, requestID string, actor picket.Actor,
 	return s.execute(ctx, frec, rec), nil
 }
 
+// ActionLister lists every action record; store.DB implements it. Undo
+// uses it to find other containments of the same resource.
+type ActionLister interface {
+	AllActions() ([]picket.ActionRecord, error)
+}
+
+// laterContainment refuses to undo original while a containment of the
+// same resource that started after it is still in force: original's
+// evidence predates it, so restoring that evidence would silently lift the
+// later containment too. Undoing the later one first is safe, as its
+// evidence already shows original's changes. (Claims per resource keep
+// two containments of one resource from being in force at once; records
+// from before they did can.)
+func (s *Service) laterContainment(original picket.ActionRecord) (string, error) {
+	al, ok := s.o.Actions.(ActionLister)
+	key := original.Request.ResourceKey()
+	if !ok || key == "" {
+		return "", nil
+	}
+	all, err := al.AllActions()
+	if err != nil {
+		return "", &picket.Error{Code: picket.EUNAVAILABLE, Err: fmt.Errorf("list actions: %w", err),
+			Message: "Picket could not check for other responses on this resource, so it did not plan the undo. Try again."}
+	}
+	for _, r := range all {
+		if r.Request.ID == original.Request.ID || !r.Active() || r.Request.ResourceKey() != key ||
+			r.Request.At.Before(original.Request.At) {
+			continue
+		}
+		return fmt.Sprintf("%s (request %s by %s, %s) is still in force on %s, and started after this one; undoing this one would lift it too. Undo that one first.",
+			r.Request.Kind.Label(), r.Request.ID, nameOf(r.Request.Actor), r.Status, targetName(r.Request.Target)), nil
+	}
+	return "", nil
+}
+
 // conflictError says who holds the claim.
 func conflictError(holder picket.ActionRecord) error {
 	who := holder.Request.Actor.Name
@@ -455,6 +508,16 @@ func (s *Service) execute(ctx context.Context, frec picket.FindingRecord, rec pi
 				}
 			}
 		}
+	} else if cr, ok := s.o.Responders[req.Kind].(CheckpointResponder); ok {
+		save := func(evidence json.RawMessage) error {
+			rec.Evidence, rec.Updated = evidence, s.o.Now().UTC()
+			if err := s.o.Actions.PutAction(rec); err != nil {
+				s.o.Logger.Error("save evidence before acting", "request_id", req.ID, "err", err)
+				return err
+			}
+			return nil
+		}
+		res = cr.ExecuteWith(ctx, rec.Plan, &frec.Finding, save)
 	} else {
 		res = s.o.Responders[req.Kind].Execute(ctx, rec.Plan, &frec.Finding)
 	}

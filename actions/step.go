@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -15,6 +16,33 @@ import (
 
 	"github.com/picketsec/picket"
 )
+
+// Checkpoint saves the evidence an execution recorded before its first
+// change, so that Undo can restore the state even when Picket stops before
+// the execution ends. An error means the evidence is not safe, and the
+// execution must then change nothing.
+type Checkpoint func(evidence json.RawMessage) error
+
+// save saves v through c, unless c is nil or the execution is a dry run
+// (which changes nothing).
+func (c Checkpoint) save(dryRun bool, v any) error {
+	if c == nil || dryRun {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode evidence: %w", err)
+	}
+	return c(b)
+}
+
+// CheckpointResponder is a responder whose execution saves its evidence
+// through save before its first change. The Service uses ExecuteWith when a
+// responder has it.
+type CheckpointResponder interface {
+	picket.Responder
+	ExecuteWith(ctx context.Context, plan picket.Plan, f *picket.Finding, save Checkpoint) picket.ActionResult
+}
 
 // steps records the AWS calls of one execution in order. Containment is
 // best effort: a failed step does not stop the ones after it unless they

@@ -235,8 +235,11 @@ func securityHubCriteria(f *picket.Finding, r picket.Resource) *shtypes.Automati
 		Type:         eq(f.Type),
 	}
 	var raw asffMatchFields
-	if len(f.Raw) > 0 && json.Unmarshal(f.Raw, &raw) == nil && raw.GeneratorID != "" {
-		c.GeneratorId = eq(raw.GeneratorID)
+	if len(f.Raw) > 0 {
+		json.Unmarshal(f.Raw, &raw) // a finding that is not ASFF has no fields to match
+	}
+	if g := generatorOf(f); g != "" {
+		c.GeneratorId = eq(g)
 	}
 	if r.Kind == picket.ResourceAccount || r.ID == "" {
 		return c
@@ -253,6 +256,19 @@ func securityHubCriteria(f *picket.Finding, r picket.Resource) *shtypes.Automati
 	}
 	c.ResourceId = eq(id)
 	return c
+}
+
+// generatorOf is the GeneratorId of an ASFF finding: decoded, or read from
+// the raw finding of one stored before it was decoded.
+func generatorOf(f *picket.Finding) string {
+	if f.GeneratorID != "" || f.Source != picket.SourceSecurityHub || len(f.Raw) == 0 {
+		return f.GeneratorID
+	}
+	var raw asffMatchFields
+	if json.Unmarshal(f.Raw, &raw) != nil {
+		return ""
+	}
+	return raw.GeneratorID
 }
 
 // guardDutyDescription keeps to the characters a GuardDuty filter description
@@ -302,9 +318,12 @@ func (s *Suppress) Execute(ctx context.Context, plan picket.Plan, f *picket.Find
 	ev := SuppressionEvidence{GuardDutyFindingID: t.gdID, SecurityHubFindingID: t.shID}
 	var sup *picket.Suppression
 	if req.Similar {
+		// The same scope as the remote rule: product and generator too
+		// (GuardDuty filters are of one product and have no generator).
 		sup = &picket.Suppression{
 			ID: "sup-" + req.ID, FindingKey: req.FindingKey,
-			Source: f.Source, Type: f.Type, Account: f.Account, Region: f.Region,
+			Source: f.Source, ProductARN: f.ProductARN, GeneratorID: generatorOf(f),
+			Type: f.Type, Account: f.Account, Region: f.Region,
 			Reason: req.Reason, Actor: req.Actor, Created: res.Started, Until: req.Until.UTC(),
 		}
 		if req.Target.Kind != picket.ResourceAccount {

@@ -436,3 +436,46 @@ func TestSuppressLift(t *testing.T) {
 		})
 	}
 }
+
+// TestSuppressSimilarLocalRuleHasRemoteScope checks that the local rule of
+// a Suppress similar carries the product and generator of the Security Hub
+// automation rule made with it, so that it silences no other product's or
+// control's findings of the same type.
+func TestSuppressSimilarLocalRuleHasRemoteScope(t *testing.T) {
+	srv := newSuppressFake(t)
+	f := testSecurityHubFinding()
+	_, res, calls := runSuppress(t, srv, testSuppressRequest(f, true, false), f)
+	rule := callsOf(calls, "securityhub:CreateAutomationRule")[0].JSON
+	sup := decodeSuppression(t, res).Suppression
+	if sup == nil {
+		t.Fatal("no local rule in the evidence")
+	}
+	if want := jsonAt(rule, "Criteria", "ProductArn", 0, "Value"); sup.ProductARN != want {
+		t.Errorf("local rule ProductARN: got %q, want the remote rule's %v", sup.ProductARN, want)
+	}
+	if want := jsonAt(rule, "Criteria", "GeneratorId", 0, "Value"); sup.GeneratorID != want {
+		t.Errorf("local rule GeneratorID: got %q, want the remote rule's %v", sup.GeneratorID, want)
+	}
+	now := stoppedClock()()
+	same := *f
+	same.GeneratorID = "arn:aws:securityhub:::ruleset/cis-aws-foundations-benchmark/v/1.2.0/rule/1.10"
+	otherProduct := same
+	otherProduct.ProductARN = "arn:aws:securityhub:us-east-1::product/vendor/scanner"
+	otherControl := same
+	otherControl.GeneratorID = "arn:aws:securityhub:::ruleset/cis-aws-foundations-benchmark/v/1.2.0/rule/2.1"
+	for _, tc := range []struct {
+		name string
+		f    picket.Finding
+		want bool
+	}{
+		{"same product and generator", same, true},
+		{"another product, same type", otherProduct, false},
+		{"another control, same type", otherControl, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sup.Matches(&tc.f, now); got != tc.want {
+				t.Errorf("Matches: got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -115,9 +115,11 @@ type RunningLister interface {
 }
 
 // Recover closes the actions a previous process stopped in the middle of
-// (status running at start-up): the steps it finished are unknown, so each
-// is marked failed with a sentence saying so, which releases its claim, and
-// announced in the alert's thread. It returns how many it closed. Call it
+// (status running at start-up), and announces each in the alert's thread.
+// The steps it finished are unknown. One that had saved its evidence
+// before its first change is marked partial: it keeps its claim and can be
+// undone from that evidence. Any other changed nothing yet, and is marked
+// failed, which releases its claim. It returns how many it closed. Call it
 // once at start-up, before Slack requests are served.
 func (s *Service) Recover(ctx context.Context) int {
 	rl, ok := s.o.Actions.(RunningLister)
@@ -134,13 +136,21 @@ func (s *Service) Recover(ctx context.Context) int {
 		res := picket.ActionResult{Request: rec.Request, Outcome: picket.OutcomeFailed, Started: rec.Updated, Finished: now,
 			Summary:  "Picket stopped while this action was running, so it cannot tell which steps were done.",
 			NextStep: "Check the resource in the AWS console (and CloudTrail for the calls), then run the action again if it is still needed."}
-		rec.Status, rec.Result, rec.Updated = picket.OutcomeFailed, &res, now
+		if len(rec.Evidence) > 0 {
+			// The state before any change was saved: some steps may have
+			// been done, so the action keeps its claim and Undo restores
+			// that state.
+			res.Outcome, res.Evidence = picket.OutcomePartial, rec.Evidence
+			res.Summary = "Picket stopped while this action was running, after it recorded the state before any change; some steps may have been done."
+			res.NextStep = "Check the resource in the AWS console (and CloudTrail for the calls). Undo restores the recorded state; run the action again if it is still needed."
+		}
+		rec.Status, rec.Result, rec.Updated = res.Outcome, &res, now
 		if err := s.o.Actions.PutAction(rec); err != nil {
 			s.o.Logger.Error("close interrupted action", "request_id", rec.Request.ID, "err", err)
 			continue
 		}
 		e := entryFor("interrupted", picket.Actor{ID: "picket", Name: "Picket"}, rec.Request)
-		e.Outcome, e.Detail = string(picket.OutcomeFailed), res.Summary
+		e.Outcome, e.Detail = string(res.Outcome), res.Summary
 		s.audit(e)
 		if frec, ok, err := s.o.Findings.Finding(rec.Request.FindingKey); err == nil && ok {
 			s.announce(ctx, frec, rec)

@@ -21,6 +21,8 @@ var buttons = map[string]picket.ActionKind{
 	ActionSuppress:           picket.ActionSuppress,
 	ActionEscalate:           picket.ActionEscalate,
 	ActionUndo:               picket.ActionUndo,
+
+	"picket.revoke_role_sessions": picket.ActionRevokeSessions, // notifiers.ActionRevokeSessions
 }
 
 // Block and action ids of the plan dialog's inputs.

@@ -78,6 +78,10 @@ type AWS struct {
 	EndpointURL string `yaml:"endpoint_url"`
 	// QueueURL is the SQS queue of findings. Env PICKET_QUEUE_URL.
 	QueueURL string `yaml:"queue_url"`
+	// TopicARN is the SNS topic EventBridge publishes findings to; when
+	// set, SNS notifications from any other topic are refused. Env
+	// PICKET_TOPIC_ARN.
+	TopicARN string `yaml:"topic_arn"`
 }
 
 // Ingest configures the SQS consumer.

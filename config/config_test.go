@@ -155,6 +155,7 @@ log:
 		{"AWS_REGION over AWS_DEFAULT_REGION", map[string]string{"AWS_REGION": "ap-south-1", "AWS_DEFAULT_REGION": "us-west-2"}, func(c config.Config) any { return c.AWS.Region }, "ap-south-1"},
 		{"env endpoint", map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}, func(c config.Config) any { return c.AWS.EndpointURL }, "http://127.0.0.1:4566"},
 		{"env queue over file", map[string]string{"PICKET_QUEUE_URL": "http://127.0.0.1:9/000000000000/env"}, func(c config.Config) any { return c.AWS.QueueURL }, "http://127.0.0.1:9/000000000000/env"},
+		{"env topic", map[string]string{"PICKET_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:picket-findings"}, func(c config.Config) any { return c.AWS.TopicARN }, "arn:aws:sns:eu-west-1:123456789012:picket-findings"},
 		{"env api url gets final slash", map[string]string{"PICKET_SLACK_API_URL": "http://127.0.0.1:9/api"}, func(c config.Config) any { return c.Slack.APIURL }, "http://127.0.0.1:9/api/"},
 		{"env log level over file", map[string]string{"PICKET_LOG_LEVEL": "warn"}, func(c config.Config) any { return c.Log.Level }, "warn"},
 		{"env log format", map[string]string{"PICKET_LOG_FORMAT": "text"}, func(c config.Config) any { return c.Log.Format }, "text"},
@@ -763,7 +764,7 @@ func TestValidateOther(t *testing.T) {
 		}, []string{
 			`roles[0].users[0]: "alice" is not a Slack user id (U... or W...)`,
 			`roles[0].groups[0]: "@sec" is not a Slack user-group id (S...)`,
-			`roles[0].actions[0]: "reboot" is not an action (want one of [disable_user quarantine_instance suppress escalate undo])`,
+			`roles[0].actions[0]: "reboot" is not an action (want one of [disable_user quarantine_instance revoke_role_sessions suppress escalate undo])`,
 			`roles[0].accounts[0]: "12" is not a 12-digit account id`,
 			`roles[1].name: "r" is already the name of roles[0]`,
 			`roles[1]: names no users and no groups: it grants nothing`,
@@ -776,7 +777,7 @@ func TestValidateOther(t *testing.T) {
 			c.Responses.IsolationGroup = ""
 			c.Responses.Accounts = []config.Account{{ID: "210987654321", RoleARN: "PicketResponder"}, {ID: "210987654321", RoleARN: "arn:aws:iam::210987654321:role/R"}}
 		}, []string{
-			`responses.approvals[0]: "*" is not an action (want one of [disable_user quarantine_instance suppress escalate undo])`,
+			`responses.approvals[0]: "*" is not an action (want one of [disable_user quarantine_instance revoke_role_sessions suppress escalate undo])`,
 			`responses.approval_timeout: 1s is out of range (1m to 24h)`,
 			`responses.escalation_topic_arn: "topic" is not an SNS topic ARN`,
 			`responses.isolation_group: required: the name of the isolation security group`,
@@ -797,6 +798,10 @@ func TestValidateOther(t *testing.T) {
 		}, nil},
 		{"bad endpoint", func(c *config.Config) { c.AWS.EndpointURL = "localhost:4566" }, []string{
 			`aws.endpoint_url: "localhost:4566" is not an absolute http(s) URL`,
+		}},
+		{"topic", func(c *config.Config) { c.AWS.TopicARN = "arn:aws:sns:eu-west-1:123456789012:picket-findings" }, nil},
+		{"bad topic", func(c *config.Config) { c.AWS.TopicARN = "picket-findings" }, []string{
+			`aws.topic_arn: "picket-findings" is not an SNS topic ARN`,
 		}},
 		{"full route", func(c *config.Config) {
 			c.Routes = []config.Route{{Name: "a", MinSeverity: "Critical", Sources: []string{"guardduty"}, Accounts: []string{"012345678901"},

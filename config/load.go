@@ -44,6 +44,7 @@ func envSettings() []envSetting {
 		{EnvVar{"AWS_REGION", "aws.region", "AWS region"}, func(c *Config, v string) { c.AWS.Region = v }},
 		{EnvVar{"AWS_ENDPOINT_URL", "aws.endpoint_url", "endpoint of every AWS client (emulators)"}, func(c *Config, v string) { c.AWS.EndpointURL = v }},
 		{EnvVar{"PICKET_QUEUE_URL", "aws.queue_url", "SQS queue of findings"}, func(c *Config, v string) { c.AWS.QueueURL = v }},
+		{EnvVar{"PICKET_TOPIC_ARN", "aws.topic_arn", "the only SNS topic whose findings are accepted"}, func(c *Config, v string) { c.AWS.TopicARN = v }},
 		{EnvVar{"PICKET_LOG_LEVEL", "log.level", "debug, info, warn or error"}, func(c *Config, v string) { c.Log.Level = v }},
 		{EnvVar{"PICKET_LOG_FORMAT", "log.format", "json or text"}, func(c *Config, v string) { c.Log.Format = v }},
 	}

@@ -18,8 +18,8 @@ type Role struct {
 	Users []string `yaml:"users,omitempty"`
 	// Groups are Slack user-group ids (S...).
 	Groups []string `yaml:"groups,omitempty"`
-	// Actions are disable_user, quarantine_instance, suppress, escalate,
-	// undo, or "*" for all.
+	// Actions are disable_user, quarantine_instance, revoke_role_sessions,
+	// suppress, escalate, undo, or "*" for all.
 	Actions []string `yaml:"actions,omitempty"`
 	// Commands are the /picket commands the role may run (help, posture,
 	// check, finding, user, instance, audit, suppressions, digest, status),
@@ -70,7 +70,7 @@ type Account struct {
 
 // ActionNames are the actions roles, dry runs and approvals may name.
 var ActionNames = []string{
-	string(picket.ActionDisableUser), string(picket.ActionQuarantineInstance),
+	string(picket.ActionDisableUser), string(picket.ActionQuarantineInstance), string(picket.ActionRevokeSessions),
 	string(picket.ActionSuppress), string(picket.ActionEscalate), string(picket.ActionUndo),
 }
 

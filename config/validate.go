@@ -179,6 +179,9 @@ func (v *checker) aws(a AWS) {
 	if a.QueueURL != "" {
 		v.url("aws.queue_url", a.QueueURL)
 	}
+	if a.TopicARN != "" && !topicARNPattern.MatchString(a.TopicARN) {
+		v.add("aws.topic_arn", "%q is not an SNS topic ARN", a.TopicARN)
+	}
 }
 
 func (v *checker) ingest(in Ingest) {

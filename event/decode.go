@@ -16,6 +16,32 @@ const (
 	detailImportedV2    = "Findings Imported V2"  // Security Hub v2, OCSF
 )
 
+// Decoder decodes SQS message bodies with the checks that make a message
+// trusted. The zero Decoder is what Decode uses.
+type Decoder struct {
+	// TopicARN, when set, is the only SNS topic whose envelopes are
+	// accepted: an SNS notification from another topic, or without a
+	// TopicArn, is refused with picket.EUNTRUSTED.
+	TopicARN string
+	// EventsOnly refuses bare findings and GetFindings responses
+	// (picket.EUNTRUSTED): on the queue, only AWS delivers findings, and it
+	// always wraps them in an EventBridge event.
+	EventsOnly bool
+}
+
+// Decode turns one SQS message body into findings as the package-level
+// Decode does, with d's checks.
+func (d Decoder) Decode(body []byte) ([]picket.Finding, error) {
+	return decodeDoc(&d, body, false, false)
+}
+
+// Event sources that may send each kind of finding event: GuardDuty sends
+// "GuardDuty Finding", Security Hub (CSPM and v2) the Security Hub ones.
+const (
+	sourceGuardDuty   = "aws.guardduty"
+	sourceSecurityHub = "aws.securityhub"
+)
+
 // Decode turns one SQS message body into findings.
 //
 // The body may be an SNS envelope whose Message holds an EventBridge event,
@@ -27,10 +53,11 @@ const (
 // Every error is a *picket.Error: EINVALID for malformed input (its message
 // says what and where), ENOTFINDING for well-formed input that carries no
 // finding (its message says what it is instead), EUNSUPPORTED for Security
-// Hub v2 (OCSF) events. Decode does not retain body: each Finding.Raw is a
-// copy.
+// Hub v2 (OCSF) events, EUNTRUSTED for a finding event whose source is not
+// the AWS service that sends it. Decode does not retain body: each
+// Finding.Raw is a copy.
 func Decode(body []byte) ([]picket.Finding, error) {
-	return decodeDoc(body, false, false)
+	return decodeDoc(&Decoder{}, body, false, false)
 }
 
 // Error helpers: every error Decode returns is built by one of these.
@@ -44,6 +71,10 @@ func notFindingf(format string, args ...any) error {
 
 func unsupportedf(format string, args ...any) error {
 	return picket.Errorf(picket.EUNSUPPORTED, format, args...)
+}
+
+func untrustedf(format string, args ...any) error {
+	return picket.Errorf(picket.EUNTRUSTED, format, args...)
 }
 
 // Top-level keys whose presence tells one document shape from another.
@@ -89,6 +120,7 @@ type doc struct {
 	keys     [5][]byte
 	nkeys    int
 	snsType  span
+	topicARN span
 	message  []byte
 	msgOwned bool
 	msgSeen  bool
@@ -114,7 +146,7 @@ type doc struct {
 
 // decodeDoc decodes one JSON document. owned says whether data belongs to
 // the decoder (then Raw may alias it); inSNS whether data is an SNS Message.
-func decodeDoc(data []byte, owned, inSNS bool) ([]picket.Finding, error) {
+func decodeDoc(dec *Decoder, data []byte, owned, inSNS bool) ([]picket.Finding, error) {
 	s := scanner{data: data}
 	switch c := s.peek(); c {
 	case '{':
@@ -139,6 +171,9 @@ func decodeDoc(data []byte, owned, inSNS bool) ([]picket.Finding, error) {
 		switch string(k) {
 		case "Type":
 			d.snsType = rawSpan(&s)
+		case "TopicArn":
+			d.flags |= keyTopicArn
+			d.topicARN = rawSpan(&s)
 		case "Message":
 			if s.peek() == '"' {
 				var escaped bool
@@ -191,7 +226,7 @@ func decodeDoc(data []byte, owned, inSNS bool) ([]picket.Finding, error) {
 		if inSNS {
 			return nil, notFindingf("SNS message holds another SNS envelope")
 		}
-		return decodeSNS(&s, &d)
+		return decodeSNS(dec, &s, &d)
 	case d.hasDetailType:
 		return decodeEvent(&s, &d, owned)
 	case d.detail.ok():
@@ -200,6 +235,9 @@ func decodeDoc(data []byte, owned, inSNS bool) ([]picket.Finding, error) {
 		return nil, notFindingf("%s", recordsReason(data, d.records))
 	case d.messages.ok():
 		return nil, notFindingf("SQS ReceiveMessage response: send each message's Body")
+	case dec.EventsOnly && (d.upperFindings.ok() || d.lowerFindings.ok() || d.flags&keyProductArn != 0 ||
+		d.flags&keyResource != 0 && d.flags&keyService != 0):
+		return nil, untrustedf("a bare finding or GetFindings response is not accepted here: AWS delivers findings in EventBridge events")
 	case d.upperFindings.ok():
 		return decodeFindingList(data, d.upperFindings, owned, false)
 	case d.lowerFindings.ok():
@@ -307,13 +345,25 @@ func probe(s *scanner) uint32 {
 }
 
 // decodeSNS handles an SNS envelope.
-func decodeSNS(s *scanner, d *doc) ([]picket.Finding, error) {
+func decodeSNS(dec *Decoder, s *scanner, d *doc) ([]picket.Finding, error) {
 	typ, err := spanString(s.data, d.snsType, "Type")
 	if err != nil {
 		return nil, err
 	}
 	if typ != "Notification" {
 		return nil, notFindingf("SNS %s, not a notification", word(typ))
+	}
+	if dec.TopicARN != "" {
+		topic, err := spanString(s.data, d.topicARN, "TopicArn")
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case topic == "":
+			return nil, untrustedf("SNS notification has no TopicArn; only %s is accepted", dec.TopicARN)
+		case topic != dec.TopicARN:
+			return nil, untrustedf("SNS notification from topic %s; only %s is accepted", quoteShort([]byte(topic)), dec.TopicARN)
+		}
 	}
 	if !d.msgSeen {
 		return nil, invalidf("SNS notification has no Message string")
@@ -326,7 +376,7 @@ func decodeSNS(s *scanner, d *doc) ([]picket.Finding, error) {
 	if i == len(m) || m[i] != '{' {
 		return nil, notFindingf("SNS message is plain text, not an EventBridge event")
 	}
-	fs, err := decodeDoc(m, d.msgOwned, true)
+	fs, err := decodeDoc(dec, m, d.msgOwned, true)
 	if err != nil {
 		var code, msg string = picket.ErrorCode(err), picket.ErrorMessage(err)
 		return nil, picket.Errorf(code, "SNS message: %s", msg)
@@ -367,6 +417,14 @@ func decodeEvent(s *scanner, d *doc, owned bool) ([]picket.Finding, error) {
 	src, err := spanString(s.data, d.source, "source")
 	if err != nil {
 		return nil, err
+	}
+	if dt := d.detailType; dt == detailImportedV2 || parsesDetail(dt) {
+		if want := eventSource(dt); src != want {
+			if src == "" {
+				return nil, untrustedf("%q event has no source; only %s sends these", dt, want)
+			}
+			return nil, untrustedf("%q event from source %s; only %s sends these", dt, quoteShort([]byte(src)), want)
+		}
 	}
 	switch dt := d.detailType; {
 	case dt == detailImportedV2:
@@ -415,6 +473,15 @@ func decodeEvent(s *scanner, d *doc, owned bool) ([]picket.Finding, error) {
 		ev.customAction = toString(d.action)
 	}
 	return finishSecurityHub(d.asff, &ev, owned)
+}
+
+// eventSource is the EventBridge source that sends finding events of
+// detailType (one parsesDetail accepts, or Security Hub v2's).
+func eventSource(detailType string) string {
+	if detailType == detailGuardDuty {
+		return sourceGuardDuty
+	}
+	return sourceSecurityHub
 }
 
 // word returns s as is when it is a plain word, else quoted, so that odd

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"strings"
 	"time"
 
 	"github.com/picketsec/picket"
@@ -23,6 +24,7 @@ type gdFinding struct {
 
 	resourceType                    []byte
 	accessKeyID, userName, userType []byte
+	principalID                     []byte
 	instanceID                      []byte
 	buckets                         []gdBucket
 	otherID, otherARN               []byte
@@ -90,6 +92,8 @@ func parseGDResource(s *scanner, g *gdFinding) {
 					g.userName = s.strField("resource.accessKeyDetails.userName")
 				case "userType":
 					g.userType = s.strField("resource.accessKeyDetails.userType")
+				case "principalId":
+					g.principalID = s.strField("resource.accessKeyDetails.principalId")
 				default:
 					s.skip()
 				}
@@ -229,24 +233,8 @@ func gdResources(g *gdFinding, partition, account, region string) []picket.Resou
 	case "":
 		return nil
 	case "AccessKey":
-		var rs []picket.Resource
-		user := toString(g.userName)
-		if len(g.accessKeyID) > 0 {
-			rs = append(rs, picket.Resource{Kind: picket.ResourceAccessKey, Type: typ, ID: toString(g.accessKeyID), UserName: user})
-		}
-		switch userType := toString(g.userType); userType {
-		case "IAMUser":
-			if user != "" {
-				rs = append(rs, picket.Resource{Kind: picket.ResourceIAMUser, Type: userType, ID: user, ARN: iamARN(partition, account, "user/"+user)})
-			}
-		case "Root":
-			rs = append(rs, picket.Resource{Kind: picket.ResourceRoot, Type: userType, ID: account, ARN: iamARN(partition, account, "root")})
-		case "AssumedRole":
-			if user != "" {
-				rs = append(rs, picket.Resource{Kind: picket.ResourceIAMRole, Type: userType, ID: user})
-			}
-		}
-		return rs
+		return principalResources(partition, account, typ, toString(g.accessKeyID), toString(g.userType),
+			toString(g.userName), toString(g.principalID), principalIssuer{})
 	case "Instance":
 		id := toString(g.instanceID)
 		r := picket.Resource{Kind: picket.ResourceEC2Instance, Type: typ, ID: id, Region: region}
@@ -269,6 +257,65 @@ func gdResources(g *gdFinding, partition, account, region string) []picket.Resou
 		return rs
 	}
 	return []picket.Resource{{Kind: picket.ResourceOther, Type: typ, ID: toString(g.otherID), ARN: toString(g.otherARN), Region: region}}
+}
+
+// principalIssuer is what ASFF's SessionContext.SessionIssuer says about
+// the role behind a session.
+type principalIssuer struct {
+	typ, name, arn string
+}
+
+// principalResources maps an access key and the principal using it to
+// Picket resources: the key (owned by an IAM user only when the principal
+// is one) and the principal by its type. name is the principal's name as
+// the finding gives it: for an assumed role, the name of the role (the
+// session's issuer), never the session name, which is the part of
+// principalID after the colon.
+//
+// Without a principal type (Security Hub imports before 2020), only a
+// long-term key (AKIA) or no key at all is taken to belong to an IAM user,
+// and never when the name is that of the root user.
+func principalResources(partition, account, keyType, key, typ, name, principalID string, issuer principalIssuer) []picket.Resource {
+	var rs []picket.Resource
+	k := picket.Resource{Kind: picket.ResourceAccessKey, Type: keyType, ID: key, PrincipalType: typ, PrincipalID: principalID}
+	user := func() {
+		k.UserName = name
+		rs = append(rs, picket.Resource{Kind: picket.ResourceIAMUser, Type: picket.PrincipalIAMUser, ID: name,
+			ARN: iamARN(partition, account, "user/"+name), PrincipalType: typ, PrincipalID: principalID})
+	}
+	switch typ {
+	case picket.PrincipalIAMUser:
+		if name != "" {
+			user()
+		}
+	case picket.PrincipalRoot:
+		rs = append(rs, picket.Resource{Kind: picket.ResourceRoot, Type: typ, ID: account, ARN: iamARN(partition, account, "root"), PrincipalType: typ})
+	case picket.PrincipalAssumedRole:
+		role, roleARN := name, ""
+		if issuer.arn != "" && (issuer.typ == "" || issuer.typ == "Role") && strings.Contains(issuer.arn, ":role/") {
+			roleARN = issuer.arn
+			role = afterLast(issuer.arn, '/')
+		} else if issuer.name != "" {
+			role = issuer.name
+		}
+		_, session, _ := strings.Cut(principalID, ":")
+		if role != "" {
+			rs = append(rs, picket.Resource{Kind: picket.ResourceRoleSession, Type: typ, ID: role, ARN: roleARN,
+				PrincipalType: typ, PrincipalID: principalID, Session: session})
+		}
+	case picket.PrincipalFederatedUser:
+		if name != "" {
+			rs = append(rs, picket.Resource{Kind: picket.ResourceFederatedUser, Type: typ, ID: name, PrincipalType: typ, PrincipalID: principalID})
+		}
+	case "":
+		if name != "" && !strings.HasPrefix(key, "ASIA") && !strings.EqualFold(name, "root") {
+			user()
+		}
+	}
+	if key != "" {
+		rs = append([]picket.Resource{k}, rs...)
+	}
+	return rs
 }
 
 func iamARN(partition, account, resource string) string {

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ type asffFinding struct {
 	raw []byte
 
 	id, productARN, productName, region, account []byte
+	generatorID                                  []byte
 	firstType, title, description                []byte
 	createdAt, updatedAt, firstSeen, lastSeen    time.Time
 
@@ -38,6 +40,8 @@ type asffFinding struct {
 type asffResource struct {
 	typ, id, region                        []byte
 	userName, principalName, principalType []byte
+	principalID                            []byte
+	issuerType, issuerName, issuerARN      []byte
 	roleName, groupID                      []byte
 }
 
@@ -99,6 +103,8 @@ func parseASFF(s *scanner, a *asffFinding) {
 			a.productARN = s.strField("ProductArn")
 		case "ProductName":
 			a.productName = s.strField("ProductName")
+		case "GeneratorId":
+			a.generatorID = s.strField("GeneratorId")
 		case "Region":
 			a.region = s.strField("Region")
 		case "AwsAccountId":
@@ -231,6 +237,10 @@ func parseASFFResource(s *scanner, r *asffResource) {
 							r.userName = s.strField("Details.AwsIamAccessKey.UserName")
 						case "PrincipalType":
 							r.principalType = s.strField("Details.AwsIamAccessKey.PrincipalType")
+						case "PrincipalId":
+							r.principalID = s.strField("Details.AwsIamAccessKey.PrincipalId")
+						case "SessionContext":
+							parseSessionContext(s, r)
 						default:
 							s.skip()
 						}
@@ -265,6 +275,29 @@ func parseASFFResource(s *scanner, r *asffResource) {
 			}
 		default:
 			s.skip()
+		}
+	}
+}
+
+// parseSessionContext reads the issuer of a session from
+// Details.AwsIamAccessKey.SessionContext.
+func parseSessionContext(s *scanner, r *asffResource) {
+	for more := s.object("AwsIamAccessKey.SessionContext"); more; more = s.more() {
+		if string(s.key()) != "SessionIssuer" {
+			s.skip()
+			continue
+		}
+		for more := s.object("SessionContext.SessionIssuer"); more; more = s.more() {
+			switch string(s.key()) {
+			case "Type":
+				r.issuerType = s.strField("SessionIssuer.Type")
+			case "UserName":
+				r.issuerName = s.strField("SessionIssuer.UserName")
+			case "Arn":
+				r.issuerARN = s.strField("SessionIssuer.Arn")
+			default:
+				s.skip()
+			}
 		}
 	}
 }
@@ -313,6 +346,7 @@ func finishASFF(a *asffFinding, n int, ev *eventInfo, owned bool, f *picket.Find
 		Product:          asffProduct(a, productARN),
 		ProductARN:       productARN,
 		ARN:              gdARN,
+		GeneratorID:      toString(a.generatorID),
 		Type:             asffType(a.firstType, guardDuty),
 		Title:            toString(a.title),
 		Description:      toString(a.description),
@@ -468,7 +502,8 @@ func asffResources(list []asffResource, partition, account string) []picket.Reso
 		}
 		switch typ {
 		case "AwsIamUser":
-			rs = append(rs, picket.Resource{Kind: picket.ResourceIAMUser, Type: typ, ID: orString(r.userName, afterLast(id, '/')), ARN: arn})
+			rs = append(rs, picket.Resource{Kind: picket.ResourceIAMUser, Type: typ, ID: orString(r.userName, afterLast(id, '/')), ARN: arn,
+				Mismatch: nameMismatch("Details.AwsIamUser.UserName", toString(r.userName), arn, ":user/")})
 		case "AwsIamAccessKey":
 			// Id is "AWS::IAM::AccessKey:AKIA..." (or ":null" when unknown).
 			key := afterLast(id, ':')
@@ -476,21 +511,17 @@ func asffResources(list []asffResource, partition, account string) []picket.Reso
 				key = ""
 			}
 			user := orString(r.principalName, toString(r.userName))
-			if key != "" {
-				rs = append(rs, picket.Resource{Kind: picket.ResourceAccessKey, Type: typ, ID: key, UserName: user})
+			if strings.HasPrefix(key, "ASIA") && len(r.principalType) == 0 {
+				// A temporary key without a principal type: whose session it
+				// is cannot be told, so it is not taken for an IAM user.
+				rs = append(rs, picket.Resource{Kind: picket.ResourceAccessKey, Type: typ, ID: key})
+				continue
 			}
-			// Old imports give no PrincipalType; only long-term (AKIA) keys
-			// belong to IAM users, temporary (ASIA) ones to sessions.
-			switch pt := toString(r.principalType); {
-			case user != "" && (pt == "IAMUser" || pt == "" && !strings.HasPrefix(key, "ASIA")):
-				rs = append(rs, picket.Resource{Kind: picket.ResourceIAMUser, Type: "IAMUser", ID: user, ARN: iamARN(partition, account, "user/"+user)})
-			case pt == "Root":
-				rs = append(rs, picket.Resource{Kind: picket.ResourceRoot, Type: pt, ID: account, ARN: iamARN(partition, account, "root")})
-			case pt == "AssumedRole" && user != "":
-				rs = append(rs, picket.Resource{Kind: picket.ResourceIAMRole, Type: pt, ID: user})
-			}
+			rs = append(rs, principalResources(partition, account, typ, key, toString(r.principalType), user, toString(r.principalID),
+				principalIssuer{typ: toString(r.issuerType), name: toString(r.issuerName), arn: toString(r.issuerARN)})...)
 		case "AwsIamRole":
-			rs = append(rs, picket.Resource{Kind: picket.ResourceIAMRole, Type: typ, ID: orString(r.roleName, afterLast(id, '/')), ARN: arn})
+			rs = append(rs, picket.Resource{Kind: picket.ResourceIAMRole, Type: typ, ID: orString(r.roleName, afterLast(id, '/')), ARN: arn,
+				Mismatch: nameMismatch("Details.AwsIamRole.RoleName", toString(r.roleName), arn, ":role/")})
 		case "AwsEc2Instance":
 			rs = append(rs, picket.Resource{Kind: picket.ResourceEC2Instance, Type: typ, ID: afterLast(id, '/'), ARN: arn, Region: region})
 		case "AwsS3Bucket":
@@ -505,6 +536,23 @@ func asffResources(list []asffResource, partition, account string) []picket.Reso
 		}
 	}
 	return rs
+}
+
+// nameMismatch says how an IAM resource's name in its Details disagrees
+// with the ARN in Resources[].Id, or "" when they agree (or either is
+// missing). IAM names are unique regardless of case, so case alone is no
+// disagreement. An Id that is an ARN of another kind of resource disagrees.
+func nameMismatch(field, name, arn, kind string) string {
+	if name == "" || arn == "" {
+		return ""
+	}
+	if !strings.Contains(arn, kind) {
+		return field + " " + strconv.Quote(name) + " belongs to a resource whose Id " + strconv.Quote(arn) + " is not an IAM " + strings.Trim(kind, ":/") + " ARN"
+	}
+	if !strings.EqualFold(afterLast(arn, '/'), name) {
+		return field + " " + strconv.Quote(name) + " does not match the resource Id " + strconv.Quote(arn)
+	}
+	return ""
 }
 
 // afterLast returns what follows the last sep in s, or s.

@@ -327,31 +327,59 @@ func TestSameKeyAcrossSources(t *testing.T) {
 	}
 }
 
+// TestGuardDutyAccessKeyResources checks that the principal type survives
+// decoding: only an IAM user's key names an IAM user; a role session names
+// the role that issued it (GuardDuty's userName), with the session name from
+// principalId, and never an IAM user, even one with the session's name.
 func TestGuardDutyAccessKeyResources(t *testing.T) {
 	base := readFile(t, "guardduty/finding_Recon_IAMUser_MaliciousIPCaller.Custom_ARCHIVED__aws-samples-gd-response.json")
-	with := func(userType string) []byte {
+	with := func(userType, userName, key, principal string) []byte {
 		return edit(t, base, func(m map[string]any) {
 			ak := obj(m, "resource", "accessKeyDetails")
 			ak["userType"] = userType
-			ak["userName"] = "alice"
-			ak["accessKeyId"] = "AKIAEXAMPLE"
+			ak["userName"] = userName
+			ak["accessKeyId"] = key
+			ak["principalId"] = principal
 		})
 	}
-	key := picket.Resource{Kind: picket.ResourceAccessKey, Type: "AccessKey", ID: "AKIAEXAMPLE", UserName: "alice"}
+	keyOf := func(id, typ, principal, user string) picket.Resource {
+		return picket.Resource{Kind: picket.ResourceAccessKey, Type: "AccessKey", ID: id, UserName: user, PrincipalType: typ, PrincipalID: principal}
+	}
 	tests := []struct {
-		userType string
-		want     []picket.Resource
+		name string
+		body []byte
+		want []picket.Resource
 	}{
-		{"IAMUser", []picket.Resource{key, {Kind: picket.ResourceIAMUser, Type: "IAMUser", ID: "alice", ARN: "arn:aws:iam::123456789012:user/alice"}}},
-		{"Root", []picket.Resource{key, {Kind: picket.ResourceRoot, Type: "Root", ID: "123456789012", ARN: "arn:aws:iam::123456789012:root"}}},
-		{"AssumedRole", []picket.Resource{key, {Kind: picket.ResourceIAMRole, Type: "AssumedRole", ID: "alice"}}},
-		{"FederatedUser", []picket.Resource{key}},
+		{"IAMUser", with("IAMUser", "alice", "AKIAEXAMPLE", "AIDAALICE"), []picket.Resource{
+			keyOf("AKIAEXAMPLE", "IAMUser", "AIDAALICE", "alice"),
+			{Kind: picket.ResourceIAMUser, Type: "IAMUser", ID: "alice", ARN: "arn:aws:iam::123456789012:user/alice", PrincipalType: "IAMUser", PrincipalID: "AIDAALICE"},
+		}},
+		{"Root", with("Root", "Root", "AKIAROOT", "123456789012"), []picket.Resource{
+			keyOf("AKIAROOT", "Root", "123456789012", ""),
+			{Kind: picket.ResourceRoot, Type: "Root", ID: "123456789012", ARN: "arn:aws:iam::123456789012:root", PrincipalType: "Root"},
+		}},
+		{"AssumedRole session named like a user", with("AssumedRole", "web-role", "ASIAEXAMPLE", "AROAWEBROLE:alice"), []picket.Resource{
+			keyOf("ASIAEXAMPLE", "AssumedRole", "AROAWEBROLE:alice", ""),
+			{Kind: picket.ResourceRoleSession, Type: "AssumedRole", ID: "web-role", PrincipalType: "AssumedRole", PrincipalID: "AROAWEBROLE:alice", Session: "alice"},
+		}},
+		{"FederatedUser", with("FederatedUser", "bob", "ASIAFED", "123456789012:bob"), []picket.Resource{
+			keyOf("ASIAFED", "FederatedUser", "123456789012:bob", ""),
+			{Kind: picket.ResourceFederatedUser, Type: "FederatedUser", ID: "bob", PrincipalType: "FederatedUser", PrincipalID: "123456789012:bob"},
+		}},
+		{"AWSService", with("AWSService", "", "ASIASVC", ""), []picket.Resource{keyOf("ASIASVC", "AWSService", "", "")}},
+		{"no type, temporary key", with("", "alice", "ASIAEXAMPLE", ""), []picket.Resource{keyOf("ASIAEXAMPLE", "", "", "")}},
+		{"no type, named root", with("", "root", "AKIAEXAMPLE", ""), []picket.Resource{keyOf("AKIAEXAMPLE", "", "", "")}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.userType, func(t *testing.T) {
-			f := mustDecode(t, with(tc.userType))[0]
+		t.Run(tc.name, func(t *testing.T) {
+			f := mustDecode(t, tc.body)[0]
 			if !reflect.DeepEqual(f.Resources, tc.want) {
 				t.Errorf("got %+v, want %+v", f.Resources, tc.want)
+			}
+			for _, r := range f.Resources {
+				if tc.name != "IAMUser" && (r.Kind == picket.ResourceIAMUser || r.UserName != "") {
+					t.Errorf("got %+v, want no IAM user for a %s principal", r, tc.name)
+				}
 			}
 		})
 	}

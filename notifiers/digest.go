@@ -56,7 +56,7 @@ func RenderDigest(d picket.Digest) Message {
 	if len(d.Accounts) > 0 {
 		acc := make([]string, len(d.Accounts))
 		for i, a := range d.Accounts {
-			acc[i] = "`" + Escape(shorten(a, 40)) + "`"
+			acc[i] = code(shorten(a, 40))
 		}
 		scope = "accounts " + strings.Join(acc, ", ")
 	}
@@ -297,16 +297,16 @@ func expiringLines(d picket.Digest) []string {
 	for _, s := range d.Expiring {
 		what := []string{}
 		if s.Type != "" {
-			what = append(what, "`"+Escape(shorten(s.Type, 80))+"`")
+			what = append(what, code(shorten(s.Type, 80)))
 		}
 		if s.ResourceID != "" {
-			what = append(what, "on `"+Escape(shorten(s.ResourceID, 80))+"`")
+			what = append(what, "on "+code(shorten(s.ResourceID, 80)))
 		}
 		if s.Account != "" {
-			what = append(what, "in `"+Escape(shorten(s.Account, 40))+"`")
+			what = append(what, "in "+code(shorten(s.Account, 40)))
 		}
 		if len(what) == 0 {
-			what = append(what, "`"+Escape(shorten(s.ID, 60))+"`")
+			what = append(what, code(shorten(s.ID, 60)))
 		}
 		line := fmt.Sprintf("• %s until %s", strings.Join(what, " "), s.Until.UTC().Format("02 Jan 15:04 UTC"))
 		if s.Reason != "" {

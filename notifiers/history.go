@@ -56,7 +56,7 @@ const (
 type slackStyle struct{}
 
 func (slackStyle) text(s string) string    { return Escape(s) }
-func (slackStyle) code(s string) string    { return "`" + Escape(s) + "`" }
+func (slackStyle) code(s string) string    { return code(s) }
 func (slackStyle) prose(s string) string   { return linkConsoleURLs(s) }
 func (slackStyle) bold(s string) string    { return "*" + s + "*" }
 func (slackStyle) icon(name string) string { return name }
@@ -127,7 +127,7 @@ func recordByID(recs []picket.ActionRecord, id string) (picket.ActionRecord, boo
 // that changed something and has not been undone.
 func undoable(rec picket.ActionRecord) bool {
 	switch rec.Request.Kind {
-	case picket.ActionDisableUser, picket.ActionQuarantineInstance:
+	case picket.ActionDisableUser, picket.ActionQuarantineInstance, picket.ActionRevokeSessions:
 	default:
 		return false
 	}
@@ -200,6 +200,8 @@ func infPhrase(rec picket.ActionRecord, recs []picket.ActionRecord, st style) st
 		return "disable IAM user " + id
 	case picket.ActionQuarantineInstance:
 		return "quarantine instance " + id
+	case picket.ActionRevokeSessions:
+		return "revoke the sessions of IAM role " + id
 	case picket.ActionSuppress:
 		return "suppress " + suppressObject(req)
 	case picket.ActionEscalate:
@@ -221,6 +223,8 @@ func pastPhrase(rec picket.ActionRecord, recs []picket.ActionRecord, st style) s
 		return "disabled IAM user " + id
 	case picket.ActionQuarantineInstance:
 		return "quarantined instance " + id
+	case picket.ActionRevokeSessions:
+		return "revoked the sessions of IAM role " + id
 	case picket.ActionSuppress:
 		return "suppressed " + suppressObject(req)
 	case picket.ActionEscalate:

@@ -129,8 +129,11 @@ func Render(a picket.Alert) Message {
 	}
 	if v.compliance != nil {
 		c := *v.compliance
-		if v.remediation != "" {
+		switch {
+		case v.remediation != "":
 			c.facts = append(c.facts[:len(c.facts):len(c.facts)], fact{label: "Remediation", value: "<" + escapeURL(v.remediation) + "|Remediation guide>", markup: true})
+		case v.remediationHost != "":
+			c.facts = append(c.facts[:len(c.facts):len(c.facts)], fact{label: "Remediation", value: foreignRemediation(v.remediationHost)})
 		}
 		tail = append(tail, m.sectionBlock(&c))
 	}
@@ -311,23 +314,24 @@ func (m *slab) resourceBlocks(blocks []slack.Block, rs []resourceView, budget in
 		shown = rs[:budget-1]
 	}
 	for _, r := range shown {
-		kind, id := Escape(r.kind), Escape(r.id)
+		kind, id := Escape(r.kind), code(r.id)
 		var b strings.Builder
-		b.Grow(len(kind) + len(id) + len(r.owner) + len(r.arn) + 32)
+		b.Grow(len(kind) + len(id) + len(r.owner) + len(r.session) + len(r.arn) + 40)
 		b.WriteByte('*')
 		b.WriteString(kind)
-		b.WriteString("* `")
+		b.WriteString("* ")
 		b.WriteString(id)
-		b.WriteByte('`')
 		if r.owner != "" {
-			b.WriteString(" of IAM user `")
-			b.WriteString(Escape(r.owner))
-			b.WriteByte('`')
+			b.WriteString(" of IAM user ")
+			b.WriteString(code(r.owner))
+		}
+		if r.session != "" {
+			b.WriteString(", session ")
+			b.WriteString(code(r.session))
 		}
 		if r.arn != "" && r.arn != r.id {
-			b.WriteString("\n`")
-			b.WriteString(Escape(r.arn))
-			b.WriteByte('`')
+			b.WriteString("\n")
+			b.WriteString(code(r.arn))
 		}
 		blocks = append(blocks, m.section(m.mrkdwn(clip(b.String(), MaxSectionText)), nil))
 	}
@@ -341,7 +345,7 @@ func (m *slab) resourceBlocks(blocks []slack.Block, rs []resourceView, budget in
 func (m *slab) sectionBlock(s *section) slack.Block {
 	text := "*" + Escape(s.kind) + "*"
 	if s.name != "" {
-		text += " `" + Escape(s.name) + "`"
+		text += " " + code(s.name)
 	}
 	return m.section(m.mrkdwn(clip(text, MaxSectionText)), m.fieldObjects(s.facts))
 }
@@ -362,7 +366,7 @@ func (m *slab) fieldObjects(facts []fact) []*slack.TextBlockObject {
 		case f.markup:
 			values[i] = f.value
 		case f.code:
-			values[i] = "`" + Escape(f.value) + "`"
+			values[i] = code(f.value)
 		default:
 			values[i] = Escape(f.value)
 		}
@@ -399,6 +403,9 @@ func (m *slab) linksBlock(v view) slack.Block {
 	if v.remediation != "" && v.compliance == nil {
 		links = append(links, "<"+escapeURL(v.remediation)+"|Remediation guide>")
 	}
+	if v.remediationHost != "" && v.compliance == nil {
+		links = append(links, Escape(foreignRemediation(v.remediationHost)))
+	}
 	elems := make([]*slack.TextBlockObject, 0, 2+len(v.notes))
 	switch len(links) {
 	case 0:
@@ -411,7 +418,7 @@ func (m *slab) linksBlock(v view) slack.Block {
 		elems = append(elems, m.mrkdwn(clip(Escape(n), MaxSectionText)))
 	}
 	if v.findingID != "" {
-		elems = append(elems, m.mrkdwn(clip("Finding `"+Escape(v.findingID)+"`", MaxSectionText)))
+		elems = append(elems, m.mrkdwn(clip("Finding "+code(v.findingID), MaxSectionText)))
 	}
 	if len(elems) == 0 {
 		return nil
@@ -537,6 +544,19 @@ func plain(s string) *slack.TextBlockObject {
 // writes in <...> form are live.
 func mrkdwn(s string) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
+}
+
+// foreignRemediation is what an alert says about a remediation guide on a
+// host that is not AWS's: the host, as text.
+func foreignRemediation(host string) string {
+	return "Remediation guide on " + shorten(host, 100) + " (not linked: not an AWS documentation host)"
+}
+
+// code writes s as a code span: escaped, with each backtick replaced by a
+// look-alike (U+02CB), since Slack has no escape for a backtick inside a
+// code span and one would end the span.
+func code(s string) string {
+	return "`" + Escape(strings.ReplaceAll(s, "`", "\u02cb")) + "`"
 }
 
 // escapeURL escapes a URL that safeURL accepted for use inside <...|...>:

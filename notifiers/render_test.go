@@ -137,6 +137,17 @@ func goldenCases() []struct {
 	cases = append(cases, tc{"root", picket.Alert{Finding: f, Channel: "C0SEC",
 		Enrichment: picket.Enrichment{AccountAlias: "Production"}}})
 
+	f = baseFinding("UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", "Credentials of an instance role were used from outside AWS",
+		picket.Resource{Kind: picket.ResourceAccessKey, Type: "AccessKey", ID: "ASIAIOSFODNN7EXAMPLE", PrincipalType: "AssumedRole", PrincipalID: "AROAWEBROLE:alice"},
+		picket.Resource{Kind: picket.ResourceRoleSession, Type: "AssumedRole", ID: "web-role", PrincipalType: "AssumedRole", PrincipalID: "AROAWEBROLE:alice", Session: "alice"})
+	f.Severity, f.SeverityScore = picket.SeverityHigh, 8
+	cases = append(cases, tc{"role_session", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
+	f = baseFinding("UnauthorizedAccess:IAMUser/TorIPCaller", "API ListBuckets was invoked by a federated user from a Tor exit node",
+		picket.Resource{Kind: picket.ResourceAccessKey, Type: "AccessKey", ID: "ASIAFEDERATEDEXAMPLE", PrincipalType: "FederatedUser"},
+		picket.Resource{Kind: picket.ResourceFederatedUser, Type: "FederatedUser", ID: "alice", PrincipalType: "FederatedUser"})
+	cases = append(cases, tc{"federated_user", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
 	f = baseFinding("Backdoor:EC2/C&CActivity.B!DNS", "EC2 instance i-0abc123def4567890 is querying a domain name associated with a known command and control server.",
 		instanceResource("i-0abc123def4567890"))
 	cases = append(cases, tc{"ec2_enriched", picket.Alert{Finding: f, Channel: "C0SEC",
@@ -321,6 +332,8 @@ func TestRenderButtons(t *testing.T) {
 		"iam_user_enriched": {notifiers.ActionDisableUser, notifiers.ActionSuppress, notifiers.ActionEscalate},
 		"access_key":        {notifiers.ActionDisableUser, notifiers.ActionSuppress, notifiers.ActionEscalate},
 		"root":              {notifiers.ActionSuppress, notifiers.ActionEscalate},
+		"role_session":      {notifiers.ActionRevokeSessions, notifiers.ActionSuppress, notifiers.ActionEscalate},
+		"federated_user":    {notifiers.ActionSuppress, notifiers.ActionEscalate},
 		"ec2_enriched":      {notifiers.ActionQuarantineInstance, notifiers.ActionSuppress, notifiers.ActionEscalate},
 		"s3_bucket":         {notifiers.ActionSuppress, notifiers.ActionEscalate},
 		"compliance_failed": {notifiers.ActionSuppress, notifiers.ActionEscalate},
@@ -451,13 +464,99 @@ func TestRenderHostileText(t *testing.T) {
 			t.Errorf("got %q in the rendered message, want it escaped or dropped", bad)
 		}
 	}
-	for _, want := range []string{"&lt;!channel&gt;", "&amp;amp;", "a&amp;b", "https://docs.example.com/fix?a=1&amp;b=%3C2%3E%7Cclick|Remediation guide>"} {
+	for _, want := range []string{"&lt;!channel&gt;", "&amp;amp;", "a&amp;b", "Remediation guide on docs.example.com (not linked: not an AWS documentation host)"} {
 		if !strings.Contains(js, want) {
 			t.Errorf("got no %q in the rendered message", want)
 		}
 	}
+	if strings.Contains(js, "docs.example.com/") {
+		t.Errorf("got a link to docs.example.com in the rendered message, want only its host as text")
+	}
 	if !strings.Contains(js, "…") {
 		t.Errorf("got no ellipsis, want the 5,000-character description cut")
+	}
+}
+
+// TestRenderRemediationHosts checks that a remediation URL is a link only
+// on an AWS documentation or console host; any other shows its host as
+// text.
+func TestRenderRemediationHosts(t *testing.T) {
+	for _, tc := range []struct {
+		url, link, text string
+	}{
+		{"https://docs.aws.amazon.com/console/securityhub/IAM.3/remediation", "<https://docs.aws.amazon.com/console/securityhub/IAM.3/remediation|Remediation guide>", ""},
+		{"https://eu-west-1.console.aws.amazon.com/iam/home", "<https://eu-west-1.console.aws.amazon.com/iam/home|Remediation guide>", ""},
+		{"https://aws.amazon.com/premiumsupport/knowledge-center/x", "<https://aws.amazon.com/premiumsupport/knowledge-center/x|Remediation guide>", ""},
+		{"https://docs.aws.amazon.com.evil.example/fix", "", "Remediation guide on docs.aws.amazon.com.evil.example (not linked"},
+		{"https://evilconsole.aws.amazon.com/x", "", "Remediation guide on evilconsole.aws.amazon.com (not linked"},
+		{"https://vendor.example/kb/42", "", "Remediation guide on vendor.example (not linked"},
+		{"http://docs.aws.amazon.com/x", "", "Remediation guide on docs.aws.amazon.com (not linked"},
+		{"https://docs.aws.amazon.com:8443/x", "", "Remediation guide on docs.aws.amazon.com:8443 (not linked"},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			for _, f := range []*picket.Finding{complianceFinding("FAILED", picket.WorkflowNew),
+				baseFinding("Recon:IAMUser/X", "x", userResource("alice"))} {
+				f.RemediationURL = tc.url
+				js := string(marshalMessage(t, notifiers.Render(picket.Alert{Finding: f, Channel: "C0SEC"})))
+				if tc.link != "" && !strings.Contains(js, tc.link) {
+					t.Errorf("got no link %q in %s", tc.link, js)
+				}
+				if tc.text != "" && (!strings.Contains(js, tc.text) || strings.Contains(js, "|Remediation guide>")) {
+					t.Errorf("got %s, want %q as text and no remediation link", js, tc.text)
+				}
+			}
+		})
+	}
+}
+
+// TestRenderCodeSpanBackticks checks that a backtick in a resource id
+// cannot end its code span and turn the rest into Slack markup.
+func TestRenderCodeSpanBackticks(t *testing.T) {
+	id := "i-0abc` *<!here>* `x"
+	f := baseFinding("Recon:EC2/X", "x", instanceResource(id))
+	f.ID = "gd`id"
+	f.Resources = append(f.Resources, picket.Resource{Kind: picket.ResourceAccessKey, ID: "AKIA1", UserName: "bob`*", ARN: "arn:aws:iam::1:user/b`ob"})
+	m := notifiers.Render(picket.Alert{Finding: f, Channel: "C0SEC"})
+	js := string(marshalMessage(t, m))
+	var texts []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if x["type"] == "mrkdwn" {
+				texts = append(texts, x["text"].(string))
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	var doc any
+	if err := json.Unmarshal([]byte(js), &doc); err != nil {
+		t.Fatal(err)
+	}
+	walk(doc)
+	found := 0
+	for _, s := range texts {
+		if strings.Contains(s, "i-0abc") || strings.Contains(s, "gd") && strings.Contains(s, "Finding") || strings.Contains(s, "bob") {
+			found++
+			if n := strings.Count(s, "`"); n%2 != 0 {
+				t.Errorf("got %d backticks in %q, want code spans that open and close", n, s)
+			}
+			if strings.Contains(s, "0abc`") || strings.Contains(s, "gd`") || strings.Contains(s, "bob`") || strings.Contains(s, "b`ob") {
+				t.Errorf("got a raw backtick from finding text in %q", s)
+			}
+		}
+	}
+	if found < 3 {
+		t.Fatalf("got %d texts naming the resources, want at least 3: %q", found, texts)
+	}
+	if !strings.Contains(js, "i-0abcˋ *&lt;!here&gt;* ˋx") {
+		t.Errorf("got %s, want the id with look-alike backticks", js)
 	}
 }
 
@@ -504,7 +603,7 @@ func TestGoldenLimits(t *testing.T) {
 
 var (
 	ourMarkup = regexp.MustCompile(`<!subteam\^[A-Za-z0-9]+>|<https?://[^|<>\s]+\|[^<>|]+>|<@[UW][A-Z0-9]{2,}>|<#[CGD][A-Z0-9]{2,}>`)
-	knownIDs  = []string{notifiers.ActionDisableUser, notifiers.ActionQuarantineInstance, notifiers.ActionSuppress, notifiers.ActionEscalate,
+	knownIDs  = []string{notifiers.ActionDisableUser, notifiers.ActionQuarantineInstance, notifiers.ActionRevokeSessions, notifiers.ActionSuppress, notifiers.ActionEscalate,
 		notifiers.ActionUndo, notifiers.ActionApprove, notifiers.ActionReject}
 )
 

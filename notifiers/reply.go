@@ -448,7 +448,7 @@ func RenderEscalation(ref picket.MessageRef, f *picket.Finding, rec picket.Actio
 		ctx = append(ctx, link)
 	}
 	if rec.Request.ID != "" {
-		ctx = append(ctx, "Request `"+Escape(shorten(rec.Request.ID, 128))+"`")
+		ctx = append(ctx, "Request "+code(shorten(rec.Request.ID, 128)))
 	}
 	if len(ctx) > 0 {
 		blocks = append(blocks, newContextBlock("", mrkdwn(clip(strings.Join(ctx, "  ·  "), MaxSectionText))))

@@ -211,6 +211,9 @@ func RenderText(a picket.Alert) string {
 	if v.remediation != "" {
 		b.WriteString("  Remediation: " + v.remediation + "\n")
 	}
+	if v.remediationHost != "" {
+		b.WriteString("  Remediation: " + terminalLine(v.remediationHost) + " (not an AWS documentation host)\n")
+	}
 	for _, n := range v.notes {
 		b.WriteString("  Note: " + terminalLine(n) + "\n")
 	}

@@ -12,10 +12,11 @@ import (
 )
 
 // Action ids of the buttons on an alert. The bot dispatches on them; the
-// value of these four is the finding key (picket.Finding.Key).
+// value of these is the finding key (picket.Finding.Key).
 const (
 	ActionDisableUser        = "picket.disable_user"
 	ActionQuarantineInstance = "picket.quarantine_instance"
+	ActionRevokeSessions     = "picket.revoke_role_sessions"
 	ActionSuppress           = "picket.suppress"
 	ActionEscalate           = "picket.escalate"
 )
@@ -47,10 +48,13 @@ type view struct {
 	compliance  *section
 	missing     []string
 	console     string // a safe http(s) URL or ""
-	remediation string // a safe http(s) URL or ""
-	notes       []string
-	findingID   string
-	actions     []action
+	remediation string // a safe https URL on an AWS documentation or console host, or ""
+	// remediationHost is the host of a remediation URL that is not on an
+	// AWS host: it is shown as text, never as a link.
+	remediationHost string
+	notes           []string
+	findingID       string
+	actions         []action
 	// records are the responses taken on the finding, oldest first, and
 	// undos the Undo buttons they call for.
 	records []picket.ActionRecord
@@ -75,10 +79,11 @@ type section struct {
 }
 
 type resourceView struct {
-	kind  string
-	id    string
-	arn   string
-	owner string // IAM user owning an access key
+	kind    string
+	id      string
+	arn     string
+	owner   string // IAM user owning an access key
+	session string // session name of a role session
 }
 
 type action struct {
@@ -106,9 +111,9 @@ func newView(a picket.Alert) view {
 		description: f.Description,
 		missing:     a.Enrichment.Missing,
 		console:     safeURL(f.ConsoleURL),
-		remediation: safeURL(f.RemediationURL),
 		findingID:   f.ID,
 	}
+	v.remediation, v.remediationHost = remediationLink(f.RemediationURL)
 	if v.title == "" {
 		v.title = f.Type
 	}
@@ -144,7 +149,7 @@ func newView(a picket.Alert) view {
 	if len(f.Resources) > 0 {
 		v.resources = make([]resourceView, len(f.Resources))
 		for i, r := range f.Resources {
-			v.resources[i] = resourceView{kind: resourceLabel(r), id: r.ID, arn: r.ARN, owner: r.UserName}
+			v.resources[i] = resourceView{kind: resourceLabel(r), id: r.ID, arn: r.ARN, owner: r.UserName, session: r.Session}
 		}
 	}
 
@@ -178,6 +183,7 @@ func newView(a picket.Alert) view {
 	if f.CustomAction != "" {
 		v.notes = append(v.notes, "Sent from Security Hub with the custom action "+f.CustomAction)
 	}
+	v.notes = append(v.notes, manualContainment(f)...)
 
 	if f.Key != "" { // a button without the key could not say which finding it is for
 		v.actions = actions(f, a.Enrichment, v.account, len(v.closed) > 0, a.Actions)
@@ -195,6 +201,17 @@ func newView(a picket.Alert) view {
 func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool, recs []picket.ActionRecord) []action {
 	out := make([]action, 0, 4)
 	if !closed {
+		if role := roleSessionTarget(f); role != "" && !activeOf(recs, picket.ActionRevokeSessions) {
+			out = append(out, action{
+				id:           ActionRevokeSessions,
+				text:         "Revoke role sessions",
+				danger:       true,
+				confirmTitle: "Revoke role sessions?",
+				confirmText: "Deny every session of " + role + " in account " + account + " issued before now? " +
+					"Sessions issued afterwards keep working. Picket records the role's state first so this can be undone.",
+				confirmOK: "Revoke",
+			})
+		}
 		if user := userTarget(f); user != "" && !activeOf(recs, picket.ActionDisableUser) {
 			out = append(out, action{
 				id:           ActionDisableUser,
@@ -224,22 +241,62 @@ func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool
 }
 
 // userTarget names the IAM user the Disable button acts on, or "" when the
-// finding names none. Root is never a target: the runbook escalates instead.
+// finding names none. Only an IAM user is a target: root, a role session,
+// a federated user or a key whose owner is not known to be an IAM user
+// never is, whatever name the finding gives them. Neither is a user the
+// finding names inconsistently (picket.Resource.Mismatch).
 func userTarget(f *picket.Finding) string {
 	for _, r := range f.Resources {
-		if r.Kind == picket.ResourceIAMUser {
+		if r.Kind == picket.ResourceIAMUser && r.Mismatch == "" &&
+			(r.PrincipalType == "" || r.PrincipalType == picket.PrincipalIAMUser) {
 			return "IAM user " + shorten(r.ID, 64)
 		}
 	}
 	for _, r := range f.Resources {
-		if r.Kind == picket.ResourceAccessKey {
-			if r.UserName != "" {
-				return "IAM user " + shorten(r.UserName, 64) + " (access key " + shorten(r.ID, 32) + ")"
-			}
-			return "the IAM user owning access key " + shorten(r.ID, 32)
+		if r.Kind == picket.ResourceAccessKey && r.UserName != "" {
+			return "IAM user " + shorten(r.UserName, 64) + " (access key " + shorten(r.ID, 32) + ")"
 		}
 	}
 	return ""
+}
+
+// roleSessionTarget names the role whose sessions the Revoke button
+// revokes, or "" when the finding names no role session.
+func roleSessionTarget(f *picket.Finding) string {
+	for _, r := range f.Resources {
+		if r.Kind == picket.ResourceRoleSession && r.Mismatch == "" {
+			return "IAM role " + shorten(r.ID, 64)
+		}
+	}
+	return ""
+}
+
+// manualContainment says why Picket offers no containment for a principal
+// it cannot contain, and what to do instead.
+func manualContainment(f *picket.Finding) []string {
+	var out []string
+	seen := map[picket.ResourceKind]bool{}
+	for _, r := range f.Resources {
+		if seen[r.Kind] {
+			continue
+		}
+		seen[r.Kind] = true
+		switch r.Kind {
+		case picket.ResourceRoot:
+			out = append(out, "Containment is manual: Picket cannot disable the root user (no IAM policy restricts it). "+
+				"Escalate, then secure the root user by hand: change its password, check its MFA and delete its access keys.")
+		case picket.ResourceFederatedUser:
+			out = append(out, "Containment is manual: federated user "+shorten(r.ID, 64)+" has temporary credentials from "+
+				"sts:GetFederationToken that Picket cannot revoke on their own. Escalate, then find the IAM user that issued them "+
+				"in CloudTrail and deny its sessions issued before now (or disable that user).")
+		}
+	}
+	for _, r := range f.Resources {
+		if r.Mismatch != "" {
+			out = append(out, "Picket will not act on "+resourceLabel(r)+" "+shorten(r.ID, 64)+": "+r.Mismatch+".")
+		}
+	}
+	return out
 }
 
 // instanceTarget names the instance the Quarantine button acts on, with its
@@ -398,6 +455,43 @@ func resourceLabel(r picket.Resource) string {
 		return r.Type
 	}
 	return "Resource"
+}
+
+// remediationHosts are the hosts whose remediation URLs are shown as links:
+// AWS documentation and consoles. Any subdomain of a console host is
+// allowed too ("eu-west-1.console.aws.amazon.com").
+var remediationHosts = []string{
+	"docs.aws.amazon.com", "aws.amazon.com", "console.aws.amazon.com",
+	"docs.amazonaws.cn", "console.amazonaws.cn", "console.amazonaws-us-gov.com",
+}
+
+// remediationLink splits a finding's remediation URL: an https URL on an
+// AWS documentation or console host is returned as link; any other URL
+// that parses gives only its host, shown as text so that a finding cannot
+// make Picket link to a site of its choosing.
+func remediationLink(raw string) (link, host string) {
+	u := safeURL(raw)
+	if u == "" {
+		return "", ""
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		return "", ""
+	}
+	h := strings.ToLower(p.Host)
+	if strings.EqualFold(p.Scheme, "https") && p.Port() == "" && awsHost(h) {
+		return u, ""
+	}
+	return "", h
+}
+
+func awsHost(h string) bool {
+	for _, a := range remediationHosts {
+		if h == a || strings.HasPrefix(a, "console.") && strings.HasSuffix(h, "."+a) {
+			return true
+		}
+	}
+	return false
 }
 
 // safeURL returns raw when it is an absolute http or https URL, with the

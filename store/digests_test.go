@@ -177,7 +177,9 @@ func TestClaimDigestRunConcurrent(t *testing.T) {
 func TestAllActions(t *testing.T) {
 	db, _ := openTemp(t)
 	for _, id := range []string{"r2", "r1"} {
-		if _, _, err := db.ClaimAction(actionRecord(id, "f-"+id, picket.OutcomeSucceeded)); err != nil {
+		rec := actionRecord(id, "f-"+id, picket.OutcomeSucceeded)
+		rec.Request.Target.ID = "user-" + id // a containment claims its resource: one user per record
+		if _, _, err := db.ClaimAction(rec); err != nil {
 			t.Fatal(err)
 		}
 	}

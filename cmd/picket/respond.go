@@ -29,6 +29,7 @@ func newResponses(cfg config.Config, awsCfg aws.Config, db *store.DB, announcer 
 	}
 	disable := &actions.DisableUser{Clients: clients, Guard: guard}
 	quarantine := &actions.Quarantine{Clients: clients, Guard: guard, GroupName: r.IsolationGroup}
+	revoke := &actions.RevokeSessions{Clients: clients, Guard: guard}
 	suppress := &actions.Suppress{Clients: clients}
 	escalate := &actions.Escalate{Clients: clients, TopicARN: r.EscalationTopicARN}
 
@@ -52,12 +53,14 @@ func newResponses(cfg config.Config, awsCfg aws.Config, db *store.DB, announcer 
 		Responders: map[picket.ActionKind]picket.Responder{
 			picket.ActionDisableUser:        disable,
 			picket.ActionQuarantineInstance: quarantine,
+			picket.ActionRevokeSessions:     revoke,
 			picket.ActionSuppress:           suppress,
 			picket.ActionEscalate:           escalate,
 		},
 		Undoers: map[picket.ActionKind]actions.Undoer{
 			picket.ActionDisableUser:        disable,
 			picket.ActionQuarantineInstance: quarantine,
+			picket.ActionRevokeSessions:     revoke,
 		},
 		Lifter:   suppress,
 		Findings: db, Actions: db, Suppressions: db, Audit: db,

@@ -98,7 +98,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			MaxMessages:       int32(cfg.Ingest.MaxMessages),
 			WaitTime:          cfg.Ingest.WaitTime.Duration,
 			VisibilityTimeout: cfg.Ingest.VisibilityTimeout.Duration,
-			Decode:            event.Decode,
+			Decode:            event.Decoder{TopicARN: cfg.AWS.TopicARN, EventsOnly: true}.Decode,
 			Handler:           p,
 			Done:              db,
 			Logger:            log,
