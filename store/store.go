@@ -65,6 +65,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives operational messages; discarded when nil.
 	Logger *slog.Logger
+	// AuditKey, when set, seals new audit entries with HMAC-SHA-256 instead
+	// of plain SHA-256, and is needed to verify entries sealed with it. It
+	// must be kept outside the data directory (see DB.Audit).
+	AuditKey []byte
 }
 
 // DB is Picket's store. It is safe for concurrent use.
@@ -73,6 +77,9 @@ type DB struct {
 	path string
 	now  func() time.Time
 	log  *slog.Logger
+
+	auditKey   []byte
+	auditKeyID string
 }
 
 // Open opens (creating if needed) the store at path. The parent directory is
@@ -97,7 +104,8 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, now: opts.Now, log: opts.Logger}
+	db := &DB{bolt: bdb, path: path, now: opts.Now, log: opts.Logger,
+		auditKey: append([]byte(nil), opts.AuditKey...), auditKeyID: AuditKeyID(opts.AuditKey)}
 	created, err := db.init()
 	if err != nil {
 		_ = bdb.Close()
