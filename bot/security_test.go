@@ -146,7 +146,9 @@ func TestForeignWorkspaceOrApp(t *testing.T) {
 		}
 	})
 	t.Run("slash command from the configured organization", func(t *testing.T) {
-		e := newEnv(t, nil, func(context.Context, picket.Actor, string) commands.Reply { return commands.Reply{Sections: []string{"ok"}} },
+		e := newEnv(t, nil, func(context.Context, picket.Actor, string) commands.Reply {
+			return commands.Reply{Sections: []string{"ok"}}
+		},
 			func(o *bot.Options) { o.TeamID, o.AppID = "E0001", "A123456" })
 		rs := newResponseServer(t)
 		e.command(t, commandBody(t, corpusCommand, "posture", rs.URL()))
