@@ -255,8 +255,8 @@ type Responder interface {
 }
 
 // AuditEntry is one record in the tamper-evident audit trail. Each entry
-// holds the SHA-256 of the previous entry, so a changed, removed or
-// reordered entry breaks the chain.
+// holds the hash of the previous entry, so a changed, removed or reordered
+// entry breaks the chain.
 type AuditEntry struct {
 	// Seq numbers entries from 1, assigned by the store.
 	Seq  uint64    `json:"seq"`
@@ -276,8 +276,13 @@ type AuditEntry struct {
 	Calls      []StepResult `json:"calls,omitempty"`
 	Outcome    string       `json:"outcome,omitempty"`
 	Detail     string       `json:"detail,omitempty"`
+	// KeyID names the audit key the entry is sealed with (an HMAC of a
+	// fixed label, never the key itself); empty for an entry sealed with
+	// plain SHA-256.
+	KeyID string `json:"key_id,omitempty"`
 	// PrevHash is the Hash of the entry before (empty for the first);
-	// Hash is the hex SHA-256 of this entry with Hash itself empty.
+	// Hash is the hex SHA-256 of this entry with Hash itself empty, or its
+	// HMAC-SHA-256 with the audit key when KeyID is set.
 	PrevHash string `json:"prev_hash"`
 	Hash     string `json:"hash"`
 }

@@ -11,6 +11,7 @@ import (
 
 	picket "github.com/picketsec/picket"
 	"github.com/picketsec/picket/commands"
+	"github.com/picketsec/picket/metrics"
 	"github.com/slack-go/slack"
 )
 
@@ -60,6 +61,13 @@ type SlackAPI interface {
 // *slack.Client is the SlackAPI used in production.
 var _ SlackAPI = (*slack.Client)(nil)
 
+// Records is what the bot reads from the store to check that a button was
+// clicked on its finding's alert; *store.DB satisfies it.
+type Records interface {
+	Finding(key string) (picket.FindingRecord, bool, error)
+	Action(requestID string) (picket.ActionRecord, bool, error)
+}
+
 // Options configure a Bot.
 type Options struct {
 	// Service authorizes, plans, runs and audits; required.
@@ -86,6 +94,23 @@ type Options struct {
 	// HTTPClient posts to response URLs; when nil, a client with a 15 s
 	// timeout that follows no redirects.
 	HTTPClient *http.Client
+	// Records, when set, lets the bot check that a button was clicked on
+	// its finding's alert (the message at the finding's Ref) or on a
+	// message in that alert's thread, and refuse it otherwise. Production
+	// passes the store.
+	Records Records
+	// TeamID and AppID, when set, are the only Slack workspace (or
+	// Enterprise Grid organization) and app whose interactions and
+	// commands are answered; others are refused.
+	TeamID, AppID string
+	// Refused counts refused requests (bad signature, stale, replayed,
+	// other workspace or app, button not on its alert...); nil counts
+	// nothing.
+	Refused *metrics.Counter
+	// RefusalAuditEvery is how often, at most, refused requests are summed
+	// up in one audit entry (picket.ResponseService.RecordRejected); 10
+	// minutes when zero. Wait writes the pending summary.
+	RefusalAuditEvery time.Duration
 }
 
 // Bot answers Slack interactions and slash commands.
@@ -98,8 +123,12 @@ type Bot struct {
 	commands func(ctx context.Context, actor picket.Actor, text string) commands.Reply
 	allowURL func(string) bool
 	http     *http.Client
+	records  Records
+	teamID   string
+	appID    string
 
 	replays *replaySet
+	refused *refusals
 	groups  *groupCache
 	work    sync.WaitGroup
 }
@@ -121,6 +150,9 @@ func New(opts Options) (*Bot, error) {
 		commands: opts.Commands,
 		allowURL: opts.AllowResponseURL,
 		http:     opts.HTTPClient,
+		records:  opts.Records,
+		teamID:   opts.TeamID,
+		appID:    opts.AppID,
 		replays:  newReplaySet(),
 	}
 	if b.log == nil {
@@ -141,13 +173,22 @@ func New(opts Options) (*Bot, error) {
 		b.http = responseClient()
 	}
 	b.groups = &groupCache{api: opts.API, ttl: groupsTTL, now: b.now, log: b.log}
+	every := opts.RefusalAuditEvery
+	if every <= 0 {
+		every = defaultRefusalAuditEvery
+	}
+	b.refused = &refusals{now: b.now, every: every, record: b.svc.RecordRejected, counter: opts.Refused, log: b.log}
 	return b, nil
 }
 
 // Wait blocks until the background work of every interaction received so
-// far has finished. Call it after the server or Socket Mode loop stopped,
-// for a graceful shutdown.
-func (b *Bot) Wait() { b.work.Wait() }
+// far has finished, then writes the audit entry summing up the requests
+// refused since the last one. Call it after the server or Socket Mode loop
+// stopped, for a graceful shutdown.
+func (b *Bot) Wait() {
+	b.work.Wait()
+	b.refused.flush()
+}
 
 // goWork runs work in the background on a context that outlives the
 // request that started it, bounded by workTimeout. The WaitGroup is

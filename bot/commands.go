@@ -64,6 +64,10 @@ type responseMessage struct {
 // says why.
 func (b *Bot) slashCommand(cmd slack.SlashCommand) (commandReply, func(ctx context.Context)) {
 	user, name, text, responseURL := cmd.UserID, cmd.UserName, cmd.Text, cmd.ResponseURL
+	if reason, detail := b.foreign(cmd.TeamID, cmd.EnterpriseID, cmd.APIAppID); reason != "" {
+		b.refused.add(reason, detail, "")
+		return commandReply{ResponseType: "ephemeral", Text: "This Picket does not answer commands from here."}, nil
+	}
 	if !b.allowResponseURL(responseURL) {
 		detail := "slash command with a response_url Picket does not post to"
 		if responseURL == "" {
@@ -147,10 +151,10 @@ func renderReply(r commands.Reply, title, note string) responseMessage {
 		msg.Text = escape(clip(title, maxHeader))
 	}
 	for _, s := range r.Sections {
-		msg.Blocks = append(msg.Blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, s, false, false), nil, nil))
+		msg.Blocks = append(msg.Blocks, slack.NewSectionBlock(mrkdwn(s), nil, nil))
 	}
 	if note != "" {
-		msg.Blocks = append(msg.Blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, escape(note), false, false)))
+		msg.Blocks = append(msg.Blocks, slack.NewContextBlock("", mrkdwn(escape(note))))
 	}
 	if msg.Text == "" && len(r.Sections) > 0 {
 		// The fallback (notifications, screen readers) is the start of

@@ -301,7 +301,7 @@ type env struct {
 	sent time.Time
 }
 
-func newEnv(t *testing.T, svc *fakeService, cmds func(context.Context, picket.Actor, string) commands.Reply) *env {
+func newEnv(t *testing.T, svc *fakeService, cmds func(context.Context, picket.Actor, string) commands.Reply, edits ...func(*bot.Options)) *env {
 	t.Helper()
 	if svc == nil {
 		svc = &fakeService{}
@@ -309,12 +309,16 @@ func newEnv(t *testing.T, svc *fakeService, cmds func(context.Context, picket.Ac
 	rec, api := newSlack(t)
 	now := time.Now().Truncate(time.Second)
 	clk := &clock{t: now}
-	b, err := bot.New(bot.Options{
+	opts := bot.Options{
 		Service: svc, API: api, SigningSecret: testSecret, Now: clk.Now, Commands: cmds,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		// Answers go to the test's response server on the loopback.
 		AllowResponseURL: func(u string) bool { return strings.HasPrefix(u, "http://127.0.0.1:") },
-	})
+	}
+	for _, edit := range edits {
+		edit(&opts)
+	}
+	b, err := bot.New(opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -439,4 +443,27 @@ func viewText(t *testing.T, m map[string]any) string {
 	var s strings.Builder
 	s.Write(b)
 	return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(s.String())
+}
+
+// logBuffer collects log output from any goroutine.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// slogTo returns a text logger at debug level writing to w.
+func slogTo(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

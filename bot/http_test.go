@@ -3,6 +3,8 @@ package bot_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -13,6 +15,7 @@ import (
 
 	picket "github.com/picketsec/picket"
 	"github.com/picketsec/picket/bot"
+	"github.com/picketsec/picket/metrics"
 )
 
 func TestNewRequiresServiceAndAPI(t *testing.T) {
@@ -209,12 +212,11 @@ func TestRejectedRequests(t *testing.T) {
 		req        func(e *env) *http.Request
 		wantStatus int
 		wantReason string
-		wantActor  string
 	}{
 		{
 			name:       "bad signature",
 			req:        func(e *env) *http.Request { return sign(t, "/slack/interactions", click, "wrong-secret", e.sent) },
-			wantStatus: http.StatusUnauthorized, wantReason: "bad signature", wantActor: buttonUser,
+			wantStatus: http.StatusUnauthorized, wantReason: "bad signature",
 		},
 		{
 			name: "tampered body",
@@ -224,7 +226,7 @@ func TestRejectedRequests(t *testing.T) {
 				tampered.Header = r.Header
 				return tampered
 			},
-			wantStatus: http.StatusUnauthorized, wantReason: "bad signature", wantActor: buttonUser,
+			wantStatus: http.StatusUnauthorized, wantReason: "bad signature",
 		},
 		{
 			name: "stale timestamp",
@@ -234,7 +236,7 @@ func TestRejectedRequests(t *testing.T) {
 				e.clock.Set(e.sent.Add(6 * time.Minute))
 				return sign(t, "/slack/interactions", click, testSecret, e.sent)
 			},
-			wantStatus: http.StatusUnauthorized, wantReason: "stale timestamp", wantActor: buttonUser,
+			wantStatus: http.StatusUnauthorized, wantReason: "stale timestamp",
 		},
 		{
 			name: "timestamp from the future",
@@ -242,7 +244,7 @@ func TestRejectedRequests(t *testing.T) {
 				e.clock.Set(e.sent.Add(-6 * time.Minute))
 				return sign(t, "/slack/interactions", click, testSecret, e.sent)
 			},
-			wantStatus: http.StatusUnauthorized, wantReason: "stale timestamp", wantActor: buttonUser,
+			wantStatus: http.StatusUnauthorized, wantReason: "stale timestamp",
 		},
 		{
 			name: "missing signature",
@@ -250,37 +252,63 @@ func TestRejectedRequests(t *testing.T) {
 				r := httptest.NewRequest(http.MethodPost, "/slack/interactions", strings.NewReader(click))
 				return r
 			},
-			wantStatus: http.StatusUnauthorized, wantReason: "missing signature headers", wantActor: buttonUser,
+			wantStatus: http.StatusUnauthorized, wantReason: "missing signature headers",
+		},
+		{
+			name: "malformed signature",
+			req: func(e *env) *http.Request {
+				r := sign(t, "/slack/interactions", click, testSecret, e.sent)
+				r.Header.Set("X-Slack-Signature", "v1=zz")
+				return r
+			},
+			wantStatus: http.StatusUnauthorized, wantReason: "bad signature",
 		},
 		{
 			name: "unparsable payload",
 			req: func(e *env) *http.Request {
 				return sign(t, "/slack/interactions", "payload=%7Bnot-json", "wrong-secret", e.sent)
 			},
-			wantStatus: http.StatusUnauthorized, wantReason: "bad signature", wantActor: "unknown",
+			wantStatus: http.StatusUnauthorized, wantReason: "bad signature",
 		},
 		{
 			name: "body over 1 MiB",
 			req: func(e *env) *http.Request {
 				return sign(t, "/slack/interactions", click+"&pad="+strings.Repeat("a", 1<<20), testSecret, e.sent)
 			},
-			wantStatus: http.StatusRequestEntityTooLarge, wantReason: "larger than 1 MiB", wantActor: "unknown",
+			wantStatus: http.StatusRequestEntityTooLarge, wantReason: "larger than 1 MiB",
+		},
+		{
+			name: "signed but not a form",
+			req: func(e *env) *http.Request {
+				return sign(t, "/slack/interactions", "payload=%zz", testSecret, e.sent)
+			},
+			wantStatus: http.StatusBadRequest, wantReason: "malformed signed request",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, nil, nil)
+			refused := &metrics.Counter{}
+			e := newEnv(t, nil, nil, func(o *bot.Options) { o.Refused = refused })
 			resp := e.serve(tt.req(e))
-			e.bot.Wait()
 			if resp.Code != tt.wantStatus {
 				t.Errorf("status: got %d, want %d", resp.Code, tt.wantStatus)
 			}
+			if n := refused.Value(); n != 1 {
+				t.Errorf("refused counter: got %d, want 1", n)
+			}
+			if n := len(e.svc.Calls("RecordRejected")); n != 0 {
+				t.Errorf("RecordRejected calls before the summary: got %d, want 0", n)
+			}
+			e.bot.Wait() // writes the summary
 			rej := e.svc.Calls("RecordRejected")
 			if len(rej) != 1 {
 				t.Fatalf("RecordRejected calls: got %d, want 1", len(rej))
 			}
-			if !strings.Contains(rej[0].Detail, tt.wantReason) || rej[0].Actor.ID != tt.wantActor {
-				t.Errorf("RecordRejected: got actor %q detail %q, want %q and %q", rej[0].Actor.ID, rej[0].Detail, tt.wantActor, tt.wantReason)
+			if !strings.Contains(rej[0].Detail, tt.wantReason+" 1") || rej[0].Actor.ID != "picket" {
+				t.Errorf("RecordRejected: got actor %q detail %q, want picket and %q", rej[0].Actor.ID, rej[0].Detail, tt.wantReason+" 1")
+			}
+			if strings.Contains(rej[0].Detail, buttonUser) || strings.Contains(rej[0].Detail, buttonName) {
+				t.Errorf("RecordRejected detail %q names the user of an unverified body", rej[0].Detail)
 			}
 			if n := len(e.svc.Calls("Prepare")); n != 0 {
 				t.Errorf("Prepare calls: got %d, want 0", n)
@@ -292,25 +320,113 @@ func TestRejectedRequests(t *testing.T) {
 	}
 }
 
-func TestReplayedRequestRejected(t *testing.T) {
-	e := newEnv(t, nil, nil)
-	body := form(buttonPayload(t, bot.ActionDisableUser, "gd-key-1"))
-	first := sign(t, "/slack/interactions", body, testSecret, e.sent)
-	again := sign(t, "/slack/interactions", body, testSecret, e.sent)
-	if resp := e.serve(first); resp.Code != http.StatusOK {
-		t.Fatalf("first request: got %d, want 200", resp.Code)
+// TestUnsignedFloodIsBounded sends many unsigned requests, as an attacker
+// who can reach the listener would: none is audited on its own, all are
+// counted, the log gets one line per period, and one audit entry sums
+// them up.
+func TestUnsignedFloodIsBounded(t *testing.T) {
+	logs := &logBuffer{}
+	refused := &metrics.Counter{}
+	e := newEnv(t, nil, nil, func(o *bot.Options) {
+		o.Refused = refused
+		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	const n = 2000
+	for i := range n {
+		body := form(buttonPayload(t, bot.ActionDisableUser, "gd-key-1"))
+		body = strings.Replace(body, buttonUser, fmt.Sprintf("UFORGED%d", i), 1)
+		r := sign(t, "/slack/interactions", body, "not-the-secret", e.sent)
+		if i%2 == 1 {
+			r.Header.Del("X-Slack-Signature")
+		}
+		if resp := e.serve(r); resp.Code != http.StatusUnauthorized {
+			t.Fatalf("request %d: status %d, want 401", i, resp.Code)
+		}
 	}
-	e.clock.Set(e.sent.Add(4 * time.Minute)) // still inside the window
-	if resp := e.serve(again); resp.Code != http.StatusUnauthorized {
-		t.Errorf("replayed request: got %d, want 401", resp.Code)
+	if got := len(e.svc.Calls("RecordRejected")); got != 0 {
+		t.Errorf("RecordRejected calls during the flood: got %d, want 0", got)
+	}
+	if got := refused.Value(); got != n {
+		t.Errorf("refused counter: got %d, want %d", got, n)
+	}
+	if got := strings.Count(logs.String(), "refused Slack request"); got != 1 {
+		t.Errorf("log lines: got %d, want 1 (the clock did not move)", got)
+	}
+	e.clock.Set(e.sent.Add(11 * time.Second))
+	e.serve(sign(t, "/slack/interactions", "x", "not-the-secret", e.sent))
+	if got := strings.Count(logs.String(), "refused_unlogged_before=1999"); got != 1 {
+		t.Errorf("second log line: got %q, want one counting the 1999 refusals not logged", logs.String())
 	}
 	e.bot.Wait()
-	if n := len(e.svc.Calls("Prepare")); n != 1 {
-		t.Errorf("Prepare calls: got %d, want 1", n)
-	}
 	rej := e.svc.Calls("RecordRejected")
-	if len(rej) != 1 || rej[0].Detail != "replayed request" || rej[0].Actor.ID != buttonUser {
-		t.Errorf("RecordRejected: got %+v, want one replayed request by %s", rej, buttonUser)
+	if len(rej) != 1 {
+		t.Fatalf("RecordRejected calls: got %d, want 1 summary", len(rej))
+	}
+	want := "refused 2001 Slack requests between "
+	if !strings.HasPrefix(rej[0].Detail, want) || !strings.HasSuffix(rej[0].Detail, ": bad signature 1001, missing signature headers 1000") {
+		t.Errorf("summary: got %q, want %q... bad signature 1001, missing signature headers 1000", rej[0].Detail, want)
+	}
+	if strings.Contains(rej[0].Detail, "UFORGED") || strings.Contains(logs.String(), "UFORGED") {
+		t.Errorf("a user id from an unsigned body reached the audit trail or the log")
+	}
+}
+
+// TestRefusalSummaryPeriodic proves a summary is written once per period
+// without waiting for shutdown.
+func TestRefusalSummaryPeriodic(t *testing.T) {
+	svc := &fakeService{rejected: make(chan call, 4)}
+	e := newEnv(t, svc, nil, func(o *bot.Options) { o.RefusalAuditEvery = 20 * time.Millisecond })
+	for range 3 {
+		e.serve(sign(t, "/slack/interactions", "x", "not-the-secret", e.sent))
+	}
+	select {
+	case c := <-svc.rejected:
+		if !strings.Contains(c.Detail, "refused 3 Slack requests") {
+			t.Errorf("summary: got %q, want 3 refused requests", c.Detail)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("no summary written")
+	}
+}
+
+func TestReplayedRequestRejected(t *testing.T) {
+	tests := []struct {
+		name  string
+		again func(sig string) string
+	}{
+		{"same signature", func(sig string) string { return sig }},
+		{"upper-case hex", func(sig string) string { return "v0=" + strings.ToUpper(strings.TrimPrefix(sig, "v0=")) }},
+		{"mixed-case hex", func(sig string) string {
+			h := []byte(strings.TrimPrefix(sig, "v0="))
+			for i := 0; i < len(h); i += 2 {
+				h[i] = strings.ToUpper(string(h[i]))[0]
+			}
+			return "v0=" + string(h)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil, nil)
+			body := form(buttonPayload(t, bot.ActionDisableUser, "gd-key-1"))
+			first := sign(t, "/slack/interactions", body, testSecret, e.sent)
+			again := sign(t, "/slack/interactions", body, testSecret, e.sent)
+			again.Header.Set("X-Slack-Signature", tt.again(first.Header.Get("X-Slack-Signature")))
+			if resp := e.serve(first); resp.Code != http.StatusOK {
+				t.Fatalf("first request: got %d, want 200", resp.Code)
+			}
+			e.clock.Set(e.sent.Add(4 * time.Minute)) // still inside the window
+			if resp := e.serve(again); resp.Code != http.StatusUnauthorized {
+				t.Errorf("replayed request: got %d, want 401", resp.Code)
+			}
+			e.bot.Wait()
+			if n := len(e.svc.Calls("Prepare")); n != 1 {
+				t.Errorf("Prepare calls: got %d, want 1", n)
+			}
+			rej := e.svc.Calls("RecordRejected")
+			if len(rej) != 1 || !strings.Contains(rej[0].Detail, "replayed request 1") {
+				t.Errorf("RecordRejected: got %+v, want a summary with one replayed request", rej)
+			}
+		})
 	}
 }
 

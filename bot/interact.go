@@ -57,26 +57,23 @@ type metadata struct {
 	MessageTS string            `json:"message_ts,omitempty"`
 }
 
-// serveInteraction answers POST /slack/interactions.
+// serveInteraction answers POST /slack/interactions. Nothing of the body
+// is parsed before its signature, timestamp and freshness are verified.
 func (b *Bot) serveInteraction(w http.ResponseWriter, r *http.Request) {
 	body, err := b.readVerified(w, r)
 	if err != nil {
-		var cb slack.InteractionCallback
-		id := "unknown"
-		if form, perr := url.ParseQuery(string(body)); perr == nil && json.Unmarshal([]byte(form.Get("payload")), &cb) == nil && cb.User.ID != "" {
-			id = cb.User.ID
-		}
-		b.reject(w, id, err)
+		b.reject(w, err)
 		return
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
+		b.refused.add(refusedMalformed, "form body", "")
 		http.Error(w, "malformed form body", http.StatusBadRequest)
 		return
 	}
 	var cb slack.InteractionCallback
 	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil {
-		b.log.Warn("decode interaction payload", "err", err)
+		b.refused.add(refusedMalformed, "interaction payload", "")
 		http.Error(w, "malformed interaction payload", http.StatusBadRequest)
 		return
 	}
@@ -92,21 +89,38 @@ func (b *Bot) serveInteraction(w http.ResponseWriter, r *http.Request) {
 	b.goWork(r.Context(), string(cb.Type), work)
 }
 
-// reject answers a refused HTTP request and audits it.
-func (b *Bot) reject(w http.ResponseWriter, userID string, err error) {
-	status, reason := http.StatusUnauthorized, err.Error()
+// reject answers a request that failed verification. It is counted and
+// summed up in the audit trail later (see refusals), never recorded on
+// its own and never under a name taken from its body.
+func (b *Bot) reject(w http.ResponseWriter, err error) {
+	status, reason, detail := http.StatusUnauthorized, err.Error(), ""
 	var rej *rejection
 	if errors.As(err, &rej) {
-		status = rej.status
+		status, reason, detail = rej.status, rej.reason, rej.detail
 	}
-	b.log.Warn("rejected Slack request", "user", clip(userID, 32), "reason", reason)
-	b.svc.RecordRejected(picket.Actor{ID: clip(userID, 32)}, reason)
+	b.refused.add(reason, detail, "")
 	http.Error(w, http.StatusText(status), status)
+}
+
+// foreign returns why a verified request from another Slack workspace or
+// app than the configured ones is refused, or "" when it is not.
+func (b *Bot) foreign(team, enterprise, app string) (reason, detail string) {
+	if b.teamID != "" && team != b.teamID && enterprise != b.teamID {
+		return refusedOtherTeam, fmt.Sprintf("team %q, enterprise %q", clip(team, 32), clip(enterprise, 32))
+	}
+	if b.appID != "" && app != b.appID {
+		return refusedOtherApp, fmt.Sprintf("app %q", clip(app, 32))
+	}
+	return "", ""
 }
 
 // interaction decides at once how to acknowledge an interaction (nil: an
 // empty acknowledgement) and returns the work to do afterwards.
 func (b *Bot) interaction(cb slack.InteractionCallback) (ack any, work func(ctx context.Context)) {
+	if reason, detail := b.foreign(cb.Team.ID, cb.Enterprise.ID, cb.APIAppID); reason != "" {
+		b.refused.add(reason, detail, "")
+		return nil, nil
+	}
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
 		return nil, b.blockAction(cb)
@@ -128,14 +142,8 @@ func (b *Bot) blockAction(cb slack.InteractionCallback) func(ctx context.Context
 	if len(cb.ActionCallback.BlockActions) > 0 && cb.ActionCallback.BlockActions[0] != nil {
 		act = *cb.ActionCallback.BlockActions[0]
 	}
-	channel := cb.Channel.ID
-	if channel == "" {
-		channel = cb.Container.ChannelID
-	}
-	ts := cb.Container.MessageTs
-	if ts == "" {
-		ts = cb.Message.Timestamp
-	}
+	at := clickedAt(cb)
+	channel, ts := at.channel, at.ts
 	user, name := cb.User.ID, userName(cb.User)
 	b.log.Debug("button clicked", "action_id", clip(act.ActionID, 64), "user", user)
 	if act.ActionID == ActionRespond {
@@ -154,6 +162,9 @@ func (b *Bot) blockAction(cb slack.InteractionCallback) func(ctx context.Context
 		}
 		trigger := cb.TriggerID
 		return func(ctx context.Context) {
+			if !b.checkOnAlert(ctx, at, user, findingKey, undoOf) {
+				return
+			}
 			b.plan(ctx, trigger, kind, findingKey, undoOf, user, name, metadata{Kind: kind, ChannelID: channel, MessageTS: ts})
 		}
 	}
@@ -162,6 +173,9 @@ func (b *Bot) blockAction(cb slack.InteractionCallback) func(ctx context.Context
 		approve := act.ActionID == ActionApprove
 		requestID := act.Value
 		return func(ctx context.Context) {
+			if !b.checkOnAlert(ctx, at, user, "", requestID) {
+				return
+			}
 			actor := b.actor(ctx, user, name)
 			var res picket.ActionResult
 			var err error
@@ -177,6 +191,80 @@ func (b *Bot) blockAction(cb slack.InteractionCallback) func(ctx context.Context
 		b.svc.RecordRejected(picket.Actor{ID: user, Name: name}, fmt.Sprintf("unknown action id %q", clip(act.ActionID, 64)))
 		b.ephemeral(ctx, channel, user, "Picket does not know that button.")
 	}
+}
+
+// location is where a button was clicked: the channel, the message, and
+// the thread that message is in ("" when it is not a reply).
+type location struct {
+	channel, ts, threadTS string
+}
+
+// clickedAt returns where the button of a block action was clicked, from
+// the payload's container (which Slack fills in for message buttons) or,
+// failing that, its channel and message.
+func clickedAt(cb slack.InteractionCallback) location {
+	l := location{channel: cb.Container.ChannelID, ts: cb.Container.MessageTs, threadTS: cb.Container.ThreadTs}
+	if l.channel == "" {
+		l.channel = cb.Channel.ID
+	}
+	if l.ts == "" {
+		l.ts = cb.Message.Timestamp
+	}
+	if l.threadTS == "" {
+		l.threadTS = cb.Message.ThreadTimestamp
+	}
+	return l
+}
+
+// checkOnAlert reports whether a button was clicked on its finding's
+// alert, the message at the finding record's Ref, or on a message in that
+// alert's thread (thread replies, approvals, the replies of a group
+// message). The finding is findingKey, or that of request requestID.
+// Otherwise the click is refused: counted, summed up in the audit trail,
+// and the person is told. Without Options.Records there is nothing to
+// check against and every click passes.
+func (b *Bot) checkOnAlert(ctx context.Context, at location, user, findingKey, requestID string) bool {
+	if b.records == nil {
+		return true
+	}
+	detail := onAlert(b.records, at, findingKey, requestID)
+	if detail == "" {
+		return true
+	}
+	b.refused.add(refusedNotOnAlert, detail, user)
+	b.ephemeral(ctx, at.channel, user, "Picket did nothing: this button is not on the finding's alert or in its thread. Use the buttons on the alert itself.")
+	return false
+}
+
+// onAlert returns "" when at is the alert of the finding (findingKey, or
+// that of request requestID) or a message in its thread, and otherwise
+// why not.
+func onAlert(records Records, at location, findingKey, requestID string) string {
+	if findingKey == "" {
+		rec, ok, err := records.Action(requestID)
+		switch {
+		case err != nil:
+			return "cannot look up the request: " + err.Error()
+		case !ok:
+			return fmt.Sprintf("unknown request %q", clip(requestID, 64))
+		}
+		findingKey = rec.Request.FindingKey
+	}
+	rec, ok, err := records.Finding(findingKey)
+	switch {
+	case err != nil:
+		return "cannot look up the finding: " + err.Error()
+	case !ok:
+		return fmt.Sprintf("unknown finding %q", clip(findingKey, 128))
+	case rec.Ref.Zero():
+		return fmt.Sprintf("finding %q has no alert", clip(findingKey, 128))
+	}
+	ref := rec.Ref
+	if at.channel == ref.Channel && (at.ts == ref.TS || at.threadTS == ref.TS) {
+		return ""
+	}
+	return fmt.Sprintf("clicked in %s on message %s (thread %q); the alert of %q is %s in %s",
+		clip(at.channel, 32), clip(at.ts, 32), clip(at.threadTS, 32), clip(findingKey, 128), ref.TS, ref.Channel)
 }
 
 // plan opens the plan dialog at once (the trigger id expires three seconds
@@ -301,25 +389,24 @@ func userName(u slack.User) string {
 }
 
 // serveCommand answers POST /slack/commands: it acknowledges at once and
-// answers through the command's response_url in the background.
+// answers through the command's response_url in the background. Nothing
+// of the body is parsed before it is verified.
 func (b *Bot) serveCommand(w http.ResponseWriter, r *http.Request) {
 	body, err := b.readVerified(w, r)
-	form, perr := url.ParseQuery(string(body))
 	if err != nil {
-		id := "unknown"
-		if perr == nil && form.Get("user_id") != "" {
-			id = form.Get("user_id")
-		}
-		b.reject(w, id, err)
+		b.reject(w, err)
 		return
 	}
-	if perr != nil {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		b.refused.add(refusedMalformed, "form body", "")
 		http.Error(w, "malformed form body", http.StatusBadRequest)
 		return
 	}
 	ack, work := b.slashCommand(slack.SlashCommand{
 		UserID: form.Get("user_id"), UserName: form.Get("user_name"), ChannelID: form.Get("channel_id"),
 		Command: form.Get("command"), Text: form.Get("text"), ResponseURL: form.Get("response_url"),
+		TeamID: form.Get("team_id"), EnterpriseID: form.Get("enterprise_id"), APIAppID: form.Get("api_app_id"),
 	})
 	w.Header().Set("Content-Type", "application/json")
 	if err := json.NewEncoder(w).Encode(ack); err != nil {

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -83,8 +84,43 @@ func (b *Bot) socketEvent(ctx context.Context, client *socketmode.Client, evt so
 	case socketmode.EventTypeInvalidAuth:
 		b.log.Error("socket mode: Slack refused the app token")
 	case socketmode.EventTypeIncomingError, socketmode.EventTypeErrorBadMessage, socketmode.EventTypeErrorWriteFailed:
-		b.log.Warn("socket mode error", "type", evt.Type, "detail", fmt.Sprint(evt.Data))
+		// The event's data can hold the raw envelope, whose payload
+		// carries a response_url (a credential for posting into the
+		// conversation) and whatever people typed: log only its kind and
+		// ids.
+		b.log.Warn("socket mode error", socketErrorAttrs(evt)...)
 	default:
 		b.log.Debug("socket mode event", "type", evt.Type)
 	}
+}
+
+// socketErrorAttrs describes a Socket Mode error event by its type, the
+// Go type of its cause, and the type and envelope id of the message
+// concerned, never its content.
+func socketErrorAttrs(evt socketmode.Event) []any {
+	attrs := []any{"type", string(evt.Type)}
+	switch d := evt.Data.(type) {
+	case *socketmode.ErrorBadMessage:
+		attrs = append(attrs, "cause", fmt.Sprintf("%T", d.Cause))
+		var head struct {
+			Type       string `json:"type"`
+			EnvelopeID string `json:"envelope_id"`
+		}
+		if json.Unmarshal(d.Message, &head) == nil {
+			attrs = append(attrs, "envelope_type", clip(head.Type, 64), "envelope_id", clip(head.EnvelopeID, 64))
+		}
+	case *socketmode.ErrorWriteFailed:
+		attrs = append(attrs, "cause", fmt.Sprintf("%T", d.Cause))
+		if d.Response != nil {
+			attrs = append(attrs, "envelope_id", clip(d.Response.EnvelopeID, 64))
+		}
+	case *slack.IncomingEventError:
+		attrs = append(attrs, "cause", fmt.Sprintf("%T", d.ErrorObj))
+	default:
+		attrs = append(attrs, "data", fmt.Sprintf("%T", evt.Data))
+	}
+	if evt.Request != nil {
+		attrs = append(attrs, "envelope_type", clip(evt.Request.Type, 64), "envelope_id", clip(evt.Request.EnvelopeID, 64))
+	}
+	return attrs
 }

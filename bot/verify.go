@@ -7,71 +7,107 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
 )
 
-// rejection is why an inbound HTTP request was refused; its reason goes
-// into the audit trail.
+// Why a request was refused. Each is one of a fixed set, so counting them
+// takes bounded memory and their audit record bounded space.
+const (
+	refusedMissingHeaders = "missing signature headers"
+	refusedBadTimestamp   = "malformed request timestamp"
+	refusedStale          = "stale timestamp"
+	refusedNoSecret       = "no signing secret configured"
+	refusedBadSignature   = "bad signature"
+	refusedReplay         = "replayed request"
+	refusedTooLarge       = "request body larger than 1 MiB"
+	refusedUnreadable     = "unreadable request body"
+	refusedMalformed      = "malformed signed request"
+	refusedOtherTeam      = "other Slack workspace"
+	refusedOtherApp       = "other Slack app"
+	refusedNotOnAlert     = "button not on the finding's alert"
+)
+
+// rejection is why an inbound HTTP request was refused: an HTTP status,
+// one of the refused* reasons, and a detail for the log only.
 type rejection struct {
 	status int
 	reason string
+	detail string
 }
 
-func (r *rejection) Error() string { return r.reason }
-
-// readVerified reads the request body (at most maxBody bytes) and checks
-// its signature, timestamp and freshness. It returns the body, or a
-// *rejection.
-func (b *Bot) readVerified(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, &rejection{http.StatusRequestEntityTooLarge, "request body larger than 1 MiB"}
-		}
-		return nil, &rejection{http.StatusBadRequest, "unreadable request body"}
+func (r *rejection) Error() string {
+	if r.detail == "" {
+		return r.reason
 	}
+	return r.reason + " (" + r.detail + ")"
+}
+
+func unauthorized(reason, detail string) *rejection {
+	return &rejection{http.StatusUnauthorized, reason, detail}
+}
+
+// readVerified checks a request's signature headers and timestamp, then
+// reads its body (at most maxBody bytes), checks the signature over it and
+// that it was not seen before. It returns the body, or a *rejection and no
+// body: nothing of an unverified request is parsed or used.
+func (b *Bot) readVerified(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	sig := r.Header.Get("X-Slack-Signature")
 	stamp := r.Header.Get("X-Slack-Request-Timestamp")
 	if sig == "" || stamp == "" {
-		return body, &rejection{http.StatusUnauthorized, "missing signature headers"}
+		return nil, unauthorized(refusedMissingHeaders, "")
 	}
 	secs, err := strconv.ParseInt(stamp, 10, 64)
 	if err != nil {
-		return body, &rejection{http.StatusUnauthorized, "malformed request timestamp"}
+		return nil, unauthorized(refusedBadTimestamp, "")
 	}
 	// slack-go checks the window against the host clock; Picket checks it
 	// against its own clock first so the rule holds whatever clock is
 	// injected.
 	sent := time.Unix(secs, 0)
 	if d := b.now().Sub(sent); d.Abs() > signatureWindow {
-		return body, &rejection{http.StatusUnauthorized, fmt.Sprintf("stale timestamp (%s from Picket's clock)", d.Round(time.Second))}
+		return nil, unauthorized(refusedStale, fmt.Sprintf("%s from Picket's clock", d.Round(time.Second)))
 	}
 	if b.secret == "" {
-		return body, &rejection{http.StatusUnauthorized, "no signing secret configured"}
+		return nil, unauthorized(refusedNoSecret, "")
 	}
 	v, err := slack.NewSecretsVerifier(r.Header, b.secret)
 	if err != nil {
 		if errors.Is(err, slack.ErrExpiredTimestamp) {
-			return body, &rejection{http.StatusUnauthorized, "stale timestamp (host clock)"}
+			return nil, unauthorized(refusedStale, "host clock")
 		}
-		return body, &rejection{http.StatusUnauthorized, "bad signature"}
+		return nil, unauthorized(refusedBadSignature, "malformed signature header")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, &rejection{http.StatusRequestEntityTooLarge, refusedTooLarge, ""}
+		}
+		return nil, &rejection{http.StatusBadRequest, refusedUnreadable, ""}
 	}
 	if _, err := io.Copy(&v, bytes.NewReader(body)); err != nil {
-		return body, &rejection{http.StatusUnauthorized, "bad signature"}
+		return nil, unauthorized(refusedBadSignature, "")
 	}
 	if err := v.Ensure(); err != nil {
-		return body, &rejection{http.StatusUnauthorized, "bad signature"}
+		return nil, unauthorized(refusedBadSignature, "")
 	}
 	// Only verified requests enter the replay set, so it holds no more
-	// than Slack sent in five minutes.
-	if !b.replays.add(stamp+":"+sig, sent.Add(signatureWindow), b.now()) {
-		return body, &rejection{http.StatusUnauthorized, "replayed request"}
+	// than Slack sent in five minutes. The key is the MAC itself, which
+	// covers the timestamp and the body; hex is case-insensitive, so it is
+	// lower-cased: "v0=ABCD…" is the same signature as "v0=abcd…".
+	if !b.replays.add(replayKey(sig), sent.Add(signatureWindow), b.now()) {
+		return nil, unauthorized(refusedReplay, "")
 	}
 	return body, nil
+}
+
+// replayKey is the canonical form of a verified "v0=<hex>" signature.
+func replayKey(sig string) string {
+	return strings.ToLower(strings.TrimPrefix(sig, "v0="))
 }
 
 // replaySet remembers the signatures of accepted requests until their

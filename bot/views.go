@@ -36,8 +36,11 @@ func plain(s string) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
 }
 
+// mrkdwn is a verbatim mrkdwn text object, as alerts use: Slack does not
+// turn bare URLs, channel names or user names in it into links or
+// mentions, so only what Picket wrote as markup is markup.
 func mrkdwn(s string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
 }
 
 func section(id, text string) slack.Block {

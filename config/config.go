@@ -32,10 +32,28 @@ type Config struct {
 	Digests []Digest `yaml:"digests"`
 	// DataDir holds the bbolt database. Env PICKET_DATA_DIR.
 	DataDir string `yaml:"data_dir"`
-	// HTTPAddr is where the HTTP server (health, metrics, Slack requests in
-	// http mode) listens. "" or "off" disables it. Env PICKET_HTTP_ADDR.
+	// HTTPAddr is where the health and metrics server (/healthz, /readyz,
+	// /metrics) listens; never Slack requests, which have their own
+	// listener (Slack.HTTPAddr). "" or "off" disables it. Env
+	// PICKET_HTTP_ADDR.
 	HTTPAddr string `yaml:"http_addr"`
 	Log      Log    `yaml:"log"`
+	// Audit configures the audit trail's key and head export.
+	Audit Audit `yaml:"audit"`
+}
+
+// Audit configures the audit trail.
+type Audit struct {
+	// Key seals audit entries with HMAC-SHA-256, so that someone who can
+	// write the data volume but does not hold the key cannot rewrite the
+	// trail unnoticed. At least 32 characters, kept outside data_dir. Env
+	// PICKET_AUDIT_KEY or PICKET_AUDIT_KEY_FILE; file key key_file.
+	Key Secret `yaml:"key"`
+	// HeadInterval is how often the newest entry's sequence number and
+	// hash are logged ("audit chain head"), so that a later check can tell
+	// whether the trail was cut back. Default 15m; 0 logs it only at start
+	// and stop.
+	HeadInterval Duration `yaml:"head_interval"`
 }
 
 // Slack configures the Slack connection.
@@ -55,6 +73,17 @@ type Slack struct {
 	APIURL string `yaml:"api_url"`
 	// Mode is "socket" (default) or "http". Env PICKET_SLACK_MODE.
 	Mode string `yaml:"mode"`
+	// HTTPAddr is where Slack's signed requests are served in http mode
+	// (/slack/interactions, /slack/commands and nothing else), apart from
+	// health and metrics. Default ":3000". Env PICKET_SLACK_HTTP_ADDR.
+	HTTPAddr string `yaml:"http_addr"`
+	// TeamID, when set, is the only Slack workspace (T...) or Enterprise
+	// Grid organization (E...) whose interactions and commands are
+	// answered. Env PICKET_SLACK_TEAM_ID.
+	TeamID string `yaml:"team_id"`
+	// AppID, when set, is the only Slack app id (A...) whose interactions
+	// and commands are answered. Env PICKET_SLACK_APP_ID.
+	AppID string `yaml:"app_id"`
 	// DefaultChannel receives findings no route matches. Env
 	// PICKET_DEFAULT_CHANNEL.
 	DefaultChannel string `yaml:"default_channel"`
@@ -183,6 +212,7 @@ func Default() Config {
 	return Config{
 		Slack: Slack{
 			Mode:               ModeSocket,
+			HTTPAddr:           ":3000",
 			DefaultChannel:     "#security-alerts",
 			DefaultMinSeverity: "low",
 			MessageInterval:    Dur(time.Second),
@@ -216,6 +246,7 @@ func Default() Config {
 		DataDir:  "./data",
 		HTTPAddr: "127.0.0.1:8080",
 		Log:      Log{Level: "info", Format: "json"},
+		Audit:    Audit{HeadInterval: Dur(15 * time.Minute)},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -228,7 +229,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 	walk(&root)
 	for _, k := range keys {
 		switch k {
-		case "bot_token", "app_token", "signing_secret":
+		case "bot_token", "app_token", "signing_secret", "key":
 			k += "_file" // the file names the file; the secret is refused
 		}
 		t.Run(k, func(t *testing.T) {
@@ -687,9 +688,23 @@ func TestValidateSlack(t *testing.T) {
 		{"http without signing secret", func(c *config.Config) { c.Slack.Mode, c.Slack.BotToken = "http", bot }, []string{
 			"slack.signing_secret: http mode needs the signing secret: set SLACK_SIGNING_SECRET or SLACK_SIGNING_SECRET_FILE",
 		}},
-		{"http without server", func(c *config.Config) {
+		{"http without health server", func(c *config.Config) {
 			c.Slack.Mode, c.Slack.BotToken, c.Slack.SigningSecret, c.HTTPAddr = "http", bot, sign, "off"
-		}, []string{"http_addr: slack.mode http needs the HTTP server, but it is off"}},
+		}, nil},
+		{"http without Slack listener", func(c *config.Config) {
+			c.Slack.Mode, c.Slack.BotToken, c.Slack.SigningSecret, c.Slack.HTTPAddr = "http", bot, sign, "off"
+		}, []string{"slack.http_addr: slack.mode http needs a listen address for Slack requests (PICKET_SLACK_HTTP_ADDR)"}},
+		{"http with Slack on the health listener", func(c *config.Config) {
+			c.Slack.Mode, c.Slack.BotToken, c.Slack.SigningSecret, c.Slack.HTTPAddr = "http", bot, sign, c.HTTPAddr
+		}, []string{`slack.http_addr: "127.0.0.1:8080" is also http_addr: Slack requests get their own listener, so that health and metrics are not exposed with them`}},
+		{"http with a bad Slack listener", func(c *config.Config) {
+			c.Slack.Mode, c.Slack.BotToken, c.Slack.SigningSecret, c.Slack.HTTPAddr = "http", bot, sign, "3000"
+		}, []string{`slack.http_addr: "3000" is not a host:port address (or "off")`}},
+		{"team and app ids", func(c *config.Config) { c.Slack.TeamID, c.Slack.AppID = "T0123ABCD", "A0123ABCD" }, nil},
+		{"bad team and app ids", func(c *config.Config) { c.Slack.TeamID, c.Slack.AppID = "U0123", "app" }, []string{
+			`slack.team_id: "U0123" is not a Slack workspace id (T...) or organization id (E...)`,
+			`slack.app_id: "app" is not a Slack app id (A...)`,
+		}},
 		{"wrong token kinds", func(c *config.Config) { c.Slack.BotToken, c.Slack.AppToken = app, bot }, []string{
 			"slack.bot_token: is not a bot token (want one starting with xoxb-)",
 			"slack.app_token: is not an app-level token (want one starting with xapp-)",
@@ -896,5 +911,61 @@ func TestDeliveryProblemsListed(t *testing.T) {
 	}
 	if err := config.Default().Validate(); err != nil {
 		t.Errorf("default configuration: got %v, want valid", err)
+	}
+}
+
+func TestAuditKey(t *testing.T) {
+	const key = "0123456789abcdef0123456789abcdef"
+	files := filesOf(map[string]string{"/run/secrets/audit": key + "\n", "/data/audit.key": key, "/s/short": "short"})
+	tests := []struct {
+		name     string
+		env      map[string]string
+		yaml     string
+		wantKey  string
+		problems []string
+	}{
+		{name: "from PICKET_AUDIT_KEY", env: map[string]string{"PICKET_AUDIT_KEY": key}, wantKey: key},
+		{name: "from PICKET_AUDIT_KEY_FILE", env: map[string]string{"PICKET_AUDIT_KEY_FILE": "/run/secrets/audit"}, wantKey: key},
+		{name: "from audit.key_file", yaml: "audit:\n  key_file: /run/secrets/audit\n", wantKey: key},
+		{name: "literal in the file", yaml: "audit:\n  key: " + key + "\n", problems: []string{
+			"line 2: audit.key: a secret may not be written in the config file; set the environment variable PICKET_AUDIT_KEY, or name a file holding it with PICKET_AUDIT_KEY_FILE or audit.key_file",
+		}},
+		{name: "too short", env: map[string]string{"PICKET_AUDIT_KEY_FILE": "/s/short"}, wantKey: "short", problems: []string{
+			"audit.key (from PICKET_AUDIT_KEY_FILE): is 5 characters; an audit key needs at least 32 (e.g. openssl rand -hex 32)",
+		}},
+		{name: "on the data volume", env: map[string]string{"PICKET_AUDIT_KEY_FILE": "/data/audit.key", "PICKET_DATA_DIR": "/data"}, wantKey: key, problems: []string{
+			"audit.key (from PICKET_AUDIT_KEY_FILE): the key file /data/audit.key is inside data_dir /data: whoever can rewrite the audit trail could read the key; keep it on another volume or secret mount",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.yaml != "" {
+				path = filepath.Join(t.TempDir(), "picket.yaml")
+				if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			read := func(p string) ([]byte, error) {
+				if p == path {
+					return os.ReadFile(p)
+				}
+				return files(p)
+			}
+			cfg, err := config.Load(path, envOf(tt.env), read)
+			var got []string
+			if err != nil {
+				got = problemsOf(t, err)
+			}
+			if !reflect.DeepEqual(got, tt.problems) {
+				t.Errorf("problems: got %q, want %q", got, tt.problems)
+			}
+			if tt.wantKey != "" && cfg.Audit.Key.Reveal() != tt.wantKey {
+				t.Errorf("key: got %d characters, want the configured key", len(cfg.Audit.Key.Reveal()))
+			}
+			if strings.Contains(cfg.Redacted(), key) {
+				t.Errorf("Redacted shows the audit key")
+			}
+		})
 	}
 }

@@ -39,6 +39,9 @@ func envSettings() []envSetting {
 		{EnvVar{"PICKET_HTTP_ADDR", "http_addr", `HTTP listen address; "off" disables the server`}, func(c *Config, v string) { c.HTTPAddr = v }},
 		{EnvVar{"PICKET_SLACK_API_URL", "slack.api_url", "Slack Web API base URL (test servers)"}, func(c *Config, v string) { c.Slack.APIURL = v }},
 		{EnvVar{"PICKET_SLACK_MODE", "slack.mode", "socket or http"}, func(c *Config, v string) { c.Slack.Mode = v }},
+		{EnvVar{"PICKET_SLACK_HTTP_ADDR", "slack.http_addr", "listen address for Slack requests in http mode"}, func(c *Config, v string) { c.Slack.HTTPAddr = v }},
+		{EnvVar{"PICKET_SLACK_TEAM_ID", "slack.team_id", "the only Slack workspace or organization answered"}, func(c *Config, v string) { c.Slack.TeamID = v }},
+		{EnvVar{"PICKET_SLACK_APP_ID", "slack.app_id", "the only Slack app id answered"}, func(c *Config, v string) { c.Slack.AppID = v }},
 		{EnvVar{"PICKET_DEFAULT_CHANNEL", "slack.default_channel", "channel for findings no route matches"}, func(c *Config, v string) { c.Slack.DefaultChannel = v }},
 		{EnvVar{"AWS_DEFAULT_REGION", "aws.region", "AWS region, when AWS_REGION is not set"}, func(c *Config, v string) { c.AWS.Region = v }},
 		{EnvVar{"AWS_REGION", "aws.region", "AWS region"}, func(c *Config, v string) { c.AWS.Region = v }},
@@ -63,7 +66,18 @@ func secretSettings() []secretSetting {
 		{"slack.bot_token", "SLACK_BOT_TOKEN", "slack.bot_token_file", func(c *Config) *Secret { return &c.Slack.BotToken }},
 		{"slack.app_token", "SLACK_APP_TOKEN", "slack.app_token_file", func(c *Config) *Secret { return &c.Slack.AppToken }},
 		{"slack.signing_secret", "SLACK_SIGNING_SECRET", "slack.signing_secret_file", func(c *Config) *Secret { return &c.Slack.SigningSecret }},
+		{"audit.key", "PICKET_AUDIT_KEY", "audit.key_file", func(c *Config) *Secret { return &c.Audit.Key }},
 	}
+}
+
+// envOfSecret returns the environment variable of the secret key.
+func envOfSecret(key string) string {
+	for _, s := range secretSettings() {
+		if s.key == key {
+			return s.env
+		}
+	}
+	return strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
 // EnvVars lists every environment variable Load reads, for help text.
@@ -95,6 +109,13 @@ type fileConfig struct {
 	DataDir   string    `yaml:"data_dir"`
 	HTTPAddr  string    `yaml:"http_addr"`
 	Log       Log       `yaml:"log"`
+	Audit     fileAudit `yaml:"audit"`
+}
+
+type fileAudit struct {
+	Key          yaml.Node `yaml:"key"`
+	KeyFile      string    `yaml:"key_file"`
+	HeadInterval Duration  `yaml:"head_interval"`
 }
 
 type fileSlack struct {
@@ -108,6 +129,9 @@ type fileSlack struct {
 	SigningSecretFile string    `yaml:"signing_secret_file"`
 	APIURL            string    `yaml:"api_url"`
 	Mode              string    `yaml:"mode"`
+	HTTPAddr          string    `yaml:"http_addr"`
+	TeamID            string    `yaml:"team_id"`
+	AppID             string    `yaml:"app_id"`
 	DefaultChannel    string    `yaml:"default_channel"`
 	DefaultMinSev     string    `yaml:"default_min_severity"`
 	MessageInterval   Duration  `yaml:"message_interval"`
@@ -134,7 +158,7 @@ func Load(path string, getenv func(string) string, readFile func(string) ([]byte
 	}
 	cfg := Default()
 	var problems []string
-	src := sources{lines: map[string]int{}, env: map[string]string{}, failed: map[string]bool{}}
+	src := sources{lines: map[string]int{}, env: map[string]string{}, failed: map[string]bool{}, files: map[string]string{}}
 	secretFiles := map[string]string{} // secret key -> file path from the YAML file
 
 	if path != "" {
@@ -183,6 +207,9 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 		Slack: fileSlack{
 			APIURL:          cfg.Slack.APIURL,
 			Mode:            cfg.Slack.Mode,
+			HTTPAddr:        cfg.Slack.HTTPAddr,
+			TeamID:          cfg.Slack.TeamID,
+			AppID:           cfg.Slack.AppID,
 			DefaultChannel:  cfg.Slack.DefaultChannel,
 			DefaultMinSev:   cfg.Slack.DefaultMinSeverity,
 			MessageInterval: cfg.Slack.MessageInterval,
@@ -190,6 +217,7 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 		AWS: cfg.AWS, Ingest: cfg.Ingest, Delivery: cfg.Delivery, Enrich: cfg.Enrich, Routes: cfg.Routes,
 		Roles: cfg.Roles, Responses: cfg.Responses, Digests: cfg.Digests,
 		DataDir: cfg.DataDir, HTTPAddr: cfg.HTTPAddr, Log: cfg.Log,
+		Audit: fileAudit{HeadInterval: cfg.Audit.HeadInterval},
 	}
 	var problems []string
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -210,10 +238,11 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 		{"slack.bot_token", &fc.Slack.BotToken, fc.Slack.BotTokenFile},
 		{"slack.app_token", &fc.Slack.AppToken, fc.Slack.AppTokenFile},
 		{"slack.signing_secret", &fc.Slack.SigningSecret, fc.Slack.SigningSecretFile},
+		{"audit.key", &fc.Audit.Key, fc.Audit.KeyFile},
 	} {
 		if !placeholderSecret(s.node) {
 			src.failed[s.key] = true
-			env := strings.ToUpper(strings.ReplaceAll(s.key, ".", "_"))
+			env := envOfSecret(s.key)
 			problems = append(problems, fmt.Sprintf(
 				"line %d: %s: a secret may not be written in the config file; set the environment variable %s, or name a file holding it with %s_FILE or %s_file",
 				s.node.Line, s.key, env, env, s.key))
@@ -230,12 +259,16 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 
 	cfg.Slack.APIURL = fc.Slack.APIURL
 	cfg.Slack.Mode = fc.Slack.Mode
+	cfg.Slack.HTTPAddr = fc.Slack.HTTPAddr
+	cfg.Slack.TeamID = fc.Slack.TeamID
+	cfg.Slack.AppID = fc.Slack.AppID
 	cfg.Slack.DefaultChannel = fc.Slack.DefaultChannel
 	cfg.Slack.DefaultMinSeverity = fc.Slack.DefaultMinSev
 	cfg.Slack.MessageInterval = fc.Slack.MessageInterval
 	cfg.AWS, cfg.Ingest, cfg.Delivery, cfg.Enrich, cfg.Routes = fc.AWS, fc.Ingest, fc.Delivery, fc.Enrich, fc.Routes
 	cfg.Roles, cfg.Responses, cfg.Digests = fc.Roles, fc.Responses, fc.Digests
 	cfg.DataDir, cfg.HTTPAddr, cfg.Log = fc.DataDir, fc.HTTPAddr, fc.Log
+	cfg.Audit.HeadInterval = fc.Audit.HeadInterval
 	return problems
 }
 
@@ -312,6 +345,9 @@ func readSecret(cfg *Config, s secretSetting, path string, readFile func(string)
 		return fmt.Sprintf("%s: secret file %s is empty", src.label(s.key), path)
 	}
 	*s.field(cfg) = Secret(v)
+	if src.files != nil {
+		src.files[s.key] = path
+	}
 	return ""
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -46,6 +47,8 @@ type sources struct {
 	// count as given in the checks between secrets, so that one problem
 	// (a missing file) is not reported again as another (a missing token).
 	failed map[string]bool
+	// files maps a secret read from a file to the file's path.
+	files map[string]string
 }
 
 // label returns key with where its value came from: "line 7: ingest.workers"
@@ -89,6 +92,8 @@ var (
 	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	channelIDPattern = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
 	userGroupPattern = regexp.MustCompile(`^S[A-Z0-9]{2,}$`)
+	teamIDPattern    = regexp.MustCompile(`^[TE][A-Z0-9]{2,}$`)
+	appIDPattern     = regexp.MustCompile(`^A[A-Z0-9]{2,}$`)
 )
 
 func validate(c Config, src sources) []string {
@@ -108,6 +113,7 @@ func validate(c Config, src sources) []string {
 	if c.HTTPEnabled() {
 		v.addr("http_addr", c.HTTPAddr)
 	}
+	v.audit(c)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -146,9 +152,20 @@ func (v *checker) slack(c Config) {
 		if !sign {
 			v.add("slack.signing_secret", "http mode needs the signing secret: set SLACK_SIGNING_SECRET or SLACK_SIGNING_SECRET_FILE")
 		}
-		if !c.HTTPEnabled() {
-			v.add("http_addr", "slack.mode http needs the HTTP server, but it is off")
+		switch {
+		case s.HTTPAddr == "" || s.HTTPAddr == "off":
+			v.add("slack.http_addr", "slack.mode http needs a listen address for Slack requests (PICKET_SLACK_HTTP_ADDR)")
+		case c.HTTPEnabled() && s.HTTPAddr == c.HTTPAddr:
+			v.add("slack.http_addr", "%q is also http_addr: Slack requests get their own listener, so that health and metrics are not exposed with them", s.HTTPAddr)
+		default:
+			v.addr("slack.http_addr", s.HTTPAddr)
 		}
+	}
+	if s.TeamID != "" && !teamIDPattern.MatchString(s.TeamID) {
+		v.add("slack.team_id", "%q is not a Slack workspace id (T...) or organization id (E...)", s.TeamID)
+	}
+	if s.AppID != "" && !appIDPattern.MatchString(s.AppID) {
+		v.add("slack.app_id", "%q is not a Slack app id (A...)", s.AppID)
 	}
 	if s.APIURL != "" {
 		if v.url("slack.api_url", s.APIURL) && !strings.HasSuffix(s.APIURL, "/") {
@@ -162,6 +179,35 @@ func (v *checker) slack(c Config) {
 	if _, err := picket.ParseSeverity(s.DefaultMinSeverity); err != nil {
 		v.add("slack.default_min_severity", "%v", err)
 	}
+}
+
+// minAuditKey is the shortest audit key accepted: 32 characters, as many
+// bytes as the HMAC-SHA-256 output ("openssl rand -hex 32" gives 64).
+const minAuditKey = 32
+
+// audit checks the audit key's length and that it is not kept on the data
+// volume it protects.
+func (v *checker) audit(c Config) {
+	if k := c.Audit.Key; k != "" && len(k.Reveal()) < minAuditKey {
+		v.add("audit.key", "is %d characters; an audit key needs at least %d (e.g. openssl rand -hex 32)", len(k.Reveal()), minAuditKey)
+	}
+	if f := v.src.files["audit.key"]; f != "" && c.DataDir != "" && inside(f, c.DataDir) {
+		v.add("audit.key", "the key file %s is inside data_dir %s: whoever can rewrite the audit trail could read the key; keep it on another volume or secret mount", f, c.DataDir)
+	}
+	if d := c.Audit.HeadInterval.Duration; d < 0 {
+		v.add("audit.head_interval", "%s is negative", d)
+	}
+}
+
+// inside reports whether path lies in directory dir (both made absolute).
+func inside(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // given reports whether a secret was given, even if it could not be loaded.

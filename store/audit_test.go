@@ -220,7 +220,7 @@ func TestVerifyAuditDetectsTampering(t *testing.T) {
 		{
 			name:    "field name case changed (same decoded content)",
 			tamper:  func(testing.TB) func(*bolt.Bucket) error { return replace(4, `"event"`, `"Event"`) },
-			wantSeq: 4, wantMsg: "entry 4: stored bytes changed", wantN: 3,
+			wantSeq: 4, wantMsg: "entry 4: content changed", wantN: 3,
 		},
 		{
 			name:    "not JSON any more",

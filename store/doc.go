@@ -10,7 +10,7 @@
 // the file is opened:
 //
 //	meta             "schema" -> schema version, 8-byte big-endian
-//	                 "audit_head" -> newest audit seq (8-byte big-endian) + its hex hash
+//	                 "audit_head" -> newest audit seq (8-byte big-endian) + its hex hash (or HMAC)
 //	findings         finding key -> JSON picket.FindingRecord
 //	finding_ids      source finding id (GuardDuty id, ASFF Id) -> finding key
 //	messages         queue message id -> 8-byte big-endian Unix nanoseconds (UTC)
@@ -27,13 +27,18 @@
 //	posts            post id -> JSON picket.Post: a Slack post in flight (see picket.Post)
 //	channels         configured channel name ("#security") -> the id Slack answered with
 //
-// The audit trail is a hash chain: each entry holds the SHA-256 of the
-// entry before it, and its own hash over its canonical encoding (see
-// DB.Audit), so VerifyAudit detects a changed, removed or reordered entry.
-// It proves the trail was not edited behind Picket's back by someone who
-// cannot also rewrite every later hash; it is not a signature. Fields added
-// to picket.AuditEntry later must be omitempty/omitzero, or old entries
-// would no longer hash to their stored Hash.
+// The audit trail is a hash chain: each entry holds the hash of the entry
+// before it, and its own hash over its canonical encoding (see DB.Audit),
+// so VerifyAudit detects a changed, removed or reordered entry. With an
+// audit key (Options.AuditKey, kept outside the data directory) the hashes
+// are HMAC-SHA-256, so someone who can write the file but does not hold
+// the key cannot reseal a changed entry or forge new ones; without a key
+// they are plain SHA-256, which anyone can recompute. Either way, cutting
+// off the newest entries and rewriting the head record is only seen by
+// comparing with a head exported earlier (DB.AuditHead; Picket logs it
+// periodically). Fields added to picket.AuditEntry later must be
+// omitempty/omitzero, or old entries would no longer hash to their stored
+// Hash.
 //
 // A claim makes an action run at most once: ClaimAction takes it in the
 // same transaction that stores the record, and a record that stops being

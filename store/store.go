@@ -73,6 +73,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives operational messages; discarded when nil.
 	Logger *slog.Logger
+	// AuditKey, when set, seals new audit entries with HMAC-SHA-256 instead
+	// of plain SHA-256, and is needed to verify entries sealed with it. It
+	// must be kept outside the data directory (see DB.Audit).
+	AuditKey []byte
 }
 
 // DB is Picket's store. It is safe for concurrent use.
@@ -87,6 +91,9 @@ type DB struct {
 	commits    chan *commitCall
 	commitDone chan struct{}
 	closeOnce  sync.Once
+
+	auditKey   []byte
+	auditKeyID string
 }
 
 // Open opens (creating if needed) the store at path. The parent directory is
@@ -112,7 +119,8 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	db := &DB{bolt: bdb, path: path, now: opts.Now, log: opts.Logger,
-		commits: make(chan *commitCall, maxCommitBatch), commitDone: make(chan struct{})}
+		commits: make(chan *commitCall, maxCommitBatch), commitDone: make(chan struct{}),
+		auditKey: append([]byte(nil), opts.AuditKey...), auditKeyID: AuditKeyID(opts.AuditKey)}
 	created, err := db.init()
 	if err != nil {
 		_ = bdb.Close()

@@ -30,6 +30,7 @@ type appMetrics struct {
 	Suppressed   *metrics.Counter
 	HandleFailed *metrics.Counter
 	SlackRetries *metrics.Counter
+	SlackRefused *metrics.Counter
 	Latency      *metrics.Histogram
 	// Delivery from the outbox.
 	Queued           *metrics.Counter
@@ -52,6 +53,7 @@ func newAppMetrics(reg *metrics.Registry) appMetrics {
 		Suppressed:   reg.Counter("picket_findings_suppressed_total", "Findings a suppression rule in force kept from being posted."),
 		HandleFailed: reg.Counter("picket_findings_failed_total", "Findings whose outcome could not be committed (Slack or the store failed); retried."),
 		SlackRetries: reg.Counter("picket_slack_retries_total", "Slack calls retried after 429 or 5xx."),
+		SlackRefused: reg.Counter("picket_slack_requests_refused_total", "Slack requests refused: bad or missing signature, stale, replayed, other workspace or app, button not on its alert."),
 		Latency: reg.Histogram("picket_processing_seconds", "Time from SQS send to committed outcome.",
 			0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 		Queued:           reg.Counter("picket_findings_queued_total", "Findings committed to the outbox as new alerts."),

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -89,5 +91,102 @@ func TestParseSince(t *testing.T) {
 				t.Errorf("parseSince(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestAuditVerifyKeyed(t *testing.T) {
+	const key = "0123456789abcdef0123456789abcdef"
+	dir := t.TempDir()
+	// Two entries from before the key was set, then the key.
+	db, err := store.Open(storePath(dir), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := db.Audit(picket.AuditEntry{Event: "executed", Actor: picket.Actor{ID: "U0ALICE"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	db, err = store.Open(storePath(dir), store.Options{AuditKey: []byte(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	stop, err := startAuditHeads(context.Background(), db, time.Hour, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Audit(picket.AuditEntry{Event: "executed", Actor: picket.Actor{ID: "U0ALICE"}}); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	head, err := db.AuditHead()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if got := strings.Count(logs.String(), `msg="audit chain head"`); got != 2 {
+		t.Errorf("head log lines: got %d, want 2 (start and stop):\n%s", got, logs.String())
+	}
+	wantLine := "seq=4 hash=" + head.Hash + " key_id=" + store.AuditKeyID([]byte(key))
+	if !strings.Contains(logs.String(), wantLine) {
+		t.Errorf("log: got %s, want the head at stop %q", logs.String(), wantLine)
+	}
+	headArg := "4:" + head.Hash
+
+	tests := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		wantCode int
+		wantOut  string
+	}{
+		{"with the key", map[string]string{"PICKET_AUDIT_KEY": key}, nil, exitOK,
+			"entries 1-2 are sealed with plain SHA-256"},
+		{"with the key and the exported head", map[string]string{"PICKET_AUDIT_KEY": key}, []string{"--head", headArg}, exitOK,
+			"exported head " + headArg + " found"},
+		{"without the key", nil, nil, exitFailure, "entry 3: sealed with audit key"},
+		{"with another key", map[string]string{"PICKET_AUDIT_KEY": strings.Repeat("x", 32)}, nil, exitFailure, "but the configured key is"},
+		{"exported head beyond the trail", map[string]string{"PICKET_AUDIT_KEY": key}, []string{"--head", "9:" + head.Hash}, exitFailure,
+			"entry 9 of exported head 9:" + head.Hash + " is missing: the trail was cut back"},
+		{"exported head with another hash", map[string]string{"PICKET_AUDIT_KEY": key}, []string{"--head", "4:" + strings.Repeat("0", 64)}, exitFailure,
+			"the trail was rewritten"},
+		{"malformed head", map[string]string{"PICKET_AUDIT_KEY": key}, []string{"--head", "4"}, exitUsage, "is not SEQ:HASH"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"PICKET_DATA_DIR": dir}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			code, out, errOut := runCLI(t, env, append([]string{"audit", "verify"}, tt.args...)...)
+			if code != tt.wantCode || !strings.Contains(out+errOut, tt.wantOut) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %d and %q", code, out, errOut, tt.wantCode, tt.wantOut)
+			}
+			if strings.Contains(out+errOut, key) {
+				t.Errorf("output shows the audit key")
+			}
+		})
+	}
+}
+
+func TestStartAuditHeadsRefusesOtherKey(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(storePath(dir), store.Options{AuditKey: []byte(strings.Repeat("a", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.KeyAudit(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = store.Open(storePath(dir), store.Options{AuditKey: []byte(strings.Repeat("b", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := startAuditHeads(context.Background(), db, 0, slog.New(slog.DiscardHandler)); !errors.Is(err, store.ErrAuditKeyMismatch) {
+		t.Errorf("startAuditHeads with another key: got %v, want ErrAuditKeyMismatch", err)
 	}
 }

@@ -63,7 +63,7 @@ Usage:
   picket healthcheck [--addr HOST:PORT]       exit 0 when the running bot's /healthz answers
   picket check [--json] [--account ID] [ID...] run posture checks (exit 1: a check failed, 3: one could not run)
   picket digest [--dry-run] [--chart FILE]    build the daily digest now (--dry-run: print it, post nothing)
-  picket audit verify                         check the audit trail's hash chain (exit 1 if broken)
+  picket audit verify [--head SEQ:HASH]       check the audit trail's chain, and a logged head (exit 1 if broken)
   picket audit export [--since TIME]          print audit entries as JSON lines
 
 Configuration: a YAML file (--config or PICKET_CONFIG) and environment

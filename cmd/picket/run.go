@@ -63,13 +63,18 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, started func(httpAddr string)) error {
 	reg := &metrics.Registry{}
 	m := newAppMetrics(reg)
-	ready := &readiness{}
+	ready := &readiness{log: log}
 
-	db, err := store.Open(storePath(cfg.DataDir), store.Options{Logger: log})
+	db, err := store.Open(storePath(cfg.DataDir), store.Options{Logger: log, AuditKey: auditKey(cfg)})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	stopHeads, err := startAuditHeads(ctx, db, cfg.Audit.HeadInterval.Duration, log)
+	if err != nil {
+		return err
+	}
+	defer stopHeads()
 	ready.add("store", func(context.Context) error { _, err := db.CountFindings(); return err })
 
 	awsCfg, err := loadAWS(ctx, cfg)
@@ -87,7 +92,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 
 	var consumer *ingest.Consumer
 	if cfg.AWSConfigured() {
@@ -170,6 +175,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			Commands: func(ctx context.Context, a picket.Actor, text string) commands.Reply {
 				return commands.Run(ctx, deps, a, text)
 			},
+			Records: db, TeamID: cfg.Slack.TeamID, AppID: cfg.Slack.AppID, Refused: m.SlackRefused,
 		})
 		if err != nil {
 			return err
@@ -177,8 +183,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		defer b.Wait() // let clicks being handled finish
 		switch {
 		case cfg.Slack.Mode == config.ModeHTTP:
-			mux.Handle("/slack/", b.Handler())
-			log.Info("slack requests served over HTTP", "path", "/slack/interactions, /slack/commands")
+			if _, err := serveSlackHTTP(ctx, cfg.Slack.HTTPAddr, b.Handler(), log, &wg, errc); err != nil {
+				return err
+			}
 		case cfg.Slack.AppToken != "":
 			wg.Add(1)
 			go func() {
