@@ -30,6 +30,9 @@ const (
 	// thread: its chosen option's value is a response button's action id,
 	// a space and the finding key, handled like that button's click.
 	ActionRespond = "picket.respond"
+	// ActionSuppressSimilar is a group message's Suppress similar button:
+	// Suppress, with "suppress similar" already chosen in the dialog.
+	ActionSuppressSimilar = "picket.suppress_similar"
 )
 
 // CallbackConfirm is the callback id of the plan dialog; its submission

@@ -721,3 +721,34 @@ func TestGroupMemberMenuPlansLikeTheButton(t *testing.T) {
 		})
 	}
 }
+
+// TestSuppressSimilarButtonStartsWithSimilarChosen: the group message's
+// Suppress similar button plans a Suppress whose dialog has "suppress
+// similar" already ticked; the plain Suppress button does not.
+func TestSuppressSimilarButtonStartsWithSimilarChosen(t *testing.T) {
+	for _, tt := range []struct {
+		actionID string
+		want     bool
+	}{{bot.ActionSuppressSimilar, true}, {bot.ActionSuppress, false}} {
+		t.Run(tt.actionID, func(t *testing.T) {
+			e := newEnv(t, nil, nil)
+			if resp := e.interact(t, buttonPayload(t, tt.actionID, "gd-key-5")); resp.Code != http.StatusOK {
+				t.Fatalf("status: got %d, want 200", resp.Code)
+			}
+			e.bot.Wait()
+			prep := e.svc.Calls("Prepare")
+			if len(prep) != 1 || prep[0].Kind != picket.ActionSuppress {
+				t.Fatalf("Prepare calls %+v, want one Suppress", prep)
+			}
+			ups := e.slack.Updates()
+			if len(ups) != 1 {
+				t.Fatalf("views.update calls: got %d, want 1", len(ups))
+			}
+			b, _ := json.Marshal(ups[0]["view"])
+			got := strings.Contains(string(b), `"initial_options":[{"text":{"emoji":false,"text":"Suppress similar findings until then"`)
+			if got != tt.want {
+				t.Errorf("similar initially chosen = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -23,6 +23,7 @@ var buttons = map[string]picket.ActionKind{
 	ActionUndo:               picket.ActionUndo,
 
 	"picket.revoke_role_sessions": picket.ActionRevokeSessions, // notifiers.ActionRevokeSessions
+	ActionSuppressSimilar:         picket.ActionSuppress,
 }
 
 // Block and action ids of the plan dialog's inputs.
@@ -55,6 +56,9 @@ type metadata struct {
 	Kind      picket.ActionKind `json:"kind"`
 	ChannelID string            `json:"channel_id,omitempty"`
 	MessageTS string            `json:"message_ts,omitempty"`
+	// Similar starts a Suppress dialog with "suppress similar" chosen
+	// (the group message's Suppress similar button).
+	Similar bool `json:"similar,omitempty"`
 }
 
 // serveInteraction answers POST /slack/interactions. Nothing of the body
@@ -165,7 +169,8 @@ func (b *Bot) blockAction(cb slack.InteractionCallback) func(ctx context.Context
 			if !b.checkOnAlert(ctx, at, user, findingKey, undoOf) {
 				return
 			}
-			b.plan(ctx, trigger, kind, findingKey, undoOf, user, name, metadata{Kind: kind, ChannelID: channel, MessageTS: ts})
+			b.plan(ctx, trigger, kind, findingKey, undoOf, user, name, metadata{Kind: kind, ChannelID: channel, MessageTS: ts,
+				Similar: act.ActionID == ActionSuppressSimilar})
 		}
 	}
 	switch act.ActionID {

@@ -140,8 +140,11 @@ func planView(p picket.Plan, meta metadata) slack.ModalViewRequest {
 		sel.InitialOption = initial
 		blocks = append(blocks, slack.NewInputBlock(blockExpiry, plain("Expires after"), nil, sel))
 
-		similar := slack.NewCheckboxGroupsBlockElement(blockSimilar,
-			slack.NewOptionBlockObject(blockSimilar, plain("Suppress similar findings until then"), nil))
+		simOpt := slack.NewOptionBlockObject(blockSimilar, plain("Suppress similar findings until then"), nil)
+		similar := slack.NewCheckboxGroupsBlockElement(blockSimilar, simOpt)
+		if meta.Similar {
+			similar.InitialOptions = []*slack.OptionBlockObject{simOpt}
+		}
 		in := slack.NewInputBlock(blockSimilar, plain("Similar findings"), nil, similar)
 		in.Optional = true
 		blocks = append(blocks, in)

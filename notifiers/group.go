@@ -40,7 +40,8 @@ func ParseRespondValue(v string) (actionID, key string, ok bool) {
 // and account, their severities, regions and state, the first resources
 // by name, and the group's buttons (Suppress and Escalate, acting on the
 // group's first finding: the Suppress dialog's "similar" choice covers the
-// whole group). Every member is listed in the thread (RenderGroupList).
+// whole group, and starts chosen). Every member is listed in the thread
+// (RenderGroupList).
 func RenderGroup(g picket.Group) Message {
 	sev := g.MaxSeverity()
 	title := g.Title
@@ -91,7 +92,7 @@ func RenderGroup(g picket.Group) Message {
 	if g.First != "" {
 		value := shorten(g.First, MaxButtonValue)
 		blocks = append(blocks, slack.NewActionBlock(ActionsBlockID,
-			&slack.ButtonBlockElement{Type: slack.METButton, ActionID: ActionSuppress, Value: value, Text: m.plain("Suppress similar")},
+			&slack.ButtonBlockElement{Type: slack.METButton, ActionID: ActionSuppressSimilar, Value: value, Text: m.plain("Suppress similar")},
 			&slack.ButtonBlockElement{Type: slack.METButton, ActionID: ActionEscalate, Value: value, Text: m.plain("Escalate")},
 		))
 	}

@@ -60,7 +60,7 @@ func TestRenderGroupGolden(t *testing.T) {
 			t.Errorf("group message contains live %q", bad)
 		}
 	}
-	for _, want := range []string{"312 findings", "305 Low", "7 Medium", "eu-west-1, us-east-1", notifiers.ActionSuppress, notifiers.ActionEscalate} {
+	for _, want := range []string{"312 findings", "305 Low", "7 Medium", "eu-west-1, us-east-1", notifiers.ActionSuppressSimilar, notifiers.ActionEscalate} {
 		if !strings.Contains(body, want) {
 			t.Errorf("group message lacks %q", want)
 		}

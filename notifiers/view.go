@@ -19,6 +19,9 @@ const (
 	ActionRevokeSessions     = "picket.revoke_role_sessions"
 	ActionSuppress           = "picket.suppress"
 	ActionEscalate           = "picket.escalate"
+	// ActionSuppressSimilar is the group message's Suppress button: the
+	// dialog starts with "suppress similar" chosen.
+	ActionSuppressSimilar = "picket.suppress_similar"
 )
 
 // Action ids of the buttons that act on an earlier request: Undo on an

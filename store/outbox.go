@@ -14,6 +14,11 @@ import (
 
 var _ picket.OutboxStore = (*DB)(nil)
 
+// Every write here goes through the group committer with intake's: each
+// lane's writes are few, but many lanes and intake at once share fsyncs.
+// Their functions read what they change inside the transaction, so they
+// may run again after another call's failure.
+
 // Outbox returns every entry waiting for Slack, in finding-key order.
 func (db *DB) Outbox() ([]picket.Pending, error) {
 	var out []picket.Pending
@@ -93,7 +98,7 @@ func (db *DB) BeginPost(p picket.Post) error {
 	if err != nil {
 		return fmt.Errorf("begin post %s: %w", p.ID, err)
 	}
-	if err := db.bolt.Update(func(tx *bolt.Tx) error {
+	if err := db.groupUpdate(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketPosts).Put([]byte(p.ID), v)
 	}); err != nil {
 		return fmt.Errorf("begin post %s: %w", p.ID, err)
@@ -103,7 +108,7 @@ func (db *DB) BeginPost(p picket.Post) error {
 
 // AbandonPost forgets the in-flight post id.
 func (db *DB) AbandonPost(id string) error {
-	if err := db.bolt.Update(func(tx *bolt.Tx) error {
+	if err := db.groupUpdate(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketPosts).Delete([]byte(id))
 	}); err != nil {
 		return fmt.Errorf("abandon post %s: %w", id, err)
@@ -116,7 +121,7 @@ func (db *DB) AbandonPost(id string) error {
 // entry if it is still the one sent (Seq seq); a newer entry stays, to be
 // shown as an update of ref.
 func (db *DB) AlertPosted(post, key string, seq uint64, ref picket.MessageRef) error {
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.groupUpdate(func(tx *bolt.Tx) error {
 		rec, ok, err := getFinding(tx, key)
 		if err != nil {
 			return err
@@ -147,7 +152,7 @@ func (db *DB) AlertPosted(post, key string, seq uint64, ref picket.MessageRef) e
 // AlertUpdated removes the outbox entry of finding key if it is still the
 // one shown (Seq seq).
 func (db *DB) AlertUpdated(key string, seq uint64) error {
-	if err := db.bolt.Update(func(tx *bolt.Tx) error { return dequeue(tx, key, seq) }); err != nil {
+	if err := db.groupUpdate(func(tx *bolt.Tx) error { return dequeue(tx, key, seq) }); err != nil {
 		return fmt.Errorf("record alert of %s updated: %w", key, err)
 	}
 	return nil
@@ -183,7 +188,7 @@ func (db *DB) FormGroup(g picket.Group, members []picket.Pending, at time.Time) 
 	if at.IsZero() {
 		at = db.now().UTC()
 	}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.groupUpdate(func(tx *bolt.Tx) error {
 		joined = joined[:0]
 		if g.ID == "" {
 			seq, err := tx.Bucket(bucketGroups).NextSequence()
@@ -251,7 +256,7 @@ func (db *DB) FormGroup(g picket.Group, members []picket.Pending, at time.Time) 
 // post.
 func (db *DB) GroupPosted(post, id string, ref picket.MessageRef, shown uint64, at time.Time) (picket.Group, error) {
 	var g picket.Group
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.groupUpdate(func(tx *bolt.Tx) error {
 		var err error
 		if g, err = mustGroup(tx, id); err != nil {
 			return err
@@ -289,7 +294,7 @@ func (db *DB) GroupPosted(post, id string, ref picket.MessageRef, shown uint64, 
 // GroupShown records that the group's message shows version shown.
 func (db *DB) GroupShown(id string, shown uint64, at time.Time) (picket.Group, error) {
 	var g picket.Group
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.groupUpdate(func(tx *bolt.Tx) error {
 		var err error
 		if g, err = mustGroup(tx, id); err != nil {
 			return err
@@ -307,7 +312,7 @@ func (db *DB) GroupShown(id string, shown uint64, at time.Time) (picket.Group, e
 // the in-flight post.
 func (db *DB) GroupListed(post, id string, to int) (picket.Group, error) {
 	var g picket.Group
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.groupUpdate(func(tx *bolt.Tx) error {
 		var err error
 		if g, err = mustGroup(tx, id); err != nil {
 			return err
@@ -351,7 +356,7 @@ func (db *DB) GroupMembers(id string, from, n int) ([]picket.FindingRecord, erro
 // CloseGroup takes the group off the open list: it takes no more members.
 // A group that still has work stays open.
 func (db *DB) CloseGroup(id string) error {
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.groupUpdate(func(tx *bolt.Tx) error {
 		g, err := mustGroup(tx, id)
 		if err != nil {
 			return err
