@@ -311,6 +311,8 @@ func loadAWS(ctx context.Context, cfg config.Config) (aws.Config, error) {
 	if cfg.AWS.EndpointURL != "" {
 		opts = append(opts, awsconfig.WithBaseEndpoint(cfg.AWS.EndpointURL))
 	}
+	// The SDK's own lines (retries, deprecations) join the JSON log.
+	opts = append(opts, awsconfig.WithLogger(awsLogger(cfg.Log)))
 	c, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
