@@ -54,14 +54,17 @@ bench: emulator
 	$(GO) test -run '^$$' -bench 'Build100k' -benchmem -benchtime 3x ./digest | tee -a $(BENCH_OUT)
 	@echo "results written to $(BENCH_OUT)"
 
-demo:
-	$(GO) run ./cmd/picket demo
+# The same binary as `make build` (so a later build is instant), then the
+# demo with it.
+demo: build
+	$(BIN) demo
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s -fuzzminimizetime 200x ./event
 
+# The image reports the version it was built from (`picket version`).
 docker:
-	docker build -t picket:$(VERSION) .
+	docker build --build-arg VERSION=$(VERSION) -t picket:$(VERSION) -t picket:latest .
 
 clean:
 	rm -rf bin $(EMULATOR)/node_modules

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -264,8 +265,8 @@ func TestEveryProblemListedTogether(t *testing.T) {
 	want := []string{
 		// Found while decoding the file, in line order.
 		"line 3: slack.bot_token: a secret may not be written in the config file; set the environment variable SLACK_BOT_TOKEN, or name a file holding it with SLACK_BOT_TOKEN_FILE or slack.bot_token_file",
-		"line 15: invalid duration \"14d\": want a number with a unit such as \"20s\", \"15m\" or \"336h\"",
-		"line 16: field retries not found in type config.Ingest",
+		"line 15: ingest.processed_ttl: invalid duration \"14d\": want a number with a unit such as \"20s\", \"15m\" or \"336h\"",
+		"line 16: ingest.retries: unknown key (deploy/picket.example.yaml lists every key)",
 		// Found by validation.
 		"line 4: slack.mode: \"websocket\" is not a mode (want socket or http)",
 		"slack.app_token (from SLACK_APP_TOKEN): is not an app-level token (want one starting with xapp-)",
@@ -322,10 +323,10 @@ func TestUnknownKeyReportedWithLine(t *testing.T) {
 	tests := []struct {
 		name, file, want string
 	}{
-		{"top level", "data_dir: ./d\ndatadir: ./e\n", "line 2: field datadir not found"},
-		{"in a section", "ingest:\n  workers: 2\n  worker: 3\n", "line 3: field worker not found"},
-		{"in a route", "routes:\n  - name: a\n    channel: C0123456789\n    severity: high\n", "line 4: field severity not found"},
-		{"in slack", "slack:\n  token_file: /x\n", "line 2: field token_file not found"},
+		{"top level", "data_dir: ./d\ndatadir: ./e\n", "line 2: datadir: unknown key"},
+		{"in a section", "ingest:\n  workers: 2\n  worker: 3\n", "line 3: ingest.worker: unknown key"},
+		{"in a route", "routes:\n  - name: a\n    channel: C0123456789\n    severity: high\n", "line 4: routes[0].severity: unknown key"},
+		{"in slack", "slack:\n  token_file: /x\n", "line 2: slack.token_file: unknown key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -627,10 +628,10 @@ func TestDurationParsing(t *testing.T) {
 		{"compound", "1m30s", 90 * time.Second, ""},
 		{"zero", "0s", 0, ""},
 		{"bare zero", "0", 0, ""},
-		{"no unit", "20", 0, `line 2: invalid duration "20": want a number with a unit`},
-		{"days are not a unit", "2d", 0, `line 2: invalid duration "2d"`},
-		{"words", "soon", 0, `line 2: invalid duration "soon"`},
-		{"a list", "[1s]", 0, "line 2: want a duration such as"},
+		{"no unit", "20", 0, `line 2: enrich.cache_ttl: invalid duration "20": want a number with a unit`},
+		{"days are not a unit", "2d", 0, `line 2: enrich.cache_ttl: invalid duration "2d"`},
+		{"words", "soon", 0, `line 2: enrich.cache_ttl: invalid duration "soon"`},
+		{"a list", "[1s]", 0, "line 2: enrich.cache_ttl: want a duration such as"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -965,6 +966,74 @@ func TestAuditKey(t *testing.T) {
 			}
 			if strings.Contains(cfg.Redacted(), key) {
 				t.Errorf("Redacted shows the audit key")
+			}
+		})
+	}
+}
+
+// TestInlineConfig: the configuration file's YAML may come in
+// PICKET_CONFIG_YAML (an ECS task has variables, not files), never
+// together with a file.
+func TestInlineConfig(t *testing.T) {
+	const doc = "roles:\n  - name: responders\n    users: [U0123ABCD]\n    actions: [\"*\"]\n    commands: [\"*\"]\n"
+	tests := []struct {
+		name      string
+		path      string
+		inline    string
+		wantRoles int
+		wantErr   string // "" for none
+	}{
+		{name: "inline only", inline: doc, wantRoles: 1},
+		{name: "file and inline", path: "picket.yaml", inline: doc, wantErr: "give only one"},
+		{name: "inline with a bad value", inline: "ingest:\n  workers: 0\n", wantErr: "line 2: ingest.workers"},
+		{name: "inline with an unknown key", inline: "slack:\n  channel: x\n", wantErr: "config (from PICKET_CONFIG_YAML): line 2: slack.channel: unknown key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Load(tt.path, envOf(map[string]string{"PICKET_CONFIG_YAML": tt.inline}), filesOf(map[string]string{"picket.yaml": ""}))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("got %v, want no problem", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("got %v, want a problem containing %q", err, tt.wantErr)
+			}
+			if got := len(cfg.Roles); tt.wantErr == "" && got != tt.wantRoles {
+				t.Errorf("got %d roles, want %d", got, tt.wantRoles)
+			}
+		})
+	}
+}
+
+// TestTypeErrorsNameKeys: a value of the wrong kind is reported with its
+// key and what the key takes, never with a Go type.
+func TestTypeErrorsNameKeys(t *testing.T) {
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"text for a number", "ingest:\n  workers: lots\n", "line 2: ingest.workers: want a whole number, got text `lots`"},
+		{"text for a list", "roles:\n  - name: r\n    users: U1\n    actions: [\"*\"]\n", "line 3: roles[0].users: want a list, got text `U1`"},
+		{"text for a flag", "enrich:\n  enabled: maybe\n", "line 2: enrich.enabled: want true or false, got text `maybe`"},
+		{"list for a mapping", "enrich:\n  account_aliases: [a]\n", "line 2: enrich.account_aliases: want a mapping (key: value), got a list"},
+		{"mapping for a list", "routes: {a: b}\n", "line 1: routes: want a list, got a mapping"},
+		{"number for a section", "delivery: 3\n", "line 1: delivery: want a mapping of keys, got a number `3`"},
+		{"unknown key", "slack:\n  channel: x\n", "line 2: slack.channel: unknown key"},
+		{"bad duration", "ingest:\n  wait_time: soon\n", "line 2: ingest.wait_time: invalid duration"},
+	}
+	goTypes := regexp.MustCompile(`config\.|\[\]|map\[|\binto\b|\bint\b|\bbool\b`)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load("picket.yaml", envOf(nil), filesOf(map[string]string{"picket.yaml": tt.doc}))
+			var p *config.Problems
+			if !errors.As(err, &p) {
+				t.Fatalf("got %v, want problems", err)
+			}
+			if !slices.ContainsFunc(p.List, func(s string) bool { return strings.HasPrefix(s, tt.want) }) {
+				t.Errorf("got problems %q, want one starting %q", p.List, tt.want)
+			}
+			for _, s := range p.List {
+				if goTypes.MatchString(s) {
+					t.Errorf("problem %q names a Go type", s)
+				}
 			}
 		})
 	}

@@ -11,7 +11,13 @@
 // never leak them. Config.Redacted renders the effective configuration for
 // "picket config check".
 //
-// With no Slack tokens Picket runs offline (demo mode), and with no queue URL
-// it does not consume SQS; neither is a configuration problem. See
+// Where no file can be mounted (an ECS task), the file's YAML itself may come
+// in the variable PICKET_CONFIG_YAML (InlineConfigVar). A value of the wrong
+// kind is reported with its key and line ("line 2: ingest.workers: want a
+// whole number, got text `lots`"), never with a Go type.
+//
+// Missing Slack tokens or queue URL are not configuration problems here:
+// `picket run` decides what it can do without them (the demo when nothing at
+// all is configured, otherwise it refuses to start). See
 // Config.SlackConfigured and Config.AWSConfigured.
 package config

@@ -80,9 +80,14 @@ func envOfSecret(key string) string {
 	return strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
+// InlineConfigVar names the variable that holds the configuration file's
+// YAML itself, for platforms that pass variables but not files (an ECS
+// task definition). Load reads it when no file path is given.
+const InlineConfigVar = "PICKET_CONFIG_YAML"
+
 // EnvVars lists every environment variable Load reads, for help text.
 func EnvVars() []EnvVar {
-	var vs []EnvVar
+	vs := []EnvVar{{Name: InlineConfigVar, Help: "the configuration file's YAML itself, when no file is given"}}
 	for _, s := range envSettings() {
 		vs = append(vs, s.EnvVar)
 	}
@@ -137,8 +142,8 @@ type fileSlack struct {
 	MessageInterval   Duration  `yaml:"message_interval"`
 }
 
-// Load builds the configuration: Default, then the YAML file at path (none
-// when path is ""), then the environment read through getenv, then secrets
+// Load builds the configuration: Default, then the YAML file at path (or,
+// when path is "", the YAML in the variable InlineConfigVar), then the environment read through getenv, then secrets
 // from the files named for them, read through readFile. A nil getenv or
 // readFile means os.Getenv or os.ReadFile.
 //
@@ -161,12 +166,22 @@ func Load(path string, getenv func(string) string, readFile func(string) ([]byte
 	src := sources{lines: map[string]int{}, env: map[string]string{}, failed: map[string]bool{}, files: map[string]string{}}
 	secretFiles := map[string]string{} // secret key -> file path from the YAML file
 
-	if path != "" {
+	inline := strings.TrimSpace(getenv(InlineConfigVar))
+	switch {
+	case path != "" && inline != "":
+		problems = append(problems, fmt.Sprintf("both a config file (%s) and %s are given; give only one", path, InlineConfigVar))
+	case path != "":
 		data, err := readFile(path)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("read config file: %v", err))
 		} else {
 			problems = append(problems, decodeFile(data, &cfg, secretFiles, src)...)
+		}
+	case inline != "":
+		// Where no file can be mounted (an ECS task), the file's content
+		// comes in a variable; its problems read like a file's.
+		for _, p := range decodeFile([]byte(inline), &cfg, secretFiles, src) {
+			problems = append(problems, "config (from "+InlineConfigVar+"): "+p)
 		}
 	}
 
@@ -227,7 +242,7 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 		if !errors.As(err, &te) {
 			return []string{fmt.Sprintf("parse config file: %v", err)}
 		}
-		problems = append(problems, te.Errors...)
+		problems = append(problems, keyedTypeErrors(te.Errors, lines)...)
 	}
 
 	for _, s := range []struct {

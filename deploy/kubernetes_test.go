@@ -3,12 +3,17 @@ package deploy_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path"
 	"slices"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/picketsec/picket/config"
 )
 
 // k8sObject is the part of a Kubernetes object the test reads.
@@ -17,6 +22,7 @@ type k8sObject struct {
 	Metadata struct {
 		Name string `yaml:"name"`
 	} `yaml:"metadata"`
+	Data map[string]string `yaml:"data"`
 	Spec struct {
 		Replicas *int `yaml:"replicas"`
 		Strategy struct {
@@ -33,6 +39,9 @@ type k8sObject struct {
 					PersistentVolumeClaim struct {
 						ClaimName string `yaml:"claimName"`
 					} `yaml:"persistentVolumeClaim"`
+					ConfigMap struct {
+						Name string `yaml:"name"`
+					} `yaml:"configMap"`
 				} `yaml:"volumes"`
 			} `yaml:"spec"`
 		} `yaml:"template"`
@@ -45,6 +54,7 @@ type k8sPort struct {
 }
 
 type k8sContainer struct {
+	Image string    `yaml:"image"`
 	Ports []k8sPort `yaml:"ports"`
 	Env   []struct {
 		Name  string `yaml:"name"`
@@ -90,7 +100,7 @@ func TestKubernetesExample(t *testing.T) {
 		}
 		objects[o.Kind] = o
 	}
-	for _, kind := range []string{"Deployment", "PersistentVolumeClaim", "ServiceAccount"} {
+	for _, kind := range []string{"Deployment", "PersistentVolumeClaim", "ServiceAccount", "ConfigMap"} {
 		if _, ok := objects[kind]; !ok {
 			t.Errorf("no %s in kubernetes/picket.yaml", kind)
 		}
@@ -177,5 +187,58 @@ func TestKubernetesExample(t *testing.T) {
 	}
 	if got, want := claim, objects["PersistentVolumeClaim"].Metadata.Name; got == "" || got != want {
 		t.Errorf("/data volume claim: got %q, want the manifest's PersistentVolumeClaim %q", got, want)
+	}
+
+	// The image is the one the release publishes.
+	if repo, _, _ := strings.Cut(c.Image, ":"); repo != releasedImage {
+		t.Errorf("image %q: want %s, which the release workflow publishes (or your own build)", c.Image, releasedImage)
+	}
+
+	// PICKET_CONFIG names the ConfigMap's file, mounted where it says.
+	cm := objects["ConfigMap"]
+	dir, file := path.Split(env["PICKET_CONFIG"])
+	var mounted string
+	for _, m := range c.VolumeMounts {
+		if strings.TrimSuffix(m.MountPath, "/")+"/" == dir {
+			mounted = m.Name
+		}
+	}
+	mountedMap := ""
+	for _, v := range pod.Volumes {
+		if v.Name == mounted {
+			mountedMap = v.ConfigMap.Name
+		}
+	}
+	if mounted == "" || mountedMap != cm.Metadata.Name {
+		t.Fatalf("PICKET_CONFIG %q: got the volume %q of ConfigMap %q mounted there, want the ConfigMap %q", env["PICKET_CONFIG"], mounted, mountedMap, cm.Metadata.Name)
+	}
+	doc, ok := cm.Data[file]
+	if !ok {
+		t.Fatalf("ConfigMap %s has no %s", cm.Metadata.Name, file)
+	}
+
+	// The configuration is complete and valid with the Secret's tokens
+	// and the manifest's variables: routes, a digest, and a role that
+	// may run the commands and press the buttons.
+	vars := map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := config.Load(env["PICKET_CONFIG"], func(k string) string { return vars[k] }, func(name string) ([]byte, error) {
+		if name != env["PICKET_CONFIG"] {
+			return nil, fmt.Errorf("read %s: not in the manifest", name)
+		}
+		return []byte(doc), nil
+	})
+	if err != nil {
+		t.Fatalf("the ConfigMap's %s: %v", file, err)
+	}
+	if len(cfg.Routes) == 0 || len(cfg.Digests) == 0 || len(cfg.Roles) == 0 {
+		t.Errorf("the ConfigMap's configuration: got %d routes, %d digests, %d roles, want each", len(cfg.Routes), len(cfg.Digests), len(cfg.Roles))
+	}
+	for _, r := range cfg.Roles {
+		if len(r.Commands) == 0 || len(r.Actions) == 0 {
+			t.Errorf("role %s: commands %q actions %q, want both (or /picket help answers \"Not allowed\")", r.Name, r.Commands, r.Actions)
+		}
 	}
 }

@@ -38,7 +38,7 @@ type module struct {
 
 // placeholderAttrs are the attributes every resource placeholder has, besides
 // those the module's own traversals name.
-var placeholderAttrs = []string{"arn", "id", "name", "url", "key_id", "json", "account_id", "partition", "region"}
+var placeholderAttrs = []string{"arn", "id", "ids", "name", "url", "key_id", "json", "account_id", "partition", "region"}
 
 // parseModule parses every .tf file of dir; replace, when it holds a file's
 // base name, stands in for that file's content (an in-memory copy a test
@@ -131,6 +131,9 @@ func functions() map[string]function.Function {
 		"replace":      replaceFunc,
 		"distinct":     stdlib.DistinctFunc,
 		"templatefile": templateFileFunc,
+		"one":          oneFunc,
+		"toset":        stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+		"coalescelist": stdlib.CoalesceListFunc,
 	}
 }
 
@@ -180,6 +183,27 @@ var fileFunc = function.New(&function.Spec{
 			return cty.NilVal, err
 		}
 		return cty.StringVal(string(b)), nil
+	},
+})
+
+// oneFunc is Terraform's one(): the only element of a list, set or tuple,
+// null when it is empty, an error when it holds more.
+var oneFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "list", Type: cty.DynamicPseudoType}},
+	Type:   function.StaticReturnType(cty.DynamicPseudoType),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		v := args[0]
+		if !v.CanIterateElements() {
+			return cty.NilVal, fmt.Errorf("one: got %s, want a list", v.Type().FriendlyName())
+		}
+		switch n := v.LengthInt(); n {
+		case 0:
+			return cty.NullVal(cty.DynamicPseudoType), nil
+		case 1:
+			return v.AsValueSlice()[0], nil
+		default:
+			return cty.NilVal, fmt.Errorf("one: got %d elements, want at most one", n)
+		}
 	},
 })
 

@@ -475,8 +475,10 @@ func TestMemberModule(t *testing.T) {
 		sids []string // nil: the default
 		want []string // Sid prefixes of the statements granted
 	}{
-		{name: "default", want: []string{"Respond"}},
-		{name: "with look-ups and posture", sids: []string{"Respond", "Enrich", "Posture"}, want: []string{"Respond", "Enrich", "Posture"}},
+		// Picket enriches alerts and runs posture checks in a member
+		// account through this role, as it runs the buttons.
+		{name: "default: responses, look-ups and posture", want: []string{"Respond", "Enrich", "Posture"}},
+		{name: "responses only", sids: []string{"Respond"}, want: []string{"Respond"}},
 		{name: "the security account's queue and topic left out", sids: []string{"Ingest", "Escalate", "Respond"}, want: []string{"IngestReconcile", "Respond"}},
 	}
 	for _, tt := range tests {

@@ -116,7 +116,7 @@ func cmdCheck(ctx context.Context, e env, args []string) int {
 	})
 	report, err := checker.Check(ctx, *account, ids)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "picket check: %s\n", picket.ErrorMessage(err))
+		fmt.Fprintf(e.stderr, "picket check: %s\n", awsFailure(ctx, err, awsCfg))
 		switch picket.ErrorCode(err) {
 		case picket.EINVALID, picket.EUNAUTHORIZED:
 			return exitUsage

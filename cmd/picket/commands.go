@@ -78,7 +78,7 @@ func statusFunc(cfg config.Config, awsCfg aws.Config, consumer *ingest.Consumer,
 			st.SlackOK, st.SlackError = false, err.Error()
 		}
 		if _, err := stsc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
-			st.AWSError = err.Error()
+			st.AWSError = err.Error() + " (" + awsSettings(ctx, awsCfg, false) + ")"
 		} else {
 			st.AWSOK = true
 		}
@@ -99,7 +99,7 @@ func statusFunc(cfg config.Config, awsCfg aws.Config, consumer *ingest.Consumer,
 				},
 			})
 			if err != nil {
-				st.AWSOK, st.AWSError = false, "queue: "+err.Error()
+				st.AWSOK, st.AWSError = false, "queue "+cfg.AWS.QueueURL+": "+err.Error()+" ("+awsSettings(ctx, awsCfg, false)+")"
 			} else {
 				st.QueueDepth, _ = strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
 				st.InFlight, _ = strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])

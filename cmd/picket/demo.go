@@ -68,7 +68,7 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 		return exitFailure
 	}
 	defer db.Close()
-	p, d, err := newPipeline(cfg, db, notifiers.NewTerminal(e.stdout),
+	p, d, err := newPipeline(cfg, db, &builderLinks{Terminal: notifiers.NewTerminal(e.stdout), w: e.stdout},
 		offlineEnricher{reason: "no AWS credentials in the demo: account, user and instance lookups skipped"},
 		log, triage.Metrics{}, triage.DispatchMetrics{})
 	if err == nil {
@@ -81,7 +81,7 @@ func cmdDemo(ctx context.Context, e env, args []string) int {
 
 	names, _ := fs.Glob(samples, "samples/*")
 	sort.Strings(names)
-	fmt.Fprintf(e.stdout, "Picket demo: %d sample SQS messages through decode → store → dedup → route → render.\nStore: %s\n\n", len(names), storePath(dir))
+	fmt.Fprintf(e.stdout, "Picket demo: %d sample SQS messages through decode → store → dedup → route → render.\nStore: %s\n%s\n", len(names), storePath(dir), describeRouting(cfg))
 	counts := map[string]int{}
 	for _, name := range names {
 		data, _ := samples.ReadFile(name)

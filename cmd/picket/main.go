@@ -3,14 +3,16 @@
 //
 // Usage:
 //
-//	picket run [--config FILE]             the bot (a demo when no Slack or AWS is configured)
-//	picket demo [--json]                   bundled sample events through the real pipeline, printed here
-//	picket replay [--dry-run] [--json] FILE...  feed SQS bodies from files (.ndjson: one per line; - for stdin)
-//	picket config check [--config FILE]    list every configuration problem, show the effective config
-//	picket version                         print the version
-//	picket healthcheck [--addr ADDR]       probe /healthz (for container health checks)
-//	picket check [--json] [--account ID]   posture checks (exit 1 when one fails, 3 when one could not run)
-//	picket audit verify | export [--since] check or export the audit trail
+//	picket run [--config FILE] [--stdout]         the bot (the demo when nothing at all is configured)
+//	picket demo [--data-dir DIR]                  bundled sample events through the real pipeline, printed here
+//	picket replay [--dry-run] [--json] [--config FILE] FILE...  feed SQS bodies from files (.ndjson: one per line; - for stdin)
+//	picket config check [--config FILE]           list every configuration problem, show the effective config
+//	picket version                                print the version
+//	picket healthcheck [--addr HOST:PORT]         probe /healthz (for container health checks)
+//	picket check [--json] [--account ID] [--region R]... [--config FILE] [CHECK-ID...]  posture checks
+//	picket digest [--dry-run] [--name N] [--chart FILE] [--config FILE]  the daily digest now
+//	picket audit verify [--config FILE]           check the audit trail
+//	picket audit export [--since TIME] [--config FILE]  export the audit trail
 package main
 
 import (
@@ -55,19 +57,31 @@ const (
 const usage = `picket: AWS security findings to Slack, with one-click response
 
 Usage:
-  picket run [--config FILE]                  run the bot (a demo when no Slack/AWS settings are given)
-  picket demo [--json]                        replay bundled sample events through the real pipeline
-  picket replay [--dry-run] [--json] FILE...  process SQS message bodies from files (- reads stdin)
-  picket config check [--config FILE]         validate the configuration and print it (secrets redacted)
-  picket version                              print the version
-  picket healthcheck [--addr HOST:PORT]       exit 0 when the running bot's /healthz answers
-  picket check [--json] [--account ID] [ID...] run posture checks (exit 1: a check failed, 3: one could not run)
-  picket digest [--dry-run] [--chart FILE]    build the daily digest now (--dry-run: print it, post nothing)
-  picket audit verify [--head SEQ:HASH]       check the audit trail's chain, and a logged head (exit 1 if broken)
-  picket audit export [--since TIME]          print audit entries as JSON lines
+  picket run [--config FILE] [--stdout]
+        run the bot; with nothing at all configured, the demo instead; --stdout
+        prints alerts here instead of posting them to Slack
+  picket demo [--data-dir DIR]
+        replay bundled sample events through the real pipeline
+  picket replay [--dry-run] [--json] [--config FILE] FILE...
+        process SQS message bodies from files (- reads stdin)
+  picket config check [--config FILE]
+        validate the configuration and print it (secrets redacted)
+  picket version
+        print the version
+  picket healthcheck [--addr HOST:PORT]
+        exit 0 when the running bot's /healthz answers
+  picket check [--json] [--account ID] [--region R]... [--config FILE] [CHECK-ID...]
+        run posture checks (exit 1: a check failed, 3: one could not run)
+  picket digest [--dry-run] [--name N] [--chart FILE] [--config FILE]
+        build the daily digest now (--dry-run: print it, post nothing)
+  picket audit verify [--head SEQ:HASH]... [--config FILE]
+        check the audit trail's chain, and logged chain heads (exit 1 if broken)
+  picket audit export [--since TIME] [--config FILE]
+        print audit entries as JSON lines
 
-Configuration: a YAML file (--config or PICKET_CONFIG) and environment
-variables; see deploy/picket.example.yaml and README.md.
+Configuration: a YAML file (--config FILE, PICKET_CONFIG, or its YAML in
+PICKET_CONFIG_YAML) and environment variables; see
+deploy/picket.example.yaml and README.md.
 `
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {

@@ -37,6 +37,7 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	path := configFlag(fs, e)
+	stdout := fs.Bool("stdout", false, "print alerts to standard output instead of posting them to Slack")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -44,9 +45,13 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	if !cfg.SlackConfigured() && !cfg.AWSConfigured() {
-		fmt.Fprintln(e.stderr, "picket: no Slack token (SLACK_BOT_TOKEN) and no queue (PICKET_QUEUE_URL) configured: running the demo instead.")
+	switch mode, missing := runPlan(cfg, *path != "" || e.getenv(config.InlineConfigVar) != "", *stdout); mode {
+	case runDemo:
+		fmt.Fprintln(e.stderr, "picket: nothing is configured (no config file, Slack token or queue): running the demo instead.")
 		return cmdDemo(ctx, e, nil)
+	case runRefused:
+		refuseRun(e.stderr, missing)
+		return exitUsage
 	}
 	log := newLogger(e.stderr, cfg.Log)
 	if err := serve(ctx, cfg, log, e.stdout, nil); err != nil {
@@ -313,6 +318,8 @@ func loadAWS(ctx context.Context, cfg config.Config) (aws.Config, error) {
 	if cfg.AWS.EndpointURL != "" {
 		opts = append(opts, awsconfig.WithBaseEndpoint(cfg.AWS.EndpointURL))
 	}
+	// The SDK's own lines (retries, deprecations) join the JSON log.
+	opts = append(opts, awsconfig.WithLogger(awsLogger(cfg.Log)))
 	c, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)

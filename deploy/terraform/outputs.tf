@@ -61,3 +61,28 @@ output "environment" {
     AWS_REGION       = data.aws_region.current.name
   }
 }
+
+output "slack_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the Slack tokens (run_picket), created empty: fill it with aws secretsmanager put-secret-value (docs/deploy.md)."
+  value       = local.slack_secret_arn
+}
+
+output "ecs_cluster_name" {
+  description = "Name of the ECS cluster Picket runs in (run_picket)."
+  value       = one(aws_ecs_cluster.picket[*].name)
+}
+
+output "ecs_service_name" {
+  description = "Name of Picket's ECS service (run_picket)."
+  value       = one(aws_ecs_service.picket[*].name)
+}
+
+output "log_group_name" {
+  description = "CloudWatch log group of the Picket task (run_picket)."
+  value       = one(aws_cloudwatch_log_group.picket[*].name)
+}
+
+output "data_file_system_id" {
+  description = "EFS file system holding Picket's /data (run_picket): back it up, never share it between two tasks."
+  value       = one(aws_efs_file_system.data[*].id)
+}

@@ -119,3 +119,68 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "run_picket" {
+  description = "Also run Picket itself on ECS Fargate: a cluster, the service and its task definition (as the bot role), a log group, the Slack tokens' secret (created empty) and an EFS file system for /data. false: only the AWS wiring, for Picket running elsewhere."
+  type        = bool
+  default     = true
+}
+
+variable "image" {
+  description = "Picket's container image (run_picket). Pin a release, e.g. ghcr.io/picketsec/picket:1.2.3, or a copy in your own registry."
+  type        = string
+  default     = "ghcr.io/picketsec/picket:latest"
+}
+
+variable "picket_config" {
+  description = "Picket's configuration file as YAML (run_picket): roles, routes, digests, responses; see deploy/picket.example.yaml. Passed to the task as PICKET_CONFIG_YAML. The queue, region and data directory are set by the module; the Slack tokens come from the secret."
+  type        = string
+  default     = ""
+}
+
+variable "vpc_id" {
+  description = "VPC the Picket task and its file system live in (run_picket). Empty: the account's default VPC."
+  type        = string
+  default     = ""
+}
+
+variable "subnet_ids" {
+  description = "Subnets of the Picket task and of the file system's mount targets, at most one per availability zone (run_picket). Empty: every subnet of the VPC. Without assign_public_ip they need a NAT gateway or VPC endpoints to reach SQS, the AWS APIs and Slack."
+  type        = list(string)
+  default     = []
+}
+
+variable "assign_public_ip" {
+  description = "Give the Picket task a public IP address so it reaches the AWS APIs and Slack from a public subnet (the default VPC's). Its security group admits nothing inbound. false for private subnets with a NAT gateway."
+  type        = bool
+  default     = true
+}
+
+variable "task_cpu" {
+  description = "CPU units of the Picket task (256 = a quarter vCPU)."
+  type        = number
+  default     = 256
+}
+
+variable "task_memory" {
+  description = "Memory of the Picket task in MiB (valid with task_cpu on Fargate: 512 to 2048 for 256 units)."
+  type        = number
+  default     = 512
+}
+
+variable "cpu_architecture" {
+  description = "CPU architecture of the Picket task: X86_64 or ARM64 (the released image has both)."
+  type        = string
+  default     = "X86_64"
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "The cpu_architecture must be X86_64 or ARM64."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days the Picket task's logs are kept in CloudWatch Logs."
+  type        = number
+  default     = 30
+}

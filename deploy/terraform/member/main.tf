@@ -1,5 +1,7 @@
 # The role Picket assumes in a member account to run the response buttons
-# there (disable user, quarantine instance, suppress). Apply it in every
+# there (disable user, quarantine instance, suppress), to look up the
+# context of its alerts (users, instances) and to run the posture checks
+# (picket check --account, /picket posture). Apply it in every
 # member account Picket should act in; list each in Picket's configuration
 # under responses.accounts with this role's ARN and the external id.
 

@@ -20,9 +20,9 @@ variable "role_name" {
 }
 
 variable "policy_sids" {
-  description = "Statements of deploy/iam-policy.json granted in the member account, by Sid prefix: \"Respond\" grants every Respond* statement; add \"Enrich\" and \"Posture\" for look-ups and posture checks there. STS actions and statements on the security account's queue and topic are always left out."
+  description = "Statements of deploy/iam-policy.json granted in the member account, by Sid prefix: \"Respond\" (every Respond* statement) for the buttons, \"Enrich\" for the user and instance context of its alerts, \"Posture\" for picket check --account and /picket posture there. Picket does all three through this role. STS actions and statements on the security account's queue and topic are always left out."
   type        = list(string)
-  default     = ["Respond"]
+  default     = ["Respond", "Enrich", "Posture"]
 }
 
 variable "protected_tag" {
