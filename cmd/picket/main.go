@@ -11,7 +11,7 @@
 //	picket healthcheck [--addr HOST:PORT]         probe /healthz (for container health checks)
 //	picket check [--json] [--account ID] [--region R]... [--config FILE] [CHECK-ID...]  posture checks
 //	picket digest [--dry-run] [--name N] [--chart FILE] [--config FILE]  the daily digest now
-//	picket audit verify [--config FILE]           check the audit trail
+//	picket audit verify [--head SEQ:HASH]... [--config FILE]  check the audit trail and logged chain heads
 //	picket audit export [--since TIME] [--config FILE]  export the audit trail
 package main
 
