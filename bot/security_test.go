@@ -13,6 +13,7 @@ import (
 	picket "github.com/picketsec/picket"
 	"github.com/picketsec/picket/bot"
 	"github.com/picketsec/picket/commands"
+	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 )
 
@@ -308,5 +309,24 @@ func TestSocketModeErrorsDoNotLogEnvelope(t *testing.T) {
 		if !strings.Contains(out, good) {
 			t.Errorf("log lacks %q:\n%s", good, out)
 		}
+	}
+}
+
+// TestSocketModeConnectionFailureSaysWhy: a failed connection is logged at
+// warn level with its cause, and without the connection URL's ticket.
+func TestSocketModeConnectionFailureSaysWhy(t *testing.T) {
+	cause := fmt.Errorf("dial wss://wss-primary.slack.com/link/?ticket=SECRETTICKET&app_id=A1: %w", errors.New("connect: connection refused"))
+	evt := socketmode.Event{Type: socketmode.EventTypeConnectionError,
+		Data: &slack.ConnectionErrorEvent{Attempt: 3, Backoff: 4 * time.Second, ErrorObj: cause}}
+	logs := &logBuffer{}
+	slogTo(logs).Warn("socket mode connection failed; retrying", bot.ConnectionErrorAttrs(evt)...)
+	out := logs.String()
+	for _, want := range []string{"connection refused", "attempt=3", "retry_in=4s", "[url]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "SECRETTICKET") || strings.Contains(out, "wss-primary") {
+		t.Errorf("log holds the connection URL:\n%s", out)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -77,10 +78,10 @@ func (b *Bot) socketEvent(ctx context.Context, client *socketmode.Client, evt so
 	case socketmode.EventTypeConnected:
 		b.log.Info("socket mode connected")
 	case socketmode.EventTypeConnectionError:
-		// The event's error may carry the connection URL and its ticket:
-		// only debug logs see it.
-		b.log.Warn("socket mode connection failed; retrying")
-		b.log.Debug("socket mode connection error", "detail", fmt.Sprint(evt.Data))
+		// Say why, so a mis-keyed token or a blocked proxy is found at
+		// info level; the URL in the error (it carries the connection
+		// ticket) is cut out.
+		b.log.Warn("socket mode connection failed; retrying", connectionErrorAttrs(evt)...)
 	case socketmode.EventTypeInvalidAuth:
 		b.log.Error("socket mode: Slack refused the app token")
 	case socketmode.EventTypeIncomingError, socketmode.EventTypeErrorBadMessage, socketmode.EventTypeErrorWriteFailed:
@@ -92,6 +93,29 @@ func (b *Bot) socketEvent(ctx context.Context, client *socketmode.Client, evt so
 	default:
 		b.log.Debug("socket mode event", "type", evt.Type)
 	}
+}
+
+// urlPattern matches URLs in error text: a Socket Mode connection URL
+// carries a ticket that must not reach the logs.
+var urlPattern = regexp.MustCompile(`(?i)\b(?:wss?|https?)://[^\s"']+`)
+
+// connectionErrorAttrs says why a Socket Mode connection failed: the
+// attempt, the wait before the next, the error's Go type and its text with
+// every URL replaced by "[url]".
+func connectionErrorAttrs(evt socketmode.Event) []any {
+	var err error
+	attrs := []any{}
+	switch d := evt.Data.(type) {
+	case *slack.ConnectionErrorEvent:
+		attrs = append(attrs, "attempt", d.Attempt, "retry_in", d.Backoff)
+		err = d.ErrorObj
+	case error:
+		err = d
+	}
+	if err == nil {
+		return append(attrs, "reason", "unknown")
+	}
+	return append(attrs, "cause", fmt.Sprintf("%T", err), "reason", clip(urlPattern.ReplaceAllString(err.Error(), "[url]"), 300))
 }
 
 // socketErrorAttrs describes a Socket Mode error event by its type, the

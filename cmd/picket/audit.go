@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +50,13 @@ func cmdAudit(e env, args []string) int {
 		}
 		from = t
 	}
+	// A missing store is a wrong data directory or a lost volume, not an
+	// intact trail: never create one here.
+	if _, err := os.Stat(storePath(cfg.DataDir)); err != nil {
+		fmt.Fprintf(e.stderr, "picket audit: no store at %s (%v): check data_dir / PICKET_DATA_DIR; nothing to %s\n",
+			storePath(cfg.DataDir), errors.Unwrap(err), args[0])
+		return exitFailure
+	}
 	db, err := store.Open(storePath(cfg.DataDir), store.Options{AuditKey: auditKey(cfg)})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "picket audit: %v\n", err)
@@ -69,6 +78,14 @@ func cmdAudit(e env, args []string) int {
 	for _, h := range heads {
 		if msg := checkHead(db, h); msg != "" {
 			fmt.Fprintf(e.stderr, "audit trail BROKEN: %s\n", msg)
+			return exitFailure
+		}
+	}
+	if c.Entries == 0 {
+		// An empty trail in a store that holds no finding either is a
+		// new store (or a replaced one), not a verified trail.
+		if n, err := db.CountFindings(); err != nil || n == 0 {
+			fmt.Fprintf(e.stderr, "audit trail EMPTY in a new store %s: no finding and no audit entry; is this the right data directory?\n", storePath(cfg.DataDir))
 			return exitFailure
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -188,5 +189,37 @@ func TestStartAuditHeadsRefusesOtherKey(t *testing.T) {
 	defer db.Close()
 	if _, err := startAuditHeads(context.Background(), db, 0, slog.New(slog.DiscardHandler)); !errors.Is(err, store.ErrAuditKeyMismatch) {
 		t.Errorf("startAuditHeads with another key: got %v, want ErrAuditKeyMismatch", err)
+	}
+}
+
+// TestAuditVerifyMissingOrNewStore: verify on a data directory without a
+// store, or with a store nothing ever ran on, fails and creates nothing.
+func TestAuditVerifyMissingOrNewStore(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"PICKET_DATA_DIR": dir}
+	code, out, errOut := runCLI(t, env, "audit", "verify")
+	if code != exitFailure || !strings.Contains(errOut, "no store at") || strings.Contains(out, "intact") {
+		t.Fatalf("verify without a store: exit %d, stdout %q, stderr %q; want 1 and no store", code, out, errOut)
+	}
+	if _, err := os.Stat(storePath(dir)); err == nil {
+		t.Error("verify created a store")
+	}
+	db, err := store.Open(storePath(dir), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, _, errOut = runCLI(t, env, "audit", "verify")
+	if code != exitFailure || !strings.Contains(errOut, "EMPTY in a new store") {
+		t.Fatalf("verify of a new store: exit %d, stderr %q; want 1 and a new-store warning", code, errOut)
+	}
+	// A store Picket ran on, where nobody acted yet, is fine.
+	db, _ = store.Open(storePath(dir), store.Options{})
+	if err := db.PutFinding(picket.FindingRecord{Finding: picket.Finding{Key: "k1", ID: "id-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if code, out, errOut := runCLI(t, env, "audit", "verify"); code != exitOK || !strings.Contains(out, "intact") {
+		t.Fatalf("verify of a used store with no entries: exit %d, stdout %q, stderr %q; want 0", code, out, errOut)
 	}
 }

@@ -1,0 +1,4 @@
+package bot
+
+// ConnectionErrorAttrs exposes connectionErrorAttrs to the tests.
+var ConnectionErrorAttrs = connectionErrorAttrs
