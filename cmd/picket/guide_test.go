@@ -273,8 +273,20 @@ func newGuide(t *testing.T) *guide {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What a build or a run leaves at the root (the binary, the data
+	// directory) is ignored by git and not part of the repository.
+	ignored := map[string]bool{}
+	if gi, err := os.ReadFile(filepath.Join(repoRoot, ".gitignore")); err == nil {
+		for _, line := range strings.Split(string(gi), "\n") {
+			if name, ok := strings.CutPrefix(strings.TrimSpace(line), "/"); ok {
+				ignored[strings.TrimSuffix(name, "/")] = true
+			}
+		}
+	}
 	for _, e := range entries {
-		g.top[e.Name()] = true
+		if !ignored[e.Name()] {
+			g.top[e.Name()] = true
+		}
 	}
 	g.top["bin"] = true // made by make build
 	for _, v := range config.EnvVars() {
