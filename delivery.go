@@ -264,6 +264,10 @@ type OutboxStore interface {
 	// AlertPosted records that key's alert is ref and ends post (when
 	// not empty); the outbox entry is removed when its Seq is still seq.
 	AlertPosted(post, key string, seq uint64, ref MessageRef) error
+	// StartAlertPosted queues AlertPosted's write and returns at once;
+	// wait returns its result. Writes queued later by the same goroutine
+	// are committed with it or after it.
+	StartAlertPosted(post, key string, seq uint64, ref MessageRef) (wait func() error)
 	// AlertUpdated removes key's outbox entry when its Seq is still seq.
 	AlertUpdated(key string, seq uint64) error
 	// FormGroup stores g (a new group when g.ID is empty; the id is

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -76,8 +77,23 @@ func (db *DB) runCommit(calls []*commitCall) {
 
 // groupUpdate runs fn in a read-write transaction shared with concurrent
 // callers and returns once that transaction is on disk.
-func (db *DB) groupUpdate(fn func(*bolt.Tx) error) (err error) {
+func (db *DB) groupUpdate(fn func(*bolt.Tx) error) error {
+	return db.startUpdate(fn)()
+}
+
+// startUpdate queues fn for the group committer and returns at once; wait
+// returns its result once its transaction is on disk. Calls queued by one
+// goroutine are committed in the order they were queued (in the same
+// transaction or an earlier one), so a later write sees an earlier one.
+func (db *DB) startUpdate(fn func(*bolt.Tx) error) (wait func() error) {
 	c := &commitCall{fn: fn, done: make(chan error, 1)}
+	if err := db.queueCommit(c); err != nil {
+		return func() error { return err }
+	}
+	return sync.OnceValue(func() error { return <-c.done })
+}
+
+func (db *DB) queueCommit(c *commitCall) (err error) {
 	defer func() {
 		// Sending on the closed channel after Close panics; report it as
 		// the error bbolt gives for a closed database.
@@ -86,7 +102,7 @@ func (db *DB) groupUpdate(fn func(*bolt.Tx) error) (err error) {
 		}
 	}()
 	db.commits <- c
-	return <-c.done
+	return nil
 }
 
 // Intake runs decide for every finding against its stored record and

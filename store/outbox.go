@@ -121,7 +121,15 @@ func (db *DB) AbandonPost(id string) error {
 // entry if it is still the one sent (Seq seq); a newer entry stays, to be
 // shown as an update of ref.
 func (db *DB) AlertPosted(post, key string, seq uint64, ref picket.MessageRef) error {
-	err := db.groupUpdate(func(tx *bolt.Tx) error {
+	return db.StartAlertPosted(post, key, seq, ref)()
+}
+
+// StartAlertPosted queues the write AlertPosted makes and returns at once;
+// wait returns its result. The next write queued by the same goroutine (a
+// lane's next BeginPost) lands in the same transaction or a later one, so
+// a lane pays one fsync per post rather than two.
+func (db *DB) StartAlertPosted(post, key string, seq uint64, ref picket.MessageRef) (wait func() error) {
+	w := db.startUpdate(func(tx *bolt.Tx) error {
 		rec, ok, err := getFinding(tx, key)
 		if err != nil {
 			return err
@@ -143,10 +151,12 @@ func (db *DB) AlertPosted(post, key string, seq uint64, ref picket.MessageRef) e
 		}
 		return dequeue(tx, key, seq)
 	})
-	if err != nil {
-		return fmt.Errorf("record alert of %s posted: %w", key, err)
+	return func() error {
+		if err := w(); err != nil {
+			return fmt.Errorf("record alert of %s posted: %w", key, err)
+		}
+		return nil
 	}
-	return nil
 }
 
 // AlertUpdated removes the outbox entry of finding key if it is still the

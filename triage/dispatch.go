@@ -96,6 +96,11 @@ type Dispatcher struct {
 	ctx    context.Context // set by Run; lanes started before run then
 	wg     sync.WaitGroup
 	loaded bool
+	// posted holds alerts posted whose record is still being written
+	// (StartAlertPosted), so that a step reading the store before that
+	// write lands still knows the message; recording counts those writes.
+	posted    map[string]picket.MessageRef
+	recording sync.WaitGroup
 	// uncertain holds posts whose attempt failed in a way that does not
 	// prove the message was not posted, with when the first attempt
 	// started; before trying again, Slack is asked whether it was.
@@ -155,7 +160,7 @@ func NewDispatcher(o DispatchOptions) (*Dispatcher, error) {
 	if g.MaxSeverity >= picket.SeverityCritical {
 		g.MaxSeverity = picket.SeverityHigh
 	}
-	return &Dispatcher{o: o, lanes: map[string]*lane{}, uncertain: map[string]time.Time{}}, nil
+	return &Dispatcher{o: o, lanes: map[string]*lane{}, uncertain: map[string]time.Time{}, posted: map[string]picket.MessageRef{}}, nil
 }
 
 // Load reads what waits in the store (the outbox, open groups) into the
@@ -249,6 +254,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	d.mu.Unlock()
 	<-ctx.Done()
 	d.wg.Wait()
+	d.recording.Wait()
 	return nil
 }
 
@@ -525,9 +531,12 @@ func (d *Dispatcher) Drain(ctx context.Context) error {
 		}
 		d.mu.Unlock()
 		if s == nil {
+			// Everything delivered is also recorded when Drain returns.
+			d.recording.Wait()
 			return nil
 		}
 		if err := d.do(ctx, l, s); err != nil {
+			d.recording.Wait()
 			return err
 		}
 	}
@@ -646,6 +655,11 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, p picket.Pending) err
 	if err != nil {
 		return err
 	}
+	d.mu.Lock()
+	if ref, known := d.posted[p.Key]; known && rec.Ref.Zero() {
+		rec.Ref = ref // posted; its record is still being written
+	}
+	d.mu.Unlock()
 	switch {
 	case !ok:
 		d.o.Logger.Error("outbox names a finding the store does not have; dropping it", "key", p.Key)
@@ -690,13 +704,35 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, p picket.Pending) err
 		return err
 	}
 	d.o.Metrics.Posted.Inc()
-	if err := d.o.Store.AlertPosted(post.ID, p.Key, p.Seq, ref); err != nil {
-		// Posted but not recorded: the in-flight record lets a restart
-		// find the message instead of posting it again.
-		d.o.Logger.Error("alert posted but not recorded", "key", p.Key, "channel", ref.Channel, "ts", ref.TS, "err", err)
-		return err
-	}
+	// Record the post without waiting for the disk: the lane's next
+	// synced write (its next BeginPost) carries it, so a post costs one
+	// fsync. Until it lands, posted answers for the store.
+	wait := d.o.Store.StartAlertPosted(post.ID, p.Key, p.Seq, ref)
+	d.mu.Lock()
+	d.posted[p.Key] = ref
+	d.mu.Unlock()
 	d.drop(l, p)
+	d.recording.Add(1)
+	go func() {
+		defer d.recording.Done()
+		if err := wait(); err != nil {
+			// Posted but not recorded: posted keeps the message known in
+			// this process (the entry goes back to the lane and becomes
+			// an update), and the in-flight record lets a restart find
+			// it instead of posting it again.
+			d.o.Logger.Error("alert posted but not recorded", "key", p.Key, "channel", ref.Channel, "ts", ref.TS, "err", err)
+			d.mu.Lock()
+			l.add(p)
+			d.wakeLane(l)
+			d.mu.Unlock()
+			return
+		}
+		d.mu.Lock()
+		if d.posted[p.Key] == ref {
+			delete(d.posted, p.Key)
+		}
+		d.mu.Unlock()
+	}()
 	return nil
 }
 
