@@ -133,13 +133,21 @@ type RunInput struct {
 	DryRun  bool
 }
 
+// TargetAccount, given to ResponseService.Prepare as targetID, makes the
+// finding's account the target of a Suppress instead of the first of its
+// resources, so that its "similar" rule covers every finding of the type
+// in the account: what a group message's Suppress similar promises.
+// Actions on one resource refuse it.
+const TargetAccount = "*account*"
+
 // ResponseService is what Slack inbound (package bot) asks of the action
 // machinery. Every method authorizes the actor and writes the audit trail;
 // errors are *Error values whose Message can be shown to the actor.
 type ResponseService interface {
 	// Prepare plans kind for the finding on behalf of actor and remembers
 	// the plan under Plan.Request.ID for Run. targetID picks the resource
-	// when the finding names several ("" for the first that fits); undoOf
+	// when the finding names several ("" for the first that fits,
+	// TargetAccount for the finding's account); undoOf
 	// names the request to reverse for ActionUndo. EUNAUTHORIZED when the
 	// actor may not; ENOTFOUND for an unknown finding.
 	Prepare(ctx context.Context, actor Actor, kind ActionKind, findingKey, targetID, undoOf string) (Plan, error)

@@ -219,6 +219,7 @@ func TestDisablePlanShowsAndChecksResolvedARN(t *testing.T) {
 	}{
 		{"same user", aliceTarget, ""},
 		{"ARN of another user", picket.Resource{Kind: picket.ResourceIAMUser, ID: "alice", ARN: "arn:aws:iam::123456789012:user/admin"}, "IAM resolves alice to " + duUserARN},
+		{"ARN of a role with the user's name", picket.Resource{Kind: picket.ResourceIAMUser, ID: "alice", ARN: "arn:aws:iam::123456789012:role/alice"}, "does not name exactly"},
 		{"ARN in another account", picket.Resource{Kind: picket.ResourceIAMUser, ID: "alice", ARN: "arn:aws:iam::999999999999:user/alice"}, "does not name exactly"},
 		{"name and ARN disagree in the finding", picket.Resource{Kind: picket.ResourceIAMUser, ID: "alice", ARN: "arn:aws:iam::123456789012:user/admin",
 			Mismatch: `Details.AwsIamUser.UserName "alice" does not match the resource Id "arn:aws:iam::123456789012:user/admin"`}, "names this principal inconsistently"},

@@ -175,7 +175,8 @@ func principalRefusal(t picket.Resource) (string, picket.ActionKind) {
 }
 
 // arnRefusal checks that the user IAM resolved is the one the finding
-// names: same account, and, when the finding gives an ARN, the same name.
+// names: same account, and, when the finding gives an ARN, a user ARN
+// (not a role of the same name) with the same name.
 func arnRefusal(t picket.Resource, name, account, resolved string) string {
 	a, err := arn.Parse(resolved)
 	if err != nil || a.AccountID != account {
@@ -185,7 +186,8 @@ func arnRefusal(t picket.Resource, name, account, resolved string) string {
 		return ""
 	}
 	want, err := arn.Parse(t.ARN)
-	if err != nil || want.AccountID != account || !strings.EqualFold(afterSlash(want.Resource), afterSlash(a.Resource)) {
+	if err != nil || want.AccountID != account || !strings.HasPrefix(want.Resource, "user/") ||
+		!strings.EqualFold(afterSlash(want.Resource), afterSlash(a.Resource)) {
 		return fmt.Sprintf("The finding names %s, but IAM resolves %s to %s; Picket will not act on a user the finding does not name exactly.", t.ARN, name, resolved)
 	}
 	return ""

@@ -501,3 +501,23 @@ func TestServiceOnGroupedFindingRepliesInGroupThread(t *testing.T) {
 		t.Errorf("alert updates = %d, want none: the group message is not the finding's own alert", len(h.rec.updates))
 	}
 }
+
+// TestServicePrepareAccountTarget: a Suppress asked for with
+// picket.TargetAccount (a group message's Suppress similar) targets the
+// finding's account, so its similar rule covers the type in the account
+// rather than the finding's first resource; an action on one resource
+// refuses that target.
+func TestServicePrepareAccountTarget(t *testing.T) {
+	h := newHarness(t, actions.Policy{})
+	ctx := context.Background()
+	plan, err := h.svc.Prepare(ctx, alice, picket.ActionSuppress, "fkey", picket.TargetAccount, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plan.Request.Target; got.Kind != picket.ResourceAccount || got.ID != "123456789012" {
+		t.Errorf("target: got %+v, want account 123456789012", got)
+	}
+	if _, err := h.svc.Prepare(ctx, alice, picket.ActionDisableUser, "fkey", picket.TargetAccount, ""); picket.ErrorCode(err) != picket.EINVALID {
+		t.Errorf("Disable user on the account: got %v, want %s", err, picket.EINVALID)
+	}
+}

@@ -752,3 +752,26 @@ func TestSuppressSimilarButtonStartsWithSimilarChosen(t *testing.T) {
 		})
 	}
 }
+
+// TestSuppressSimilarButtonTargetsTheKind: the group message's Suppress
+// similar plans a Suppress of the group's kind (the first finding's
+// account, picket.TargetAccount), not of the first finding's resource,
+// whose rule would leave the rest of the storm unsuppressed; the plain
+// Suppress button keeps the finding's own resource.
+func TestSuppressSimilarButtonTargetsTheKind(t *testing.T) {
+	for _, tt := range []struct {
+		actionID, want string
+	}{{bot.ActionSuppressSimilar, picket.TargetAccount}, {bot.ActionSuppress, ""}} {
+		t.Run(tt.actionID, func(t *testing.T) {
+			e := newEnv(t, nil, nil)
+			if resp := e.interact(t, buttonPayload(t, tt.actionID, "gd-key-5")); resp.Code != http.StatusOK {
+				t.Fatalf("status: got %d, want 200", resp.Code)
+			}
+			e.bot.Wait()
+			prep := e.svc.Calls("Prepare")
+			if len(prep) != 1 || prep[0].TargetID != tt.want {
+				t.Fatalf("Prepare calls %+v, want one with target %q", prep, tt.want)
+			}
+		})
+	}
+}

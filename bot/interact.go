@@ -282,7 +282,13 @@ func (b *Bot) plan(ctx context.Context, trigger string, kind picket.ActionKind, 
 		return
 	}
 	actor := b.actor(ctx, user, name)
-	plan, err := b.svc.Prepare(ctx, actor, kind, findingKey, "", undoOf)
+	target := ""
+	if meta.Similar {
+		// A group's Suppress similar covers the group's kind (type and
+		// account), not the first member's resource.
+		target = picket.TargetAccount
+	}
+	plan, err := b.svc.Prepare(ctx, actor, kind, findingKey, target, undoOf)
 	var view slack.ModalViewRequest
 	switch {
 	case err != nil:

@@ -541,13 +541,22 @@ func asffResources(list []asffResource, partition, account string) []picket.Reso
 // nameMismatch says how an IAM resource's name in its Details disagrees
 // with the ARN in Resources[].Id, or "" when they agree (or either is
 // missing). IAM names are unique regardless of case, so case alone is no
-// disagreement. An Id that is an ARN of another kind of resource disagrees.
+// disagreement. An Id that is an ARN of another kind of resource disagrees,
+// with or without a Details name.
 func nameMismatch(field, name, arn, kind string) string {
-	if name == "" || arn == "" {
+	if arn == "" {
 		return ""
 	}
 	if !strings.Contains(arn, kind) {
+		// Without a Details name the resource's name is taken from its
+		// Id: an Id of another kind would aim the action at a namesake.
+		if name == "" {
+			return "the resource Id " + strconv.Quote(arn) + " is not an IAM " + strings.Trim(kind, ":/") + " ARN"
+		}
 		return field + " " + strconv.Quote(name) + " belongs to a resource whose Id " + strconv.Quote(arn) + " is not an IAM " + strings.Trim(kind, ":/") + " ARN"
+	}
+	if name == "" {
+		return ""
 	}
 	if !strings.EqualFold(afterLast(arn, '/'), name) {
 		return field + " " + strconv.Quote(name) + " does not match the resource Id " + strconv.Quote(arn)

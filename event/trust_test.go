@@ -201,6 +201,8 @@ func TestASFFNameARNMismatch(t *testing.T) {
 		{"user disagrees", user("arn:aws:iam::111111111111:user/admin", "alice"),
 			`Details.AwsIamUser.UserName "alice" does not match the resource Id "arn:aws:iam::111111111111:user/admin"`},
 		{"user Id is a role", user("arn:aws:iam::111111111111:role/alice", "alice"), "is not an IAM user ARN"},
+		{"user Id is a role, no Details name", map[string]any{"Type": "AwsIamUser", "Id": "arn:aws:iam::111111111111:role/admin"}, "is not an IAM user ARN"},
+		{"role Id is a user, no Details name", map[string]any{"Type": "AwsIamRole", "Id": "arn:aws:iam::111111111111:user/web"}, "is not an IAM role ARN"},
 		{"role agrees", role("arn:aws:iam::111111111111:role/web", "web"), ""},
 		{"role disagrees", role("arn:aws:iam::111111111111:role/OrganizationAccountAccessRole", "web"), `does not match the resource Id`},
 	} {

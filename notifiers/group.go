@@ -72,6 +72,11 @@ func RenderGroup(g picket.Group) Message {
 	if !g.LastSeen.IsZero() {
 		facts = append(facts, m.mrkdwn("*Last seen*\n"+g.LastSeen.UTC().Format(time.RFC3339)))
 	}
+	for _, f := range facts {
+		// Account and regions come from findings unchecked: keep each
+		// field within Slack's limit, or Slack refuses the whole message.
+		f.Text = clip(f.Text, MaxFieldText)
+	}
 	blocks = append(blocks, m.section(m.mrkdwn(clip(summary, MaxSectionText)), facts))
 
 	if len(g.Sample) > 0 {

@@ -111,3 +111,31 @@ func TestRespondValueRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderGroupLongFieldsKeepToSlackLimits: a finding's account and
+// regions are not validated on decode; a group of such findings must
+// still keep each field within Slack's 2,000 characters, or Slack
+// refuses the message and the group is never posted.
+func TestRenderGroupLongFieldsKeepToSlackLimits(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(i int, f *picket.Finding)
+	}{
+		{"long account", func(_ int, f *picket.Finding) { f.Account = strings.Repeat("1<!channel>", 400) }},
+		{"long regions", func(i int, f *picket.Finding) { f.Region = fmt.Sprintf("%02d-", i) + strings.Repeat("r&", 150) }},
+		{"long type", func(_ int, f *picket.Finding) { f.Type = strings.Repeat("T`<!here>", 800) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := picket.Group{ID: "g1", Channel: "C1", Key: "k"}
+			for i := range 25 {
+				f := picket.Finding{Key: fmt.Sprintf("key%03d", i), Type: "Recon:EC2/PortProbeUnprotectedPort", Account: "123456789012",
+					Source: picket.SourceGuardDuty, Title: "Port probe", Severity: picket.SeverityLow, Region: "us-east-1",
+					Resources: []picket.Resource{{Kind: picket.ResourceEC2Instance, ID: fmt.Sprintf("i-%03d", i)}}}
+				tt.modify(i, &f)
+				g.Add(&f)
+			}
+			checkLimits(t, marshalMessage(t, notifiers.RenderGroup(g)))
+		})
+	}
+}

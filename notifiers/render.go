@@ -398,23 +398,35 @@ func (m *slab) fieldObjects(facts []fact) []*slack.TextBlockObject {
 func (m *slab) linksBlock(v view) slack.Block {
 	var links []string
 	if v.console != "" {
-		links = append(links, "<"+escapeURL(v.console)+"|View in the AWS console>")
+		links = append(links, slackLink(v.console, "View in the AWS console"))
 	}
 	if v.remediation != "" && v.compliance == nil {
-		links = append(links, "<"+escapeURL(v.remediation)+"|Remediation guide>")
+		links = append(links, slackLink(v.remediation, "Remediation guide"))
 	}
 	if v.remediationHost != "" && v.compliance == nil {
 		links = append(links, Escape(foreignRemediation(v.remediationHost)))
 	}
 	elems := make([]*slack.TextBlockObject, 0, 2+len(v.notes))
-	switch len(links) {
-	case 0:
-	case 1:
-		elems = append(elems, m.mrkdwn(links[0]))
-	default:
-		elems = append(elems, m.mrkdwn(strings.Join(links, "  ·  ")))
+	if joined := strings.Join(links, "  ·  "); joined != "" && utf8.RuneCountInString(joined) <= MaxSectionText {
+		elems = append(elems, m.mrkdwn(joined))
+	} else {
+		// Each link is whole or not at all: a link cut short is no link.
+		for _, l := range links {
+			elems = append(elems, m.mrkdwn(l))
+		}
 	}
-	for _, n := range v.notes {
+	// A context block holds at most maxContextElements: the notes that do
+	// not fit (a finding may name many resources inconsistently) share
+	// the last one.
+	room := maxContextElements - len(elems)
+	if v.findingID != "" {
+		room--
+	}
+	for i, n := range v.notes {
+		if i == room-1 && len(v.notes) > room {
+			elems = append(elems, m.mrkdwn(clip(Escape(strings.Join(v.notes[i:], "\n")), MaxSectionText)))
+			break
+		}
 		elems = append(elems, m.mrkdwn(clip(Escape(n), MaxSectionText)))
 	}
 	if v.findingID != "" {
@@ -424,6 +436,19 @@ func (m *slab) linksBlock(v view) slack.Block {
 		return nil
 	}
 	return newContextBlock("", elems...)
+}
+
+// maxContextElements is Slack's limit on the elements of a context block.
+const maxContextElements = 10
+
+// slackLink is <url|label> for a URL safeURL accepted, or the label alone
+// when the link would not fit in one text object.
+func slackLink(u, label string) string {
+	l := "<" + escapeURL(u) + "|" + label + ">"
+	if utf8.RuneCountInString(l) > MaxSectionText {
+		return label + " (the link is too long for Slack)"
+	}
+	return l
 }
 
 func (m *slab) actionsBlock(acts []action, f *picket.Finding) slack.Block {

@@ -775,3 +775,39 @@ func BenchmarkRenderMessage(b *testing.B) {
 		}
 	}
 }
+
+// TestRenderContextWithinSlackLimits: the context block under an alert
+// keeps to Slack's 10 elements and 3,000 characters each, whatever the
+// finding holds: many resources named inconsistently (one note each), or
+// long remediation and console links. Otherwise Slack refuses the alert
+// and it is never posted.
+func TestRenderContextWithinSlackLimits(t *testing.T) {
+	mismatched := baseFinding("Policy:IAMUser/RootCredentialUsage", "Many principals")
+	for i := range 30 {
+		mismatched.Resources = append(mismatched.Resources, picket.Resource{Kind: picket.ResourceIAMUser, ID: fmt.Sprintf("user%02d", i),
+			Mismatch: fmt.Sprintf("Details.AwsIamUser.UserName %q does not match the resource Id", fmt.Sprintf("user%02d", i))})
+	}
+	longLinks := baseFinding("Software and Configuration Checks/Vulnerabilities", "Long links", instanceResource("i-0123456789abcdef0"))
+	longLinks.Source = picket.SourceSecurityHub
+	longLinks.RemediationURL = "https://docs.aws.amazon.com/securityhub/latest/userguide/" + strings.Repeat("a", 2000)
+	longLinks.ConsoleURL = "https://console.aws.amazon.com/securityhub/home#/findings?search=" + strings.Repeat("%255C", 300)
+	tooLong := baseFinding("Software and Configuration Checks/Vulnerabilities", "A link too long", instanceResource("i-0123456789abcdef0"))
+	tooLong.RemediationURL = "https://docs.aws.amazon.com/" + strings.Repeat("b", 3500)
+	for _, tc := range []struct {
+		name string
+		f    *picket.Finding
+		want string
+	}{
+		{"30 mismatched resources", mismatched, "user29"},
+		{"long remediation and console links", longLinks, "|Remediation guide>"},
+		{"a link longer than a text object", tooLong, "Remediation guide (the link is too long for Slack)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := marshalMessage(t, notifiers.Render(picket.Alert{Finding: tc.f}))
+			checkLimits(t, raw)
+			if !strings.Contains(string(raw), tc.want) {
+				t.Errorf("got no %q in the message, want it kept", tc.want)
+			}
+		})
+	}
+}

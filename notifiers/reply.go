@@ -263,7 +263,9 @@ func replyColor(rec picket.ActionRecord) string {
 // account, region and requester; awaiting approval, it lists the plan and
 // offers Approve and Reject (their value is the request id); with a result,
 // it gives the summary, every step with its AWS request id (failures with
-// their error code and message) and what to do next. Every string from the
+// their error code and message), what to do next and, when it can be
+// undone, an Undo button (the only one a finding shown in a group message
+// has). Every string from the
 // request, plan or result is escaped, and the reply keeps within Slack's
 // limits: long step lists are split over sections, and steps beyond the
 // block budget are counted, not shown.
@@ -285,6 +287,11 @@ func RenderActionReply(rec picket.ActionRecord) Message {
 	}
 	if rec.Status == picket.OutcomePending && rec.Request.ID != "" {
 		tail = append(tail, approvalBlock(rec))
+	}
+	// The alert of a finding shown in a group message is the group's,
+	// which carries no Undo buttons: the reply in the thread offers it.
+	for i, u := range undoButtons([]picket.ActionRecord{rec}) {
+		tail = append(tail, (&slab{}).undoBlock(i, u))
 	}
 	if r.context != "" {
 		tail = append(tail, newContextBlock("", mrkdwn(clip(r.context, MaxSectionText))))

@@ -608,3 +608,36 @@ var (
 	_ picket.Announcer = (*notifiers.Slack)(nil)
 	_ picket.Announcer = (*notifiers.Terminal)(nil)
 )
+
+// TestRenderActionReplyOffersUndo: a containment that succeeded (or
+// partly) and was not undone gets an Undo button in its thread reply. A
+// finding shown in a group message has no alert of its own, so the reply
+// is the only place it can be undone from Slack; a suppression, a pending
+// request or an undone action gets none.
+func TestRenderActionReplyOffersUndo(t *testing.T) {
+	orig, undo := undoneDisable()
+	for _, tc := range []struct {
+		name string
+		rec  picket.ActionRecord
+		want bool
+	}{
+		{"disable succeeded", disableRecord(), true},
+		{"quarantine partly done", partialQuarantine(), true},
+		{"pending approval", pendingQuarantine(), false},
+		{"already undone", orig, false},
+		{"the undo itself", undo, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := notifiers.RenderActionReply(tc.rec)
+			ids, values := buttons(t, m)
+			got := slices.Contains(ids, notifiers.ActionUndo)
+			if got != tc.want {
+				t.Fatalf("Undo button: got %v, want %v (buttons %v)", got, tc.want, ids)
+			}
+			if got && !slices.Contains(values, tc.rec.Request.ID) {
+				t.Errorf("Undo value: got %v, want the request id %q", values, tc.rec.Request.ID)
+			}
+			checkLimits(t, marshalMessage(t, m))
+		})
+	}
+}
