@@ -136,6 +136,15 @@ func (db *DB) Intake(messageID string, at time.Time, findings []picket.Finding, 
 			if err := putFinding(tx, rec); err != nil {
 				return fmt.Errorf("finding %s: %w", f.Key, err)
 			}
+			if prev.Group != "" && rec.Group == "" && found {
+				// It left its group (it turned Critical): the group's
+				// counts show its new state; it is still listed there.
+				g, err := changeMember(tx, prev.Group, &prev.Finding, &rec.Finding)
+				if err != nil {
+					return fmt.Errorf("finding %s: %w", f.Key, err)
+				}
+				res.Groups = append(res.Groups, g)
+			}
 			if !show {
 				continue
 			}

@@ -301,3 +301,41 @@ func TestDispatchAsksSlackBeforeRetryingAnUncertainPost(t *testing.T) {
 		t.Errorf("ref = %+v, want the message the first attempt made", rec.Ref)
 	}
 }
+
+// TestDispatchMemberTurningCriticalGetsItsOwnAlert: Critical findings are
+// never folded, also when a grouped finding becomes Critical later.
+func TestDispatchMemberTurningCriticalGetsItsOwnAlert(t *testing.T) {
+	r := newRig(t, testGrouping)
+	fs := burst("p", 4, "Recon:EC2/PortProbeUnprotectedPort", picket.SeverityMedium)
+	r.intake(t, fs...)
+	r.drain(t)
+	before := len(r.snd.snapshot())
+	up := fs[2]
+	up.UpdatedAt, up.Severity = up.UpdatedAt.Add(time.Hour), picket.SeverityCritical
+	if out := r.intake(t, up); out[0] != picket.OutcomeQueued {
+		t.Fatalf("outcome %q, want queued for its own alert", out[0])
+	}
+	r.drain(t)
+	var own, groupUpdates int
+	for _, c := range r.snd.snapshot()[before:] {
+		switch {
+		case c.op == "post" && c.key == up.Key:
+			own++
+			if c.channel != "#crit" || c.mention != "S1" {
+				t.Errorf("own alert to %s mentioning %q, want #crit and the on-call group S1", c.channel, c.mention)
+			}
+		case c.op == "group-update":
+			groupUpdates++
+			if c.sev != picket.SeverityCritical {
+				t.Errorf("group update shows max severity %s, want Critical counted", c.sev)
+			}
+		}
+	}
+	if own != 1 || groupUpdates != 1 {
+		t.Errorf("own alerts %d, group updates %d; want 1 and 1", own, groupUpdates)
+	}
+	rec, _, _ := r.db.Finding(up.Key)
+	if rec.Group != "" || rec.Ref.Channel != "#crit" {
+		t.Errorf("record: group %q ref %+v, want out of the group with its own alert", rec.Group, rec.Ref)
+	}
+}

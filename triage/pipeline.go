@@ -169,6 +169,16 @@ func (p *Pipeline) decide(f *picket.Finding, prev picket.FindingRecord, found bo
 	rec.Deliveries++
 	rec.LastReceived = now
 	switch {
+	case found && prev.Group != "" && f.Severity == picket.SeverityCritical && prev.Finding.Severity < picket.SeverityCritical:
+		// A grouped finding turned Critical: Critical findings are never
+		// folded, so it leaves the group for an alert of its own, routed
+		// (and mentioned) as a Critical finding. The group's counts show
+		// the change.
+		rec.Group, rec.Ref = "", picket.MessageRef{}
+		if rec.Route = p.router.Route(f); rec.Route.Channel != "" {
+			return rec, picket.OutcomeQueued, true
+		}
+		return rec, picket.OutcomeBelowRoute, false
 	case found && shownOrQueued(&prev):
 		// Shown already, or waiting to be: show this version on that
 		// message (or in its group), wherever routing would send the
