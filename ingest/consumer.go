@@ -130,6 +130,7 @@ type Consumer struct {
 	retrySeconds      int32
 	heartbeat         time.Duration
 
+	filling     sync.Mutex // held while a poll takes room for its receive
 	running     atomic.Bool
 	ready       atomic.Bool
 	lastMessage atomic.Int64 // Unix nanoseconds; 0 before the first message
@@ -302,6 +303,9 @@ func (c *Consumer) poll(ctx, work context.Context, held chan struct{}, queue cha
 		case <-ctx.Done():
 			return
 		}
+		// One poll fills at a time, so two polls do not split the room
+		// into two small receives.
+		c.filling.Lock()
 		n := 1
 	fill:
 		for n < int(c.opts.MaxMessages) {
@@ -312,6 +316,7 @@ func (c *Consumer) poll(ctx, work context.Context, held chan struct{}, queue cha
 				break fill
 			}
 		}
+		c.filling.Unlock()
 
 		out, err := c.api.ReceiveMessage(ctx, c.receiveInput(n))
 		var msgs []types.Message
