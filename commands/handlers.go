@@ -329,8 +329,9 @@ func runFinding(_ context.Context, d Deps, _ picket.Actor, scope Scope, args []s
 	}
 	f := rec.Finding
 	if !scope.Allows(f.Account) {
-		// The account is not named: it is data of that account.
-		return Reply{}, outside(scope, "Finding "+code(clip(ref, 80)), "")
+		// Answered as for a finding never seen: whether a finding exists
+		// in another account is that account's data too.
+		return Reply{}, picket.Errorf(picket.ENOTFOUND, "Picket has not seen a finding with key or id %s.", clip(ref, 80))
 	}
 	state := "open"
 	if f.Closed() {
@@ -894,6 +895,22 @@ func runStatus(ctx context.Context, d Deps, _ picket.Actor, scope Scope, args []
 		// AWS error text names accounts and principals; a person limited
 		// to some accounts sees only that AWS did not answer.
 		s.AWSError = "details in Picket's log"
+	}
+	if !scope.All {
+		// Channels' backlogs mix accounts: only their total is shown.
+		var total ChannelBacklog
+		for _, b := range s.Backlog {
+			total.Pending += b.Pending
+			total.Groups += b.Groups
+			if !b.Oldest.IsZero() && (total.Oldest.IsZero() || b.Oldest.Before(total.Oldest)) {
+				total.Oldest = b.Oldest
+			}
+		}
+		s.Backlog = nil
+		if total.Pending > 0 || total.Groups > 0 {
+			total.Channel = "Slack (all channels)"
+			s.Backlog = []ChannelBacklog{total}
+		}
 	}
 	now := d.now()
 	health := func(ok bool, why string) string {
