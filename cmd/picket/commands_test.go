@@ -98,7 +98,7 @@ func TestCommandScopeWiring(t *testing.T) {
 		notHold string
 	}{
 		{name: "own account", cmd: "finding", want: commands.Scope{Accounts: []string{"111111111111"}}, text: "finding k-a", holds: "In team A's account"},
-		{name: "other account", cmd: "finding", want: commands.Scope{Accounts: []string{"111111111111"}}, text: "finding k-b", holds: "Not allowed", notHold: "In team B's account"},
+		{name: "other account", cmd: "finding", want: commands.Scope{Accounts: []string{"111111111111"}}, text: "finding k-b", holds: "has not seen a finding with key or id k-b", notHold: "In team B's account"},
 		{name: "command of a role without accounts", cmd: "audit", want: commands.Scope{All: true}},
 	}
 	for _, tt := range tests {
