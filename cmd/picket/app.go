@@ -37,6 +37,12 @@ type appMetrics struct {
 	Grouped          *metrics.Counter
 	DeliveryFailures *metrics.Counter
 	Recovered        *metrics.Counter
+	// Latency of the parts.
+	AlertLatency    *metrics.Histogram
+	SlackCalls      *metrics.HistogramVec
+	AWSCalls        *metrics.HistogramVec
+	ActionDurations *metrics.HistogramVec
+	AuditFailures   *metrics.Counter
 }
 
 func newAppMetrics(reg *metrics.Registry) appMetrics {
@@ -60,12 +66,25 @@ func newAppMetrics(reg *metrics.Registry) appMetrics {
 		Grouped:          reg.Counter("picket_findings_grouped_total", "Findings folded into group messages."),
 		DeliveryFailures: reg.Counter("picket_delivery_failures_total", "Slack deliveries that failed after retries; the work stayed in the outbox."),
 		Recovered:        reg.Counter("picket_posts_recovered_total", "Posts interrupted by a stop and found in Slack afterwards (not posted again)."),
+		AlertLatency: reg.Histogram("picket_alert_latency_seconds",
+			"Time from a finding's commit to the outbox (at intake) to its new Slack alert being posted; end to end is picket_processing_seconds plus this.",
+			0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600),
+		SlackCalls: reg.HistogramVec("picket_slack_call_seconds",
+			"Slack Web API calls by method and outcome (ok, rate_limited, error), each attempt counted.",
+			[]string{"method", "outcome"}, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+		AWSCalls: reg.HistogramVec("picket_aws_call_seconds",
+			"AWS API calls by service, operation and outcome (ok, error), retries included.",
+			[]string{"service", "operation", "outcome"}, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+		ActionDurations: reg.HistogramVec("picket_action_seconds",
+			"Response actions executed, by kind and outcome.",
+			[]string{"kind", "outcome"}, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+		AuditFailures: reg.Counter("picket_audit_write_failures_total", "Audit trail writes that failed (the action was refused)."),
 	}
 }
 
 func (m appMetrics) dispatch() triage.DispatchMetrics {
 	return triage.DispatchMetrics{Posted: m.Posted, Updated: m.Updated, Grouped: m.Grouped,
-		Failures: m.DeliveryFailures, Recovered: m.Recovered}
+		Failures: m.DeliveryFailures, Recovered: m.Recovered, Latency: m.AlertLatency}
 }
 
 // watchBacklog exposes the outbox backlog per channel: findings and group

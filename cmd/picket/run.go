@@ -62,6 +62,7 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 // address once everything is up (tests and benchmarks use it).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, started func(httpAddr string)) error {
 	reg := &metrics.Registry{}
+	reg.Runtime(version)
 	m := newAppMetrics(reg)
 	ready := &readiness{log: log}
 
@@ -81,6 +82,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	awsCfg.APIOptions = append(awsCfg.APIOptions, awsCallMetrics(m.AWSCalls, time.Now))
 	sender := newSender(cfg, log, stdout, m)
 	enricher := newEnricher(cfg, awsCfg, log)
 	p, dispatcher, err := newPipeline(cfg, db, sender, enricher, log, m.triage(), m.dispatch())
@@ -135,7 +137,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	mux := newMux(reg, ready)
 	if cfg.SlackConfigured() {
 		ann, _ := sender.(picket.Announcer)
-		svc, err := newResponses(cfg, awsCfg, db, ann, sender, enricher, log)
+		svc, err := newResponses(cfg, awsCfg, db, ann, sender, enricher, log, m)
 		if err != nil {
 			return err
 		}
@@ -328,7 +330,7 @@ func newSender(cfg config.Config, log *slog.Logger, stdout io.Writer, m appMetri
 		return notifiers.NewTerminal(stdout)
 	}
 	return notifiers.DialSlack(cfg.Slack.BotToken.Reveal(), cfg.Slack.APIURL, notifiers.SlackOptions{
-		Logger: log, Retries: m.SlackRetries, PerChannelInterval: pacing(cfg.Slack.MessageInterval.Duration),
+		Logger: log, Retries: m.SlackRetries, Calls: m.SlackCalls, PerChannelInterval: pacing(cfg.Slack.MessageInterval.Duration),
 	})
 }
 
