@@ -12,6 +12,7 @@ import (
 
 	"github.com/picketsec/picket"
 	"github.com/picketsec/picket/config"
+	"github.com/picketsec/picket/ingest"
 	"github.com/picketsec/picket/metrics"
 	"github.com/picketsec/picket/triage"
 )
@@ -116,6 +117,33 @@ func (m appMetrics) watchBacklog(reg *metrics.Registry, d *triage.Dispatcher, no
 		}
 		return out
 	})
+}
+
+// watchQueue exposes the queue's depth as last polled by w (no sample
+// before the first poll; the DLQ's only when there is one) and its lag as
+// the consumer saw it.
+func watchQueue(reg *metrics.Registry, w *ingest.DepthWatcher, c *ingest.Consumer) {
+	depth := func(get func(ingest.Depth) (float64, bool)) func() []metrics.Sample {
+		return func() []metrics.Sample {
+			d := w.Last()
+			if d.At.IsZero() {
+				return nil
+			}
+			v, ok := get(d)
+			if !ok {
+				return nil
+			}
+			return []metrics.Sample{{Value: v}}
+		}
+	}
+	reg.GaugeFunc("picket_queue_messages_visible", "Messages waiting in the SQS queue (ApproximateNumberOfMessages, polled).",
+		depth(func(d ingest.Depth) (float64, bool) { return float64(d.Visible), true }))
+	reg.GaugeFunc("picket_queue_messages_in_flight", "Messages received and not yet deleted (ApproximateNumberOfMessagesNotVisible, polled).",
+		depth(func(d ingest.Depth) (float64, bool) { return float64(d.InFlight), true }))
+	reg.GaugeFunc("picket_dlq_messages_visible", "Messages in the dead-letter queue (configured or named by the queue's redrive policy); absent without one.",
+		depth(func(d ingest.Depth) (float64, bool) { return float64(d.DLQVisible), d.DLQURL != "" }))
+	reg.GaugeFunc("picket_queue_oldest_message_age_seconds", "How long the oldest message of the last receive had waited in the queue (from SentTimestamp); 0 once a receive finds the queue empty.",
+		func() []metrics.Sample { return []metrics.Sample{{Value: c.OldestWait().Seconds()}} })
 }
 
 func (m appMetrics) triage() triage.Metrics {

@@ -9,6 +9,7 @@
 //	picket config check [--config FILE]    list every configuration problem, show the effective config
 //	picket version                         print the version
 //	picket healthcheck [--addr ADDR]       probe /healthz (for container health checks)
+//	picket status [--addr ADDR]            queue and dead-letter queue depth, lag, outbox backlog
 //	picket check [--json] [--account ID]   posture checks (exit 1 when one fails, 3 when one could not run)
 //	picket audit verify | export [--since] check or export the audit trail
 package main
@@ -61,6 +62,7 @@ Usage:
   picket config check [--config FILE]         validate the configuration and print it (secrets redacted)
   picket version                              print the version
   picket healthcheck [--addr HOST:PORT]       exit 0 when the running bot's /healthz answers
+  picket status [--addr HOST:PORT]            queue and DLQ depth, the bot's lag, the outbox backlog (exit 1: queue unreachable)
   picket check [--json] [--account ID] [ID...] run posture checks (exit 1: a check failed, 3: one could not run)
   picket digest [--dry-run] [--chart FILE]    build the daily digest now (--dry-run: print it, post nothing)
   picket audit verify [--head SEQ:HASH]       check the audit trail's chain, and a logged head (exit 1 if broken)
@@ -94,6 +96,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	case "healthcheck":
 		return cmdHealthcheck(ctx, e, args[1:])
+	case "status":
+		return cmdStatus(ctx, e, args[1:])
 	case "audit":
 		return cmdAudit(e, args[1:])
 	case "check":

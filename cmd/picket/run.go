@@ -97,6 +97,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	errc := make(chan error, 3)
 
 	var consumer *ingest.Consumer
+	var depth *ingest.DepthWatcher
 	if cfg.AWSConfigured() {
 		sqsc := sqs.NewFromConfig(awsCfg)
 		consumer, err = ingest.New(sqsc, ingest.Options{
@@ -117,6 +118,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		if err != nil {
 			return err
 		}
+		depth = ingest.NewDepthWatcher(sqsc, ingest.DepthOptions{QueueURL: cfg.AWS.QueueURL, Logger: log})
+		watchQueue(reg, depth, consumer)
+		wg.Add(1)
+		go func() { defer wg.Done(); depth.Run(ctx) }()
 		ready.add("queue", func(ctx context.Context) error {
 			if consumer.Ready() {
 				return nil
@@ -151,7 +156,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		checker := posture.New(posture.Options{
 			Clients: postureClients(awsCfg, cfg.AWS.EndpointURL != "", cfg.Responses.Accounts), Regions: regions, Logger: log,
 		})
-		deps := commandDeps(cfg, db, enricher, checker, statusFunc(cfg, awsCfg, consumer, dispatcher))
+		deps := commandDeps(cfg, db, enricher, checker, statusFunc(cfg, awsCfg, consumer, depth, dispatcher))
 		deps.Logger = log
 		if len(cfg.Digests) > 0 {
 			deps.DigestPreview = func(ctx context.Context) (string, error) {
