@@ -126,6 +126,17 @@ func (h *HistogramVec) Observe(v float64, labelValues ...string) {
 	h.v.WithLabelValues(vals...).Observe(v)
 }
 
+// Init creates the series for the label values at zero, so that rates
+// and alerts over it are defined before the first observation.
+func (h *HistogramVec) Init(labelValues ...string) {
+	if h == nil {
+		return
+	}
+	vals := make([]string, h.n)
+	copy(vals, labelValues)
+	h.v.WithLabelValues(vals...)
+}
+
 // Count returns how many values were observed under the label values
 // (creating their series, at zero, if none was observed yet).
 func (h *HistogramVec) Count(labelValues ...string) uint64 {

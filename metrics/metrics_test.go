@@ -134,6 +134,16 @@ func TestUnregistered(t *testing.T) {
 	if got := v.Count("isolate", "ok"); got != 1 {
 		t.Errorf("got count %d, want 1", got)
 	}
+	var reg metrics.Registry
+	init := reg.HistogramVec("picket_init_seconds", "Initialised.", []string{"kind"}, 1)
+	init.Init("isolate")
+	var b strings.Builder
+	if err := reg.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if want := `picket_init_seconds_count{kind="isolate"} 0`; !strings.Contains(b.String(), want) {
+		t.Errorf("got\n%s\nwant a line %q after Init", b.String(), want)
+	}
 	if got := v.Count("isolate", "failed"); got != 0 {
 		t.Errorf("got count %d for failed, want 0", got)
 	}

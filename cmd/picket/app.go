@@ -83,6 +83,27 @@ func newAppMetrics(reg *metrics.Registry) appMetrics {
 	}
 }
 
+// initSeries creates the labelled series alerts and dashboards read, at
+// zero, so they exist (and rates over them are defined) before the first
+// call.
+func (m appMetrics) initSeries() {
+	for _, method := range []string{"chat.postMessage", "chat.update"} {
+		for _, outcome := range []string{"ok", "rate_limited", "error"} {
+			m.SlackCalls.Init(method, outcome)
+		}
+	}
+	for _, kind := range []picket.ActionKind{picket.ActionDisableUser, picket.ActionQuarantineInstance,
+		picket.ActionRevokeSessions, picket.ActionSuppress, picket.ActionEscalate, picket.ActionUndo} {
+		for _, outcome := range []picket.ActionOutcome{picket.OutcomeSucceeded, picket.OutcomePartial, picket.OutcomeFailed} {
+			m.ActionDurations.Init(string(kind), string(outcome))
+		}
+	}
+	for _, outcome := range []string{"ok", "error"} {
+		m.AWSCalls.Init("SQS", "ReceiveMessage", outcome)
+		m.AWSCalls.Init("SecurityHub", "GetFindings", outcome)
+	}
+}
+
 func (m appMetrics) dispatch() triage.DispatchMetrics {
 	return triage.DispatchMetrics{Posted: m.Posted, Updated: m.Updated, Grouped: m.Grouped,
 		Failures: m.DeliveryFailures, Recovered: m.Recovered, Latency: m.AlertLatency}

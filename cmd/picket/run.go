@@ -64,6 +64,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	reg := &metrics.Registry{}
 	reg.Runtime(version)
 	m := newAppMetrics(reg)
+	m.initSeries()
 	ready := &readiness{log: log}
 
 	db, err := store.Open(storePath(cfg.DataDir), store.Options{Logger: log, AuditKey: auditKey(cfg)})
@@ -153,9 +154,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		if awsCfg.Region != "" {
 			regions = []string{awsCfg.Region}
 		}
-		checker := posture.New(posture.Options{
+		checker := &scoredChecker{PostureChecker: posture.New(posture.Options{
 			Clients: postureClients(awsCfg, cfg.AWS.EndpointURL != "", cfg.Responses.Accounts), Regions: regions, Logger: log,
-		})
+		})}
+		checker.register(reg)
 		deps := commandDeps(cfg, db, enricher, checker, statusFunc(cfg, awsCfg, consumer, depth, dispatcher))
 		deps.Logger = log
 		if len(cfg.Digests) > 0 {
