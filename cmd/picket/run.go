@@ -77,7 +77,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	defer stopHeads()
-	ready.add("store", func(context.Context) error { _, err := db.CountFindings(); return err })
+	ready.add("store", storeReady(db))
 
 	awsCfg, err := loadAWS(ctx, cfg)
 	if err != nil {
@@ -142,6 +142,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 
 	mux := newMux(reg, ready)
 	if cfg.SlackConfigured() {
+		// auth.test: the token is valid and Slack answers (at most once
+		// per readyTTL, as /readyz results are cached).
+		ready.add("slack", func(ctx context.Context) error {
+			return bot.Ping(ctx, cfg.Slack.BotToken.Reveal(), cfg.Slack.APIURL)
+		})
 		ann, _ := sender.(picket.Announcer)
 		svc, err := newResponses(cfg, awsCfg, db, ann, sender, enricher, log, m)
 		if err != nil {
@@ -277,6 +282,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 	}
 	return first
+}
+
+// storeReady is the /readyz check of the store: it can be read.
+func storeReady(db *store.DB) func(context.Context) error {
+	return func(context.Context) error { _, err := db.CountFindings(); return err }
 }
 
 // logBacklog says at start-up what waits in the outbox.
