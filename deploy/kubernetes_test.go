@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // k8sObject is the part of a Kubernetes object the test reads.
