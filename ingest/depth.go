@@ -18,7 +18,6 @@ import (
 // DepthAPI is the part of the SQS client a DepthWatcher uses.
 type DepthAPI interface {
 	GetQueueAttributes(ctx context.Context, params *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
-	GetQueueUrl(ctx context.Context, params *sqs.GetQueueUrlInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error)
 }
 
 // DefaultDepthInterval is how often a DepthWatcher polls when its interval
@@ -125,7 +124,7 @@ func (w *DepthWatcher) Poll(ctx context.Context) (Depth, error) {
 		return Depth{}, fmt.Errorf("queue attributes: %w", err)
 	}
 	if !found {
-		dlq, err = w.deadLetterURL(ctx, attrs[string(types.QueueAttributeNameRedrivePolicy)])
+		dlq, err = w.deadLetterURL(attrs[string(types.QueueAttributeNameRedrivePolicy)])
 		if err != nil {
 			return Depth{}, err
 		}
@@ -156,9 +155,12 @@ func (w *DepthWatcher) counts(ctx context.Context, url string, names []types.Que
 	return visible, inFlight, out.Attributes, nil
 }
 
-// deadLetterURL resolves the deadLetterTargetArn of a redrive policy
-// (arn:aws:sqs:REGION:ACCOUNT:NAME) to a queue URL; empty without one.
-func (w *DepthWatcher) deadLetterURL(ctx context.Context, policy string) (string, error) {
+// deadLetterURL turns the deadLetterTargetArn of a redrive policy
+// (arn:aws:sqs:REGION:ACCOUNT:NAME) into a queue URL; empty without one. A
+// dead-letter queue is in its queue's account and region, so its URL is
+// the queue's with the last path segment replaced by its name (no
+// GetQueueUrl call, and so no permission for it).
+func (w *DepthWatcher) deadLetterURL(policy string) (string, error) {
 	if policy == "" {
 		return "", nil
 	}
@@ -169,12 +171,12 @@ func (w *DepthWatcher) deadLetterURL(ctx context.Context, policy string) (string
 		return "", fmt.Errorf("read redrive policy: %w", err)
 	}
 	parts := strings.Split(p.Target, ":")
-	if len(parts) != 6 || parts[2] != "sqs" {
+	if len(parts) != 6 || parts[2] != "sqs" || parts[5] == "" {
 		return "", fmt.Errorf("redrive policy names %q, not an SQS queue ARN", p.Target)
 	}
-	out, err := w.api.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(parts[5]), QueueOwnerAWSAccountId: aws.String(parts[4])})
-	if err != nil {
-		return "", fmt.Errorf("find dead-letter queue %s: %w", parts[5], err)
+	i := strings.LastIndex(w.queueURL, "/")
+	if i < 0 {
+		return "", fmt.Errorf("queue URL %q has no path", w.queueURL)
 	}
-	return aws.ToString(out.QueueUrl), nil
+	return w.queueURL[:i+1] + parts[5], nil
 }
