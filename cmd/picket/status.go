@@ -66,7 +66,7 @@ func cmdStatus(ctx context.Context, e env, args []string) int {
 		}
 	}
 	if age, err := botLag(ctx, *addr); err != nil {
-		fmt.Fprintf(e.stdout, "oldest message: unknown: the running bot did not answer at %s (%v)\n", *addr, err)
+		fmt.Fprintf(e.stdout, "oldest message: unknown: %v\n", err)
 	} else {
 		fmt.Fprintf(e.stdout, "oldest message: waited %s when received (from the running bot)\n", age.Round(time.Second))
 	}
@@ -131,11 +131,11 @@ func botLag(ctx context.Context, addr string) (time.Duration, error) {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("no running bot answered at %s (%w)", host, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("/metrics answered %s", resp.Status)
+		return 0, fmt.Errorf("the bot at %s answered /metrics with %s", host, resp.Status)
 	}
 	const name = "picket_queue_oldest_message_age_seconds "
 	sc := bufio.NewScanner(resp.Body)
@@ -151,5 +151,5 @@ func botLag(ctx context.Context, addr string) (time.Duration, error) {
 	if err := sc.Err(); err != nil {
 		return 0, err
 	}
-	return 0, errors.New("the bot consumes no queue")
+	return 0, fmt.Errorf("the bot at %s consumes no queue", host)
 }

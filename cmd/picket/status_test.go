@@ -42,7 +42,7 @@ func TestStatusCommand(t *testing.T) {
 			"queue: 2 waiting, 0 in flight", "dead-letter queue: 1 messages", "oldest message: waited 1m30s when received",
 			"outbox: held by the running bot"}},
 		{"bot stopped", queue, "127.0.0.1:1", false, exitOK, []string{
-			"queue: 2 waiting", "oldest message: unknown: the running bot did not answer", "outbox: empty"}},
+			"queue: 2 waiting", "oldest message: unknown: no running bot answered at 127.0.0.1:1", "outbox: empty"}},
 		{"no redrive policy", dlq, "127.0.0.1:1", false, exitOK, []string{"queue: 1 waiting", "dead-letter queue: none found"}},
 		{"queue unreachable", emu.URL() + "/000000000000/missing", "127.0.0.1:1", false, exitFailure, []string{"queue: unreachable"}},
 	}
