@@ -32,8 +32,12 @@ test: emulator
 test-short:
 	$(GO) test -count=1 ./...
 
+# go.mod and go.sum must be tidy: direct imports in the first require
+# block, none marked // indirect, nothing unused (go mod tidy -diff prints
+# what tidy would change and fails).
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy"; exit 1; }
 	$(GO) vet ./...
 
 # Benchmarks: throughput (one core), end-to-end latency, start-up time and

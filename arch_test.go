@@ -9,7 +9,8 @@ import (
 )
 
 // TestImportRules enforces DESIGN.md section 2: only store imports bbolt,
-// only bot and notifiers import slack-go, only cmd/picket imports cron, the
+// only bot and notifiers import slack-go, only cmd/picket imports cron, only metrics imports
+// the Prometheus client, the
 // root package imports only the standard library, and adapters talk through
 // root types rather than to each other.
 func TestImportRules(t *testing.T) {
@@ -39,6 +40,7 @@ func TestImportRules(t *testing.T) {
 		"go.etcd.io/bbolt":              {"store"},
 		"github.com/slack-go/slack":     {"bot", "notifiers"},
 		"github.com/robfig/cron":        {"cmd/picket"},
+		"github.com/prometheus/":        {"metrics"},
 		"github.com/aws/aws-sdk-go-v2/": {"ingest", "enrich", "actions", "posture", "notifiers", "cmd/picket", "internal/awsfake", "internal/fauxqs"},
 	}
 	// Adapters that may import other module packages besides the root,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/metrics"
 )
 
 // Role grants actions to Slack users and user groups, optionally only in
@@ -98,6 +99,10 @@ type ServiceOptions struct {
 	Logger       *slog.Logger
 	// NewID returns a fresh request id; default random.
 	NewID func() string
+	// Durations observes the seconds each executed action took, labelled
+	// kind (isolate, undo...) and outcome (succeeded, partial, failed).
+	// Nil observes nothing.
+	Durations *metrics.HistogramVec
 }
 
 // Service implements picket.ResponseService: authorization, guardrails,
@@ -492,6 +497,7 @@ func (s *Service) lock(id string) func() {
 // execute runs a claimed record to its outcome and tells everyone.
 func (s *Service) execute(ctx context.Context, frec picket.FindingRecord, rec picket.ActionRecord) picket.ActionResult {
 	req := rec.Request
+	start := s.o.Now()
 	var res picket.ActionResult
 	if req.Kind == picket.ActionUndo {
 		orig, ok, err := s.o.Actions.Action(req.UndoOf)
@@ -522,6 +528,7 @@ func (s *Service) execute(ctx context.Context, frec picket.FindingRecord, rec pi
 		res = s.o.Responders[req.Kind].Execute(ctx, rec.Plan, &frec.Finding)
 	}
 	res.Request = req
+	s.o.Durations.Observe(s.o.Now().Sub(start).Seconds(), string(req.Kind), string(res.Outcome))
 	rec.Result, rec.Status, rec.Updated = &res, res.Outcome, s.o.Now().UTC()
 	if err := s.o.Actions.PutAction(rec); err != nil {
 		s.o.Logger.Error("save action result", "request_id", req.ID, "err", err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/picketsec/picket"
 	"github.com/picketsec/picket/actions"
+	"github.com/picketsec/picket/metrics"
 	"github.com/picketsec/picket/store"
 )
 
@@ -120,6 +121,7 @@ type harness struct {
 	lifter    *fakeLifter
 	rec       *recorder
 	now       *time.Time
+	durations *metrics.HistogramVec
 }
 
 func newHarness(t *testing.T, policy actions.Policy) *harness {
@@ -136,7 +138,8 @@ func newHarness(t *testing.T, policy actions.Policy) *harness {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
-	h := &harness{db: db, responder: &fakeResponder{}, undoer: &fakeUndoer{}, lifter: &fakeLifter{}, rec: &recorder{}, now: &now}
+	h := &harness{db: db, responder: &fakeResponder{}, undoer: &fakeUndoer{}, lifter: &fakeLifter{}, rec: &recorder{}, now: &now,
+		durations: metrics.NewHistogramVec([]string{"kind", "outcome"}, 1)}
 	if policy.Roles == nil {
 		policy.Roles = []actions.Role{
 			{Name: "responders", Users: []string{alice.ID}, Groups: []string{"S0SEC"}, Actions: []string{"*"}},
@@ -152,7 +155,8 @@ func newHarness(t *testing.T, policy actions.Policy) *harness {
 		Lifter:   h.lifter,
 		Findings: db, Actions: db, Suppressions: db, Audit: db,
 		Announcer: h.rec, Alerts: h.rec,
-		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return *h.now },
+		Now:       func() time.Time { mu.Lock(); defer mu.Unlock(); return *h.now },
+		Durations: h.durations,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -129,6 +129,11 @@ type Status struct {
 	// lag).
 	QueueDepth, InFlight int
 	OldestMessageAge     time.Duration
+	// HasDLQ says whether the queue has a dead-letter queue Picket polls;
+	// DLQDepth is its visible messages (findings that failed every
+	// delivery attempt).
+	HasDLQ   bool
+	DLQDepth int
 	// LastMessageAt is when the last queue message was handled; zero when
 	// none was since start.
 	LastMessageAt time.Time

@@ -225,7 +225,7 @@ func newDeps(t *testing.T) (commands.Deps, *fakeStore, *fakePosture, *fakeEnrich
 	d := commands.Deps{
 		Findings: st, Actions: st, Audit: st, Suppressions: st, Posture: post, Enricher: enr, Region: "us-east-1",
 		Status: func(context.Context) commands.Status {
-			return commands.Status{QueueDepth: 7, InFlight: 2, OldestMessageAge: 95 * time.Second, LastMessageAt: now.Add(-30 * time.Second),
+			return commands.Status{QueueDepth: 7, InFlight: 2, OldestMessageAge: 95 * time.Second, HasDLQ: true, DLQDepth: 3, LastMessageAt: now.Add(-30 * time.Second),
 				SlackOK: true, AWSOK: false, AWSError: "sts: " + hostile, Version: "v1.2.3",
 				Backlog: []commands.ChannelBacklog{{Channel: "C0STORM", Pending: 12, Groups: 1, Oldest: now.Add(-2 * time.Minute)}, {Channel: "C0QUIET"}}}
 		},
@@ -330,6 +330,7 @@ func TestRun(t *testing.T) {
 
 		{"status", "status", responder, false, []string{
 			"Picket status: degraded", "*Queue:* 7 waiting, 2 in flight · *oldest message:* 1m35s", "(just now)",
+			"*Dead-letter queue:* :warning: 3 messages",
 			"*Slack:* :white_check_mark: reachable", "*AWS:* :x: unreachable — sts: &lt;!channel&gt;", "`v1.2.3`",
 			"*Waiting for C0STORM:* 12 findings, 1 group messages · oldest queued 2 minutes ago",
 		}, []string{"C0QUIET", "Outbox:* empty"}},
@@ -717,6 +718,35 @@ func TestScopeAllows(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.scope.Allows(tt.account); got != tt.want {
 				t.Errorf("Allows(%q): got %v, want %v", tt.account, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestStatusDeadLetterQueue(t *testing.T) {
+	tests := []struct {
+		name      string
+		has       bool
+		depth     int
+		wantTitle string
+		want      string
+	}{
+		{"none", false, 0, "Picket status: healthy", "*Dead-letter queue:* none found"},
+		{"empty", true, 0, "Picket status: healthy", "*Dead-letter queue:* empty"},
+		{"not empty", true, 4, "Picket status: degraded", "*Dead-letter queue:* :warning: 4 messages"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, _, _, _ := newDeps(t)
+			d.Status = func(context.Context) commands.Status {
+				return commands.Status{SlackOK: true, AWSOK: true, HasDLQ: tt.has, DLQDepth: tt.depth}
+			}
+			r := commands.Run(context.Background(), d, responder, "status")
+			if r.Title != tt.wantTitle {
+				t.Errorf("got title %q, want %q", r.Title, tt.wantTitle)
+			}
+			if got := text(r); !strings.Contains(got, tt.want) {
+				t.Errorf("got\n%s\nwant it to contain %q", got, tt.want)
 			}
 		})
 	}

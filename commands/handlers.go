@@ -883,6 +883,18 @@ func runDigest(ctx context.Context, d Deps, _ picket.Actor, scope Scope, args []
 	return Reply{Title: "Digest preview (not posted)", Sections: sections}, nil
 }
 
+// dlqLine says what waits in the dead-letter queue.
+func dlqLine(s Status) string {
+	switch {
+	case !s.HasDLQ:
+		return "*Dead-letter queue:* none found (no redrive policy on the queue)"
+	case s.DLQDepth > 0:
+		return fmt.Sprintf("*Dead-letter queue:* :warning: %d messages — findings that failed every attempt; see README, Operating Picket", s.DLQDepth)
+	default:
+		return "*Dead-letter queue:* empty"
+	}
+}
+
 func runStatus(ctx context.Context, d Deps, _ picket.Actor, scope Scope, args []string) (Reply, error) {
 	if len(args) > 0 {
 		return Reply{}, usagef("status takes no arguments")
@@ -925,6 +937,7 @@ func runStatus(ctx context.Context, d Deps, _ picket.Actor, scope Scope, args []
 	}
 	lines := []string{
 		fmt.Sprintf("*Queue:* %d waiting, %d in flight · *oldest message:* %s", s.QueueDepth, s.InFlight, duration(s.OldestMessageAge)),
+		dlqLine(s),
 		"*Last message handled:* " + last,
 		"*Slack:* " + health(s.SlackOK, s.SlackError),
 		"*AWS:* " + health(s.AWSOK, s.AWSError),
@@ -946,7 +959,7 @@ func runStatus(ctx context.Context, d Deps, _ picket.Actor, scope Scope, args []
 		lines = append(lines, "*Outbox:* empty — every finding is shown in Slack")
 	}
 	title := "Picket status: healthy"
-	if !s.SlackOK || !s.AWSOK {
+	if !s.SlackOK || !s.AWSOK || s.DLQDepth > 0 {
 		title = "Picket status: degraded"
 	}
 	return Reply{Title: title, Sections: []string{strings.Join(lines, "\n")}}, nil

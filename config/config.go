@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/picketsec/picket"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Config is Picket's whole configuration. Start from Default, or use Load,

@@ -18,7 +18,7 @@ import (
 
 	"github.com/picketsec/picket"
 	"github.com/picketsec/picket/config"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // envOf returns a getenv that reads only m.

@@ -134,6 +134,7 @@ type Consumer struct {
 	running     atomic.Bool
 	ready       atomic.Bool
 	lastMessage atomic.Int64 // Unix nanoseconds; 0 before the first message
+	oldestWait  atomic.Int64 // see OldestWait
 	active      atomic.Int64 // messages being handled now
 }
 
@@ -222,6 +223,21 @@ func (c *Consumer) LastMessageAt() time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n)
+}
+
+// OldestWait returns how long the oldest message of the last receive had
+// waited in the queue (from its SentTimestamp) when Picket received it:
+// the queue's lag as Picket sees it. A receive that returned no message
+// (the queue is drained) sets it to zero.
+func (c *Consumer) OldestWait() time.Duration { return time.Duration(c.oldestWait.Load()) }
+
+// sentAt is a message's SentTimestamp; zero when it has none.
+func sentAt(m types.Message) time.Time {
+	v, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(v)
 }
 
 // Run polls the queue until ctx is cancelled. Then it stops receiving,
@@ -351,6 +367,13 @@ func (c *Consumer) poll(ctx, work context.Context, held chan struct{}, queue cha
 		c.ready.Store(true)
 
 		now := c.now()
+		var oldest time.Duration
+		for _, m := range msgs {
+			if sent := sentAt(m); !sent.IsZero() && now.Sub(sent) > oldest {
+				oldest = now.Sub(sent)
+			}
+		}
+		c.oldestWait.Store(int64(oldest))
 		for _, m := range msgs {
 			c.lastMessage.Store(now.UnixNano())
 			c.opts.Metrics.Received.Inc()
@@ -396,9 +419,7 @@ func (c *Consumer) hold(ctx context.Context, m types.Message, now time.Time) *me
 	if v, err := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)]); err == nil {
 		msg.receiveCount = v
 	}
-	if v, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
-		msg.sent = time.UnixMilli(v)
-	}
+	msg.sent = sentAt(m)
 	msg.stopHeartbeat = c.keepHidden(ctx, msg)
 	return msg
 }

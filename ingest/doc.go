@@ -20,6 +20,11 @@
 //     started to the queue, and lets those in progress finish within
 //     ShutdownGrace using a context detached from Run's.
 //
+// The consumer also tells how far behind it is (OldestWait: how long the
+// oldest message of its last receive had waited, from SentTimestamp), and a
+// DepthWatcher polls the queue's approximate counts and those of the
+// dead-letter queue its redrive policy names, for metrics and status.
+//
 // Decoding the body (SNS envelope or raw delivery, EventBridge, GuardDuty,
 // ASFF) is not this package's job: Options.Decode is given a function, in
 // production event.Decode.

@@ -4,12 +4,17 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
-	"strconv"
-	"strings"
+	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 )
 
 // Counter is a monotonically increasing count. The zero value is ready to
@@ -59,32 +64,22 @@ func (g *Gauge) Value() float64 {
 // Histogram counts observations into cumulative buckets. A nil *Histogram
 // ignores every call.
 type Histogram struct {
-	mu     sync.Mutex
-	bounds []float64
-	counts []uint64 // per bucket, not cumulative; len(bounds)+1 with +Inf last
-	sum    float64
-	count  uint64
+	h prometheus.Histogram
 }
 
-// NewHistogram returns a histogram with the given upper bounds, which must be
-// sorted ascending.
+// NewHistogram returns an unregistered histogram with the given upper
+// bounds (for tests and components run on their own).
 func NewHistogram(bounds ...float64) *Histogram {
-	b := append([]float64(nil), bounds...)
-	sort.Float64s(b)
-	return &Histogram{bounds: b, counts: make([]uint64, len(b)+1)}
+	return &Histogram{h: prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "picket_unregistered_seconds", Help: "Unregistered.", Buckets: bounds,
+	})}
 }
 
 // Observe records v.
 func (h *Histogram) Observe(v float64) {
-	if h == nil {
-		return
+	if h != nil {
+		h.h.Observe(v)
 	}
-	i := sort.SearchFloat64s(h.bounds, v)
-	h.mu.Lock()
-	h.counts[i]++
-	h.sum += v
-	h.count++
-	h.mu.Unlock()
 }
 
 // ObserveSince records the seconds elapsed since start.
@@ -97,82 +92,145 @@ func (h *Histogram) Count() uint64 {
 	if h == nil {
 		return 0
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.count
+	var m dto.Metric
+	if err := h.h.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetHistogram().GetSampleCount()
 }
 
-type series struct {
-	name, help, kind string
-	write            func(w io.Writer, name string)
+// HistogramVec is a histogram partitioned by labels, such as Slack call
+// latency by method. A nil *HistogramVec ignores every call.
+type HistogramVec struct {
+	v *prometheus.HistogramVec
+	n int
 }
 
-// Registry names metrics and writes them for Prometheus. Register every
-// metric before serving.
+// NewHistogramVec returns an unregistered labelled histogram (for tests and
+// components run on their own).
+func NewHistogramVec(labels []string, bounds ...float64) *HistogramVec {
+	return &HistogramVec{v: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "picket_unregistered_seconds", Help: "Unregistered.", Buckets: bounds,
+	}, labels), n: len(labels)}
+}
+
+// Observe records v under the given label values, one per label name in
+// the order they were registered. Missing values are empty; extra values
+// are dropped.
+func (h *HistogramVec) Observe(v float64, labelValues ...string) {
+	if h == nil {
+		return
+	}
+	vals := make([]string, h.n)
+	copy(vals, labelValues)
+	h.v.WithLabelValues(vals...).Observe(v)
+}
+
+// Init creates the series for the label values at zero, so that rates
+// and alerts over it are defined before the first observation.
+func (h *HistogramVec) Init(labelValues ...string) {
+	if h == nil {
+		return
+	}
+	vals := make([]string, h.n)
+	copy(vals, labelValues)
+	h.v.WithLabelValues(vals...)
+}
+
+// Count returns how many values were observed under the label values
+// (creating their series, at zero, if none was observed yet).
+func (h *HistogramVec) Count(labelValues ...string) uint64 {
+	if h == nil {
+		return 0
+	}
+	vals := make([]string, h.n)
+	copy(vals, labelValues)
+	var m dto.Metric
+	if err := h.v.WithLabelValues(vals...).(prometheus.Metric).Write(&m); err != nil {
+		return 0
+	}
+	return m.GetHistogram().GetSampleCount()
+}
+
+// Registry names metrics and serves them for Prometheus. The zero value is
+// ready to use. Register every metric before serving; registering a name
+// twice panics, as it is a programming error.
 type Registry struct {
-	mu     sync.Mutex
-	series []series
+	once sync.Once
+	reg  *prometheus.Registry
+}
+
+func (r *Registry) prom() *prometheus.Registry {
+	r.once.Do(func() { r.reg = prometheus.NewRegistry() })
+	return r.reg
 }
 
 // Counter registers and returns a new counter.
 func (r *Registry) Counter(name, help string) *Counter {
 	c := &Counter{}
-	r.add(series{name, help, "counter", func(w io.Writer, n string) {
-		fmt.Fprintf(w, "%s %d\n", n, c.Value())
-	}})
+	r.prom().MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+		func() float64 { return float64(c.Value()) }))
 	return c
 }
 
 // Gauge registers and returns a new gauge.
 func (r *Registry) Gauge(name, help string) *Gauge {
 	g := &Gauge{}
-	r.add(series{name, help, "gauge", func(w io.Writer, n string) {
-		fmt.Fprintf(w, "%s %s\n", n, formatFloat(g.Value()))
-	}})
+	r.prom().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, g.Value))
 	return g
 }
 
 // Histogram registers and returns a new histogram with the given bounds.
 func (r *Registry) Histogram(name, help string, bounds ...float64) *Histogram {
-	h := NewHistogram(bounds...)
-	r.add(series{name, help, "histogram", func(w io.Writer, n string) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		var cum uint64
-		for i, b := range h.bounds {
-			cum += h.counts[i]
-			fmt.Fprintf(w, "%s_bucket{le=%q} %d\n", n, formatFloat(b), cum)
-		}
-		cum += h.counts[len(h.bounds)]
-		fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n", n, cum)
-		fmt.Fprintf(w, "%s_sum %s\n", n, formatFloat(h.sum))
-		fmt.Fprintf(w, "%s_count %d\n", n, h.count)
-	}})
-	return h
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: bounds})
+	r.prom().MustRegister(h)
+	return &Histogram{h: h}
 }
 
-func (r *Registry) add(s series) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.series = append(r.series, s)
+// HistogramVec registers and returns a new histogram partitioned by the
+// named labels.
+func (r *Registry) HistogramVec(name, help string, labels []string, bounds ...float64) *HistogramVec {
+	v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: bounds}, labels)
+	r.prom().MustRegister(v)
+	return &HistogramVec{v: v, n: len(labels)}
 }
 
-// WriteText writes every registered metric in the Prometheus text format.
+// Runtime registers the Go runtime and process collectors (go_* and
+// process_* series) and picket_build_info{version,go_version}, which is
+// always 1.
+func (r *Registry) Runtime(version string) {
+	r.prom().MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "picket_build_info",
+		Help:        "Picket's version and the Go version it was built with; always 1.",
+		ConstLabels: prometheus.Labels{"version": version, "go_version": runtime.Version()},
+	})
+	info.Set(1)
+	r.prom().MustRegister(info)
+}
+
+// Handler serves every registered metric in the format the scraper asks
+// for (the text format by default).
+func (r *Registry) Handler() http.Handler {
+	return promhttp.HandlerFor(r.prom(), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// WriteText writes every registered metric in the Prometheus text format,
+// sorted by name.
 func (r *Registry) WriteText(w io.Writer) error {
-	r.mu.Lock()
-	ss := append([]series(nil), r.series...)
-	r.mu.Unlock()
-	var b strings.Builder
-	for _, s := range ss {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", s.name, s.help, s.name, s.kind)
-		s.write(&b, s.name)
+	mfs, err := r.prom().Gather()
+	if err != nil {
+		return fmt.Errorf("gather metrics: %w", err)
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func formatFloat(v float64) string {
-	return strconv.FormatFloat(v, 'g', -1, 64)
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
+			return fmt.Errorf("write metric %s: %w", mf.GetName(), err)
+		}
+	}
+	return nil
 }
 
 // Sample is one labelled value of a GaugeFunc.
@@ -184,28 +242,32 @@ type Sample struct {
 
 // GaugeFunc registers a gauge whose labelled values are read from fn at
 // every scrape (for values another part of Picket already keeps, such as
-// the outbox backlog per channel). Label values are escaped as the text
-// format requires.
+// the outbox backlog per channel).
 func (r *Registry) GaugeFunc(name, help string, fn func() []Sample) {
-	r.add(series{name, help, "gauge", func(w io.Writer, n string) {
-		for _, s := range fn() {
-			var b strings.Builder
-			for i := 0; i+1 < len(s.Labels); i += 2 {
-				if b.Len() > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(s.Labels[i])
-				b.WriteString(`="`)
-				b.WriteString(labelEscaper.Replace(s.Labels[i+1]))
-				b.WriteByte('"')
-			}
-			if b.Len() > 0 {
-				fmt.Fprintf(w, "%s{%s} %s\n", n, b.String(), formatFloat(s.Value))
-			} else {
-				fmt.Fprintf(w, "%s %s\n", n, formatFloat(s.Value))
-			}
-		}
-	}})
+	r.prom().MustRegister(&sampleCollector{name: name, help: help, fn: fn})
 }
 
-var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+// sampleCollector is an unchecked collector (it describes nothing): its
+// label names come from the samples fn returns.
+type sampleCollector struct {
+	name, help string
+	fn         func() []Sample
+}
+
+func (c *sampleCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c *sampleCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.fn() {
+		var names, values []string
+		for i := 0; i+1 < len(s.Labels); i += 2 {
+			names = append(names, s.Labels[i])
+			values = append(values, s.Labels[i+1])
+		}
+		d := prometheus.NewDesc(c.name, c.help, names, nil)
+		m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, s.Value, values...)
+		if err != nil {
+			m = prometheus.NewInvalidMetric(d, err)
+		}
+		ch <- m
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +43,11 @@ type SlackOptions struct {
 	// Retries counts every retried call (rate limits, server and network
 	// errors). Nil counts nothing.
 	Retries *metrics.Counter
+	// Calls observes the seconds each Slack Web API call took (pacing
+	// waits excluded), labelled method (chat.postMessage, chat.update,
+	// files.upload) and outcome (ok, rate_limited, error). Nil observes
+	// nothing.
+	Calls *metrics.HistogramVec
 }
 
 // Backoff after a server or network error: 1s, 2s, 4s... at most 30s.
@@ -74,6 +80,7 @@ type Slack struct {
 	sleep    func(context.Context, time.Duration) error
 	now      func() time.Time
 	retries  *metrics.Counter
+	calls    *metrics.HistogramVec
 
 	mu sync.Mutex
 	// next is the earliest time the next call for a channel may start.
@@ -93,6 +100,7 @@ func NewSlack(api SlackAPI, opts SlackOptions) *Slack {
 		sleep:    opts.Sleep,
 		now:      opts.Now,
 		retries:  opts.Retries,
+		calls:    opts.Calls,
 		next:     map[string]time.Time{},
 		ids:      map[string]string{},
 	}
@@ -338,7 +346,10 @@ func (s *Slack) call(ctx context.Context, op, channel string, fn func(context.Co
 		if err := s.pace(ctx, channel); err != nil {
 			return fmt.Errorf("%s %s: %w", op, channel, err)
 		}
+		start := s.now()
 		err := fn(ctx)
+		var rl *slack.RateLimitedError
+		s.calls.Observe(s.now().Sub(start).Seconds(), slackMethod(op), callOutcome(err, &rl))
 		if err == nil {
 			return nil
 		}
@@ -346,7 +357,6 @@ func (s *Slack) call(ctx context.Context, op, channel string, fn func(context.Co
 			return fmt.Errorf("%s %s: %w", op, channel, ctx.Err())
 		}
 		var wait time.Duration
-		var rl *slack.RateLimitedError
 		switch {
 		case errors.As(err, &rl):
 			wait = rl.RetryAfter
@@ -377,6 +387,31 @@ func (s *Slack) call(ctx context.Context, op, channel string, fn func(context.Co
 		if err := s.sleep(ctx, wait); err != nil {
 			return fmt.Errorf("%s %s: %w", op, channel, err)
 		}
+	}
+}
+
+// slackMethod names the Web API method behind one of call's operations.
+func slackMethod(op string) string {
+	switch {
+	case strings.HasPrefix(op, "update "):
+		return "chat.update"
+	case strings.HasPrefix(op, "upload "):
+		return "files.upload"
+	default:
+		return "chat.postMessage"
+	}
+}
+
+// callOutcome labels a call's result for the Calls histogram; rl receives
+// the rate-limit error when there is one.
+func callOutcome(err error, rl **slack.RateLimitedError) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, rl):
+		return "rate_limited"
+	default:
+		return "error"
 	}
 }
 

@@ -60,6 +60,10 @@ type DispatchMetrics struct {
 	// Recovered counts posts found in Slack after a crash lost their
 	// outcome.
 	Recovered *metrics.Counter
+	// Latency observes, for each new alert posted, the seconds from its
+	// finding's entry in the outbox (Pending.Enqueued, written at intake
+	// and kept across replacements) to the post succeeding.
+	Latency *metrics.Histogram
 }
 
 // DispatchOptions configures a Dispatcher. Store and Alerts are required.
@@ -704,6 +708,9 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, p picket.Pending) err
 		return err
 	}
 	d.o.Metrics.Posted.Inc()
+	if !p.Enqueued.IsZero() {
+		d.o.Metrics.Latency.Observe(d.o.Now().Sub(p.Enqueued).Seconds())
+	}
 	// Record the post without waiting for the disk: the lane's next
 	// synced write (its next BeginPost) carries it, so a post costs one
 	// fsync. Until it lands, posted answers for the store.

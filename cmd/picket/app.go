@@ -12,6 +12,7 @@ import (
 
 	"github.com/picketsec/picket"
 	"github.com/picketsec/picket/config"
+	"github.com/picketsec/picket/ingest"
 	"github.com/picketsec/picket/metrics"
 	"github.com/picketsec/picket/triage"
 )
@@ -37,6 +38,12 @@ type appMetrics struct {
 	Grouped          *metrics.Counter
 	DeliveryFailures *metrics.Counter
 	Recovered        *metrics.Counter
+	// Latency of the parts.
+	AlertLatency    *metrics.Histogram
+	SlackCalls      *metrics.HistogramVec
+	AWSCalls        *metrics.HistogramVec
+	ActionDurations *metrics.HistogramVec
+	AuditFailures   *metrics.Counter
 }
 
 func newAppMetrics(reg *metrics.Registry) appMetrics {
@@ -60,12 +67,46 @@ func newAppMetrics(reg *metrics.Registry) appMetrics {
 		Grouped:          reg.Counter("picket_findings_grouped_total", "Findings folded into group messages."),
 		DeliveryFailures: reg.Counter("picket_delivery_failures_total", "Slack deliveries that failed after retries; the work stayed in the outbox."),
 		Recovered:        reg.Counter("picket_posts_recovered_total", "Posts interrupted by a stop and found in Slack afterwards (not posted again)."),
+		AlertLatency: reg.Histogram("picket_alert_latency_seconds",
+			"Time from a finding's commit to the outbox (at intake) to its new Slack alert being posted; end to end is picket_processing_seconds plus this.",
+			0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600),
+		SlackCalls: reg.HistogramVec("picket_slack_call_seconds",
+			"Slack Web API calls by method and outcome (ok, rate_limited, error), each attempt counted.",
+			[]string{"method", "outcome"}, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+		AWSCalls: reg.HistogramVec("picket_aws_call_seconds",
+			"AWS API calls by service, operation and outcome (ok, error), retries included.",
+			[]string{"service", "operation", "outcome"}, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+		ActionDurations: reg.HistogramVec("picket_action_seconds",
+			"Response actions executed, by kind and outcome.",
+			[]string{"kind", "outcome"}, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+		AuditFailures: reg.Counter("picket_audit_write_failures_total", "Audit trail writes that failed (the action was refused)."),
+	}
+}
+
+// initSeries creates the labelled series alerts and dashboards read, at
+// zero, so they exist (and rates over them are defined) before the first
+// call.
+func (m appMetrics) initSeries() {
+	for _, method := range []string{"chat.postMessage", "chat.update"} {
+		for _, outcome := range []string{"ok", "rate_limited", "error"} {
+			m.SlackCalls.Init(method, outcome)
+		}
+	}
+	for _, kind := range []picket.ActionKind{picket.ActionDisableUser, picket.ActionQuarantineInstance,
+		picket.ActionRevokeSessions, picket.ActionSuppress, picket.ActionEscalate, picket.ActionUndo} {
+		for _, outcome := range []picket.ActionOutcome{picket.OutcomeSucceeded, picket.OutcomePartial, picket.OutcomeFailed} {
+			m.ActionDurations.Init(string(kind), string(outcome))
+		}
+	}
+	for _, outcome := range []string{"ok", "error"} {
+		m.AWSCalls.Init("SQS", "ReceiveMessage", outcome)
+		m.AWSCalls.Init("SecurityHub", "GetFindings", outcome)
 	}
 }
 
 func (m appMetrics) dispatch() triage.DispatchMetrics {
 	return triage.DispatchMetrics{Posted: m.Posted, Updated: m.Updated, Grouped: m.Grouped,
-		Failures: m.DeliveryFailures, Recovered: m.Recovered}
+		Failures: m.DeliveryFailures, Recovered: m.Recovered, Latency: m.AlertLatency}
 }
 
 // watchBacklog exposes the outbox backlog per channel: findings and group
@@ -97,6 +138,33 @@ func (m appMetrics) watchBacklog(reg *metrics.Registry, d *triage.Dispatcher, no
 		}
 		return out
 	})
+}
+
+// watchQueue exposes the queue's depth as last polled by w (no sample
+// before the first poll; the DLQ's only when there is one) and its lag as
+// the consumer saw it.
+func watchQueue(reg *metrics.Registry, w *ingest.DepthWatcher, c *ingest.Consumer) {
+	depth := func(get func(ingest.Depth) (float64, bool)) func() []metrics.Sample {
+		return func() []metrics.Sample {
+			d := w.Last()
+			if d.At.IsZero() {
+				return nil
+			}
+			v, ok := get(d)
+			if !ok {
+				return nil
+			}
+			return []metrics.Sample{{Value: v}}
+		}
+	}
+	reg.GaugeFunc("picket_queue_messages_visible", "Messages waiting in the SQS queue (ApproximateNumberOfMessages, polled).",
+		depth(func(d ingest.Depth) (float64, bool) { return float64(d.Visible), true }))
+	reg.GaugeFunc("picket_queue_messages_in_flight", "Messages received and not yet deleted (ApproximateNumberOfMessagesNotVisible, polled).",
+		depth(func(d ingest.Depth) (float64, bool) { return float64(d.InFlight), true }))
+	reg.GaugeFunc("picket_dlq_messages_visible", "Messages in the dead-letter queue (configured or named by the queue's redrive policy); absent without one.",
+		depth(func(d ingest.Depth) (float64, bool) { return float64(d.DLQVisible), d.DLQURL != "" }))
+	reg.GaugeFunc("picket_queue_oldest_message_age_seconds", "How long the oldest message of the last receive had waited in the queue (from SentTimestamp); 0 once a receive finds the queue empty.",
+		func() []metrics.Sample { return []metrics.Sample{{Value: c.OldestWait().Seconds()}} })
 }
 
 func (m appMetrics) triage() triage.Metrics {

@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/picketsec/picket"
@@ -64,12 +61,8 @@ func commandScope(roles []config.Role) func(picket.Actor, string) commands.Scope
 // statusFunc reports the bot's health for `/picket status`: queue depth
 // from SQS, the last message the consumer saw, and whether Slack and AWS
 // answer now.
-func statusFunc(cfg config.Config, awsCfg aws.Config, consumer *ingest.Consumer, d *triage.Dispatcher) func(context.Context) commands.Status {
+func statusFunc(cfg config.Config, awsCfg aws.Config, consumer *ingest.Consumer, depth *ingest.DepthWatcher, d *triage.Dispatcher) func(context.Context) commands.Status {
 	stsc := sts.NewFromConfig(awsCfg)
-	var sqsc *sqs.Client
-	if cfg.AWSConfigured() {
-		sqsc = sqs.NewFromConfig(awsCfg)
-	}
 	return func(ctx context.Context) commands.Status {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -84,25 +77,20 @@ func statusFunc(cfg config.Config, awsCfg aws.Config, consumer *ingest.Consumer,
 		}
 		if consumer != nil {
 			st.LastMessageAt = consumer.LastMessageAt()
+			st.OldestMessageAge = consumer.OldestWait()
 		}
 		if d != nil {
 			for _, b := range d.Backlog() {
 				st.Backlog = append(st.Backlog, commands.ChannelBacklog{Channel: b.Channel, Pending: b.Pending, Groups: b.Groups, Oldest: b.Oldest})
 			}
 		}
-		if sqsc != nil {
-			out, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-				QueueUrl: aws.String(cfg.AWS.QueueURL),
-				AttributeNames: []sqstypes.QueueAttributeName{
-					sqstypes.QueueAttributeNameApproximateNumberOfMessages,
-					sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-				},
-			})
+		if depth != nil {
+			q, err := depth.Poll(ctx)
 			if err != nil {
 				st.AWSOK, st.AWSError = false, "queue "+cfg.AWS.QueueURL+": "+err.Error()+" ("+awsSettings(ctx, awsCfg, false)+")"
 			} else {
-				st.QueueDepth, _ = strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
-				st.InFlight, _ = strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+				st.QueueDepth, st.InFlight = q.Visible, q.InFlight
+				st.HasDLQ, st.DLQDepth = q.DLQURL != "", q.DLQVisible
 			}
 		}
 		return st

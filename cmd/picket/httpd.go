@@ -108,7 +108,7 @@ func (r *readiness) run(ctx context.Context) (results map[string]string, ok bool
 }
 
 // newMux serves /healthz (the process is alive), /readyz (every part is
-// ready) and /metrics (Prometheus text format). It never serves Slack's
+// ready) and /metrics (the Prometheus exposition formats). It never serves Slack's
 // requests: they have their own listener (serveSlackHTTP), so health and
 // metrics need not be exposed where Slack can reach.
 func newMux(reg *metrics.Registry, ready *readiness) *http.ServeMux {
@@ -127,10 +127,7 @@ func newMux(reg *metrics.Registry, ready *readiness) *http.ServeMux {
 		}
 		json.NewEncoder(w).Encode(map[string]any{"ready": ok, "checks": results})
 	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		reg.WriteText(w)
-	})
+	mux.Handle("GET /metrics", reg.Handler())
 	return mux
 }
 

@@ -9,6 +9,7 @@
 //	picket config check [--config FILE]           list every configuration problem, show the effective config
 //	picket version                                print the version
 //	picket healthcheck [--addr HOST:PORT]         probe /healthz (for container health checks)
+//	picket status [--addr HOST:PORT] [--config FILE]  queue and dead-letter queue depth, lag, outbox backlog
 //	picket check [--json] [--account ID] [--region R]... [--config FILE] [CHECK-ID...]  posture checks
 //	picket digest [--dry-run] [--name N] [--chart FILE] [--config FILE]  the daily digest now
 //	picket audit verify [--head SEQ:HASH]... [--config FILE]  check the audit trail and logged chain heads
@@ -22,6 +23,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// The zone database, embedded: digest schedules name time zones and
+	// the distroless image has no /usr/share/zoneinfo.
+	_ "time/tzdata"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -70,6 +74,8 @@ Usage:
         print the version
   picket healthcheck [--addr HOST:PORT]
         exit 0 when the running bot's /healthz answers
+  picket status [--addr HOST:PORT] [--config FILE]
+        queue and dead-letter queue depth, the bot's lag, the outbox backlog (exit 1: queue unreachable)
   picket check [--json] [--account ID] [--region R]... [--config FILE] [CHECK-ID...]
         run posture checks (exit 1: a check failed, 3: one could not run)
   picket digest [--dry-run] [--name N] [--chart FILE] [--config FILE]
@@ -108,6 +114,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	case "healthcheck":
 		return cmdHealthcheck(ctx, e, args[1:])
+	case "status":
+		return cmdStatus(ctx, e, args[1:])
 	case "audit":
 		return cmdAudit(e, args[1:])
 	case "check":

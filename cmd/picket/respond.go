@@ -9,6 +9,7 @@ import (
 	"github.com/picketsec/picket"
 	"github.com/picketsec/picket/actions"
 	"github.com/picketsec/picket/config"
+	"github.com/picketsec/picket/metrics"
 	"github.com/picketsec/picket/store"
 )
 
@@ -16,7 +17,7 @@ import (
 // each acting through per-account clients, behind the Service that
 // authorizes, claims, audits and announces.
 func newResponses(cfg config.Config, awsCfg aws.Config, db *store.DB, announcer picket.Announcer,
-	alerts picket.AlertSender, enricher picket.Enricher, log *slog.Logger) (*actions.Service, error) {
+	alerts picket.AlertSender, enricher picket.Enricher, log *slog.Logger, m appMetrics) (*actions.Service, error) {
 	roles := map[string]actions.AssumeRole{}
 	for _, a := range cfg.Responses.Accounts {
 		roles[a.ID] = actions.AssumeRole{RoleARN: a.RoleARN, ExternalID: a.ExternalID}
@@ -63,10 +64,26 @@ func newResponses(cfg config.Config, awsCfg aws.Config, db *store.DB, announcer 
 			picket.ActionRevokeSessions:     revoke,
 		},
 		Lifter:   suppress,
-		Findings: db, Actions: db, Suppressions: db, Audit: db,
+		Findings: db, Actions: db, Suppressions: db, Audit: countingAuditor{db, m.AuditFailures},
 		Announcer: announcer, Alerts: alerts, Enricher: enricher,
-		Logger: log,
+		Logger: log, Durations: m.ActionDurations,
 	})
+}
+
+// countingAuditor counts the audit trail writes that fail (each one an
+// action refused, since an action that cannot be recorded does not run).
+type countingAuditor struct {
+	picket.Auditor
+	failures *metrics.Counter
+}
+
+// Audit appends e, counting a failure.
+func (a countingAuditor) Audit(e picket.AuditEntry) (picket.AuditEntry, error) {
+	out, err := a.Auditor.Audit(e)
+	if err != nil {
+		a.failures.Inc()
+	}
+	return out, err
 }
 
 // sweepEvery is how often expired approvals and suppressions are handled.

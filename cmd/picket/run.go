@@ -67,7 +67,9 @@ func cmdRun(ctx context.Context, e env, args []string) int {
 // address once everything is up (tests and benchmarks use it).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, started func(httpAddr string)) error {
 	reg := &metrics.Registry{}
+	reg.Runtime(version)
 	m := newAppMetrics(reg)
+	m.initSeries()
 	ready := &readiness{log: log}
 
 	db, err := store.Open(storePath(cfg.DataDir), store.Options{Logger: log, AuditKey: auditKey(cfg)})
@@ -80,12 +82,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	defer stopHeads()
-	ready.add("store", func(context.Context) error { _, err := db.CountFindings(); return err })
+	ready.add("store", storeReady(db))
 
 	awsCfg, err := loadAWS(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	awsCfg.APIOptions = append(awsCfg.APIOptions, awsCallMetrics(m.AWSCalls, time.Now))
 	sender := newSender(cfg, log, stdout, m)
 	enricher := newEnricher(cfg, awsCfg, log)
 	p, dispatcher, err := newPipeline(cfg, db, sender, enricher, log, m.triage(), m.dispatch())
@@ -100,6 +103,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	errc := make(chan error, 3)
 
 	var consumer *ingest.Consumer
+	var depth *ingest.DepthWatcher
 	if cfg.AWSConfigured() {
 		sqsc := sqs.NewFromConfig(awsCfg)
 		consumer, err = ingest.New(sqsc, ingest.Options{
@@ -120,6 +124,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		if err != nil {
 			return err
 		}
+		depth = ingest.NewDepthWatcher(sqsc, ingest.DepthOptions{QueueURL: cfg.AWS.QueueURL, Logger: log})
+		watchQueue(reg, depth, consumer)
+		wg.Add(1)
+		go func() { defer wg.Done(); depth.Run(ctx) }()
 		ready.add("queue", func(ctx context.Context) error {
 			if consumer.Ready() {
 				return nil
@@ -139,8 +147,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 
 	mux := newMux(reg, ready)
 	if cfg.SlackConfigured() {
+		// auth.test: the token is valid and Slack answers (at most once
+		// per readyTTL, as /readyz results are cached).
+		ready.add("slack", func(ctx context.Context) error {
+			return bot.Ping(ctx, cfg.Slack.BotToken.Reveal(), cfg.Slack.APIURL)
+		})
 		ann, _ := sender.(picket.Announcer)
-		svc, err := newResponses(cfg, awsCfg, db, ann, sender, enricher, log)
+		svc, err := newResponses(cfg, awsCfg, db, ann, sender, enricher, log, m)
 		if err != nil {
 			return err
 		}
@@ -151,10 +164,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		if awsCfg.Region != "" {
 			regions = []string{awsCfg.Region}
 		}
-		checker := posture.New(posture.Options{
+		checker := &scoredChecker{PostureChecker: posture.New(posture.Options{
 			Clients: postureClients(awsCfg, cfg.AWS.EndpointURL != "", cfg.Responses.Accounts), Regions: regions, Logger: log,
-		})
-		deps := commandDeps(cfg, db, enricher, checker, statusFunc(cfg, awsCfg, consumer, dispatcher))
+		})}
+		checker.register(reg)
+		deps := commandDeps(cfg, db, enricher, checker, statusFunc(cfg, awsCfg, consumer, depth, dispatcher))
 		deps.Logger = log
 		if len(cfg.Digests) > 0 {
 			deps.DigestPreview = func(ctx context.Context) (string, error) {
@@ -275,6 +289,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	return first
 }
 
+// storeReady is the /readyz check of the store: it can be read.
+func storeReady(db *store.DB) func(context.Context) error {
+	return func(context.Context) error { _, err := db.CountFindings(); return err }
+}
+
 // logBacklog says at start-up what waits in the outbox.
 func logBacklog(log *slog.Logger, d *triage.Dispatcher) {
 	for _, b := range d.Backlog() {
@@ -335,7 +354,7 @@ func newSender(cfg config.Config, log *slog.Logger, stdout io.Writer, m appMetri
 		return notifiers.NewTerminal(stdout)
 	}
 	return notifiers.DialSlack(cfg.Slack.BotToken.Reveal(), cfg.Slack.APIURL, notifiers.SlackOptions{
-		Logger: log, Retries: m.SlackRetries, PerChannelInterval: pacing(cfg.Slack.MessageInterval.Duration),
+		Logger: log, Retries: m.SlackRetries, Calls: m.SlackCalls, PerChannelInterval: pacing(cfg.Slack.MessageInterval.Duration),
 	})
 }
 

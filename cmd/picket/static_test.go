@@ -1,0 +1,48 @@
+package main
+
+import (
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+// TestReleaseBinaryIsStatic builds picket as the Makefile and the
+// Dockerfile do (CGO_ENABLED=0) and checks the result needs no dynamic
+// loader or shared library: the distroless static image has neither.
+func TestReleaseBinaryIsStatic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	cgoOff := regexp.MustCompile(`CGO_ENABLED=0 (\$\(GO\)|go) build`)
+	for _, f := range []string{"../../Makefile", "../../Dockerfile"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cgoOff.Match(b) {
+			t.Errorf("%s: got no `CGO_ENABLED=0 go build`, want the release build static", f)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "picket")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("got a %s program header, want a static binary", p.Type)
+		}
+	}
+	if libs, err := f.ImportedLibraries(); err == nil && len(libs) > 0 {
+		t.Errorf("got shared libraries %v, want none", libs)
+	}
+}
