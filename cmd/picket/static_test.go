@@ -16,7 +16,7 @@ func TestReleaseBinaryIsStatic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	cgoOff := regexp.MustCompile(`CGO_ENABLED=0 (\$\(GO\)|go) build`)
+	cgoOff := regexp.MustCompile(`CGO_ENABLED=0 ([A-Z]+=\S+ )*(\$\(GO\)|go) build`)
 	for _, f := range []string{"../../Makefile", "../../Dockerfile"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
