@@ -16,6 +16,12 @@ type Source string
 const (
 	SourceGuardDuty   Source = "guardduty"
 	SourceSecurityHub Source = "securityhub"
+	// SourceInspector, SourceMacie and SourceAccessAnalyzer are findings
+	// those services sent directly to EventBridge, not through Security
+	// Hub.
+	SourceInspector      Source = "inspector"
+	SourceMacie          Source = "macie"
+	SourceAccessAnalyzer Source = "access-analyzer"
 )
 
 // Severity is a finding's severity on one scale shared by every source.
@@ -135,6 +141,11 @@ const (
 	ResourceS3Bucket      ResourceKind = "s3_bucket"
 	ResourceSecurityGrp   ResourceKind = "security_group"
 	ResourceAccount       ResourceKind = "account"
+	// ResourceECRImage is a container image in ECR: ID is the image
+	// digest, Repository its repository, ImageTags its tags.
+	ResourceECRImage ResourceKind = "ecr_image"
+	// ResourceLambda is a Lambda function: ID is its name.
+	ResourceLambda ResourceKind = "lambda_function"
 	ResourceOther         ResourceKind = "other"
 )
 
@@ -162,6 +173,10 @@ func (k ResourceKind) Label() string {
 		return "Security group"
 	case ResourceAccount:
 		return "Account"
+	case ResourceECRImage:
+		return "ECR image"
+	case ResourceLambda:
+		return "Lambda function"
 	}
 	return ""
 }
@@ -190,6 +205,10 @@ type Resource struct {
 	PrincipalID string `json:"principal_id,omitempty"`
 	// Session is the session name of a role session.
 	Session string `json:"session,omitempty"`
+	// Repository is the ECR repository of an ECR image.
+	Repository string `json:"repository,omitempty"`
+	// ImageTags are the tags of an ECR image.
+	ImageTags []string `json:"image_tags,omitempty"`
 	// Mismatch says why the finding's name for the resource and its ARN
 	// disagree; actions refuse to act on such a resource.
 	Mismatch string `json:"mismatch,omitempty"`
@@ -266,6 +285,9 @@ type Finding struct {
 	// the finding to Picket from the console ("Security Hub Findings -
 	// Custom Action" events).
 	CustomAction string `json:"custom_action,omitempty"`
+	// Vulnerabilities are the software vulnerabilities a vulnerability
+	// finding (Inspector) reports.
+	Vulnerabilities []Vulnerability `json:"vulnerabilities,omitempty"`
 	// EventID is the EventBridge event id the finding arrived in.
 	EventID string `json:"event_id,omitempty"`
 	// Raw is the finding object as received (the GuardDuty finding or the
@@ -315,4 +337,39 @@ func (f *Finding) HasResource(k ResourceKind) bool {
 func FindingKey(identity string) string {
 	sum := sha256.Sum256([]byte(identity))
 	return hex.EncodeToString(sum[:12])
+}
+
+// Vulnerability is one software vulnerability (a CVE or a vendor advisory)
+// that a finding reports, with what fixes it.
+type Vulnerability struct {
+	// ID is the vulnerability id, e.g. "CVE-2023-4863".
+	ID string `json:"id"`
+	// URL is a link to the vulnerability's description (https only).
+	URL string `json:"url,omitempty"`
+	// CVSS is the base score (0 to 10) of CVSSVersion; 0 when not given.
+	CVSS        float64 `json:"cvss,omitempty"`
+	CVSSVersion string  `json:"cvss_version,omitempty"`
+	// EPSS is the probability (0 to 1) of exploitation in the next 30
+	// days; HasEPSS tells 0 from absent.
+	EPSS    float64 `json:"epss,omitempty"`
+	HasEPSS bool    `json:"has_epss,omitempty"`
+	// ExploitAvailable and FixAvailable are "YES", "NO" or (fix only)
+	// "PARTIAL" as Inspector reports them; "" when not reported.
+	ExploitAvailable string `json:"exploit_available,omitempty"`
+	FixAvailable     string `json:"fix_available,omitempty"`
+	// Packages are the vulnerable packages found.
+	Packages []Package `json:"packages,omitempty"`
+}
+
+// Package is one vulnerable software package.
+type Package struct {
+	Name string `json:"name"`
+	// Version is the installed version; FixedIn the version that fixes
+	// the vulnerability ("" when there is none).
+	Version string `json:"version,omitempty"`
+	FixedIn string `json:"fixed_in,omitempty"`
+	// Manager is the package manager ("OS", "NPM", "PYTHONPKG", ...).
+	Manager string `json:"manager,omitempty"`
+	// Path is the file the package was found in, for language packages.
+	Path string `json:"path,omitempty"`
 }

@@ -428,7 +428,7 @@ func decodeEvent(s *scanner, d *doc, owned bool) ([]picket.Finding, error) {
 	}
 	switch dt := d.detailType; {
 	case dt == detailImportedV2:
-		return nil, unsupportedf("Security Hub v2 %q events (OCSF) are not supported yet: route ASFF %q events to Picket instead", dt, detailImported)
+		return decodeImportedV2(s, d)
 	case !parsesDetail(dt):
 		if strings.Contains(dt, "Finding") || strings.Contains(dt, "Alert") {
 			return nil, notFindingf("%s events are not handled: only GuardDuty and Security Hub", quoteDetailType(dt))
@@ -473,6 +473,34 @@ func decodeEvent(s *scanner, d *doc, owned bool) ([]picket.Finding, error) {
 		ev.customAction = toString(d.action)
 	}
 	return finishSecurityHub(d.asff, &ev, owned)
+}
+
+// decodeImportedV2 handles a Security Hub v2 (OCSF) event.
+func decodeImportedV2(s *scanner, d *doc) ([]picket.Finding, error) {
+	ev, err := eventFields(s, d)
+	if err != nil {
+		return nil, err
+	}
+	if !d.detail.ok() {
+		return nil, invalidf("%q event has no detail", d.detailType)
+	}
+	return decodeOCSF(s.data[d.detail.start:d.detail.end], &ev)
+}
+
+// eventFields reads the envelope fields of an EventBridge event.
+func eventFields(s *scanner, d *doc) (eventInfo, error) {
+	var ev eventInfo
+	var err error
+	if ev.id, err = spanString(s.data, d.id, "id"); err != nil {
+		return ev, err
+	}
+	if ev.account, err = spanString(s.data, d.account, "account"); err != nil {
+		return ev, err
+	}
+	if ev.region, err = spanString(s.data, d.region, "region"); err != nil {
+		return ev, err
+	}
+	return ev, nil
 }
 
 // eventSource is the EventBridge source that sends finding events of
