@@ -146,7 +146,7 @@ const (
 	ResourceECRImage ResourceKind = "ecr_image"
 	// ResourceLambda is a Lambda function: ID is its name.
 	ResourceLambda ResourceKind = "lambda_function"
-	ResourceOther         ResourceKind = "other"
+	ResourceOther  ResourceKind = "other"
 )
 
 // Label returns the kind as a person reads it ("IAM user"), or "" for
