@@ -426,6 +426,22 @@ func decodeEvent(s *scanner, d *doc, owned bool) ([]picket.Finding, error) {
 			return nil, untrustedf("%q event from source %s; only %s sends these", dt, quoteShort([]byte(src)), want)
 		}
 	}
+	if want, decode := nativeEvent(d.detailType); decode != nil {
+		if src != want {
+			if src == "" {
+				return nil, untrustedf("%q event has no source; only %s sends these", d.detailType, want)
+			}
+			return nil, untrustedf("%q event from source %s; only %s sends these", d.detailType, quoteShort([]byte(src)), want)
+		}
+		ev, err := eventFields(s, d)
+		if err != nil {
+			return nil, err
+		}
+		if !d.detail.ok() {
+			return nil, invalidf("%q event has no detail", d.detailType)
+		}
+		return decode(s.data[d.detail.start:d.detail.end], &ev)
+	}
 	switch dt := d.detailType; {
 	case dt == detailImportedV2:
 		return decodeImportedV2(s, d)
@@ -501,6 +517,17 @@ func eventFields(s *scanner, d *doc) (eventInfo, error) {
 		return ev, err
 	}
 	return ev, nil
+}
+
+// nativeEvent returns the source that sends finding events of detailType
+// straight from a service other than GuardDuty (not through Security Hub)
+// and the function that decodes their detail, or nil.
+func nativeEvent(detailType string) (string, func([]byte, *eventInfo) ([]picket.Finding, error)) {
+	switch detailType {
+	case detailInspector:
+		return sourceInspector, decodeInspector
+	}
+	return "", nil
 }
 
 // eventSource is the EventBridge source that sends finding events of

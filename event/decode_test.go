@@ -69,7 +69,7 @@ var corpusCases = []struct {
 	{file: "guardduty/finding_Recon_IAMUser_MaliciousIPCaller.Custom_ARCHIVED__aws-samples-gd-response.json", n: 1, first: summary{ID: "30bf285e52a1e405084ff6ec28e06e17", Source: "guardduty", Product: "GuardDuty", Type: "Recon:IAMUser/MaliciousIPCaller.Custom", Severity: picket.SeverityMedium, Score: 5, Account: "123456789012", Region: "us-east-1", Count: 1, Record: "ARCHIVED", Workflow: "", Compliance: "", Control: "", Sample: true, CustomAction: "", EventID: "", Resources: "access_key:GeneratedFindingAccessKeyId iam_user:GeneratedFindingUserName", Updated: "2022-01-13T00:00:47.427Z"}},
 	{file: "inspector/api_inspector2_ListFindings_6_package_vulns__c7n.json", code: picket.ENOTFINDING, msg: "JSON object with keys \"status_code\", \"data\" is not an SNS envelope, an EventBridge event or a finding"},
 	{file: "inspector/eb_ECR_Scan_Resource_Change_enhanced__awsdocs-ecr.json", code: picket.ENOTFINDING, msg: "EventBridge event \"ECR Scan Resource Change\" from aws.ecr is not a finding"},
-	{file: "inspector/eb_Inspector2_Finding_ECR_package_vulnerability__awsdocs-ecr.json", code: picket.ENOTFINDING, msg: "Inspector2 Finding events are not handled: only GuardDuty and Security Hub"},
+	{file: "inspector/eb_Inspector2_Finding_ECR_package_vulnerability__awsdocs-ecr.json", n: 1, first: summary{ID: "arn:aws:inspector2:us-east-2:123456789012:finding/be674aaddd0f75ac632055EXAMPLE", Source: "inspector", Product: "Inspector", Type: "PACKAGE_VULNERABILITY", Severity: picket.SeverityMedium, Score: 40, Account: "123456789012", Region: "us-east-2", Count: 1, Record: "ACTIVE", EventID: "42dbea55-45ad-b2b4-87a8-afaEXAMPLE", Resources: "ecr_image:sha256:36c7b282abd0186e01419f2e58743e1bf635808231049bbc9d77EXAMPLE", Updated: "2021-12-03T18:02:30Z"}},
 	{file: "inspector/eb_Inspector2_Scan_ECR__awsdocs-ecr.json", code: picket.ENOTFINDING, msg: "EventBridge event \"Inspector2 Scan\" from aws.inspector2 is not a finding"},
 	{file: "invalid_as_published/asff_aws_health_finding__awsdocs.json.txt", code: picket.EINVALID, msg: "invalid JSON at byte 2801: invalid character ']' after top-level value"},
 	{file: "invalid_as_published/asff_consolidated_control_finding__awsdocs.json.txt", code: picket.EINVALID, msg: "invalid JSON at byte 1914: invalid character '\"' after object key:value pair"},
@@ -263,8 +263,10 @@ func checkInvariants(tb testing.TB, f *picket.Finding) {
 	if f.Key == "" || f.ID == "" {
 		tb.Errorf("finding has Key %q and ID %q, want both set", f.Key, f.ID)
 	}
-	if f.Source != picket.SourceGuardDuty && f.Source != picket.SourceSecurityHub {
-		tb.Errorf("got Source %q, want guardduty or securityhub", f.Source)
+	switch f.Source {
+	case picket.SourceGuardDuty, picket.SourceSecurityHub, picket.SourceInspector, picket.SourceMacie, picket.SourceAccessAnalyzer:
+	default:
+		tb.Errorf("got Source %q, want guardduty, securityhub, inspector, macie or access-analyzer", f.Source)
 	}
 	if f.Count < 1 {
 		tb.Errorf("got Count %d, want at least 1", f.Count)

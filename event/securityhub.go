@@ -35,6 +35,8 @@ type asffFinding struct {
 	sample                            bool
 
 	resources []asffResource
+	// vulns is the Vulnerabilities array, decoded only when present.
+	vulns []byte
 }
 
 type asffResource struct {
@@ -190,6 +192,9 @@ func parseASFF(s *scanner, a *asffFinding) {
 			a.recordState = s.strField("RecordState")
 		case "Sample":
 			a.sample = s.bool("Sample")
+		case "Vulnerabilities":
+			p := rawSpan(s)
+			a.vulns = s.data[p.start:p.end]
 		default:
 			s.skip()
 		}
@@ -397,6 +402,11 @@ func finishASFF(a *asffFinding, n int, ev *eventInfo, owned bool, f *picket.Find
 	if guardDuty {
 		if c, ok := smallInt(a.pfCount); ok && c > 1 {
 			f.Count = c
+		}
+	}
+	if len(a.vulns) > 0 && a.vulns[0] == '[' {
+		if f.Vulnerabilities, err = asffVulnerabilities(a.vulns, n); err != nil {
+			return err
 		}
 	}
 	return nil

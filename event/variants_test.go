@@ -535,7 +535,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"detail-type not a string", []byte(`{"detail-type":5,"detail":{}}`), picket.EINVALID, "detail-type is a number, want a string"},
 		{"no detail-type", []byte(`{"region":"us-east-1","detail":{"id":"x"}}`), picket.EINVALID, "EventBridge event has no detail-type"},
 		{"v2 OCSF", ebEvent(t, "ev", "Findings Imported V2", "aws.securityhub", "1", "us-east-1", []byte(`{"findings":[{"metadata":{}}]}`)), picket.EUNSUPPORTED, `Security Hub v2 finding 1: OCSF class_uid 0 is not a Detection (2004), Vulnerability (2002) or Compliance (2003) Finding`},
-		{"other service finding", ebEvent(t, "ev", "Inspector2 Finding", "aws.inspector2", "1", "us-east-1", []byte(`{}`)), picket.ENOTFINDING, "Inspector2 Finding events are not handled: only GuardDuty and Security Hub"},
+		{"other service finding", ebEvent(t, "ev", "Detective Finding", "aws.detective", "1", "us-east-1", []byte(`{}`)), picket.ENOTFINDING, "Detective Finding events are not handled: only GuardDuty and Security Hub"},
 		{"other event", ebEvent(t, "ev", "AWS API Call via CloudTrail", "aws.guardduty", "1", "us-east-1", []byte(`{}`)), picket.ENOTFINDING, `EventBridge event "AWS API Call via CloudTrail" from aws.guardduty is not a finding`},
 		{"SNS subscription", []byte(`{"Type":"SubscriptionConfirmation","TopicArn":"t","Message":"confirm"}`), picket.ENOTFINDING, "SNS SubscriptionConfirmation, not a notification"},
 		{"SNS plain text", snsEnvelope(t, []byte("Hello world!")), picket.ENOTFINDING, "SNS message is plain text, not an EventBridge event"},
