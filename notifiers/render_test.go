@@ -216,6 +216,32 @@ func goldenCases() []struct {
 	f = baseFinding("Recon:EC2/PortProbeUnprotectedPort", "80 instances have an unprotected port probed by a known scanner", many...)
 	cases = append(cases, tc{"many_resources", picket.Alert{Finding: f, Channel: "C0SEC"}})
 
+	f = baseFinding("PACKAGE_VULNERABILITY", "CVE-2021-44228 - org.apache.logging.log4j:log4j-core",
+		picket.Resource{Kind: picket.ResourceECRImage, Type: "AWS_ECR_CONTAINER_IMAGE", ID: "sha256:1a65e73f85a7e2fc26ca1baa4cc9d4fbdbe9bbb46f7a2bf32db01de22759df94",
+			ARN:        "arn:aws:ecr:us-east-1:123456789012:repository/payments/api/sha256:1a65e73f85a7e2fc26ca1baa4cc9d4fbdbe9bbb46f7a2bf32db01de22759df94",
+			Repository: "payments/api", ImageTags: []string{"latest", "v1.4.2"}, Region: "us-east-1"},
+		picket.Resource{Kind: picket.ResourceLambda, Type: "AWS_LAMBDA_FUNCTION", ID: "billing", ARN: "arn:aws:lambda:us-east-1:123456789012:function:billing"})
+	f.Source, f.Product, f.Severity, f.SeverityScore = picket.SourceInspector, "Inspector", picket.SeverityCritical, 90
+	f.Description = "Apache Log4j2 JNDI features do not protect against attacker controlled LDAP and other JNDI related endpoints."
+	f.Vulnerabilities = []picket.Vulnerability{{ID: "CVE-2021-44228", URL: "https://nvd.nist.gov/vuln/detail/CVE-2021-44228", CVSS: 10, CVSSVersion: "3.1",
+		EPSS: 0.97565, HasEPSS: true, ExploitAvailable: "YES", FixAvailable: "YES",
+		Packages: []picket.Package{{Name: "org.apache.logging.log4j:log4j-core", Version: "2.14.1", FixedIn: "2.16.0", Manager: "JAR"},
+			{Name: "libssh2", Version: "1.4.3-12.amzn2.2", Manager: "OS"}}}}
+	cases = append(cases, tc{"inspector_ecr_lambda", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
+	f = baseFinding("PACKAGE_VULNERABILITY", "<!channel> CVE <https://evil.example|x>",
+		picket.Resource{Kind: picket.ResourceECRImage, ID: "sha256:`<!here>`", Repository: "<!channel>&repo", ImageTags: []string{"<@U1>", "a", "b", "c", "d", "e", "f"}})
+	f.Source, f.Product = picket.SourceInspector, "Inspector"
+	hv := picket.Vulnerability{ID: "<!everyone>", URL: "javascript:alert(1)", CVSS: 9.8, CVSSVersion: "<3>", ExploitAvailable: "<!here>", FixAvailable: "PARTIAL"}
+	for i := range 8 {
+		hv.Packages = append(hv.Packages, picket.Package{Name: fmt.Sprintf("<https://evil.example|pkg%d>", i), Version: "1&2", FixedIn: "<!channel>"})
+	}
+	f.Vulnerabilities = []picket.Vulnerability{hv}
+	for i := range 7 {
+		f.Vulnerabilities = append(f.Vulnerabilities, picket.Vulnerability{ID: fmt.Sprintf("<@U%d>", i), URL: "https://ok.example/<a>|b"})
+	}
+	cases = append(cases, tc{"inspector_hostile", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
 	f = &picket.Finding{Key: picket.FindingKey("minimal"), Source: picket.SourceSecurityHub, Account: account, Sample: true,
 		CustomAction: "SendToPicket"}
 	cases = append(cases, tc{"minimal_sample", picket.Alert{Finding: f, Channel: "C0SEC"}})

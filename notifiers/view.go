@@ -46,6 +46,9 @@ type view struct {
 	user        *section
 	instance    *section
 	compliance  *section
+	// product is what the finding's product says that no other finding
+	// does: the vulnerability of an Inspector finding.
+	product     *section
 	missing     []string
 	console     string // a safe http(s) URL or ""
 	remediation string // a safe https URL on an AWS documentation or console host, or ""
@@ -63,12 +66,14 @@ type view struct {
 
 // fact is one labelled value. code asks for monospace where the medium has
 // it (ids, ARNs). markup marks a value that Render itself wrote in Slack
-// markup (a link), never finding text: it is used without escaping.
+// markup (a link), never finding text: it is used without escaping. url,
+// when set, is a safe http(s) URL (see safeURL) the value links to.
 type fact struct {
 	label  string
 	value  string
 	code   bool
 	markup bool
+	url    string
 }
 
 // section is a titled group of facts about one thing (a user, an instance).
@@ -84,6 +89,9 @@ type resourceView struct {
 	arn     string
 	owner   string // IAM user owning an access key
 	session string // session name of a role session
+	// detail says more about the resource: the repository and tags of an
+	// ECR image.
+	detail string
 }
 
 type action struct {
@@ -149,9 +157,10 @@ func newView(a picket.Alert) view {
 	if len(f.Resources) > 0 {
 		v.resources = make([]resourceView, len(f.Resources))
 		for i, r := range f.Resources {
-			v.resources[i] = resourceView{kind: resourceLabel(r), id: r.ID, arn: r.ARN, owner: r.UserName, session: r.Session}
+			v.resources[i] = resourceView{kind: resourceLabel(r), id: r.ID, arn: r.ARN, owner: r.UserName, session: r.Session, detail: resourceDetail(r)}
 		}
 	}
+	v.product = vulnerabilitySection(f.Vulnerabilities)
 
 	ref := f.LastSeen
 	if ref.IsZero() {
@@ -432,6 +441,12 @@ func sourceLabel(f *picket.Finding) string {
 		s = "GuardDuty"
 	case picket.SourceSecurityHub:
 		s = "Security Hub"
+	case picket.SourceInspector:
+		s = "Inspector"
+	case picket.SourceMacie:
+		s = "Macie"
+	case picket.SourceAccessAnalyzer:
+		s = "IAM Access Analyzer"
 	default:
 		s = string(f.Source)
 	}
@@ -445,6 +460,112 @@ func sourceLabel(f *picket.Finding) string {
 		return "unknown"
 	}
 	return s
+}
+
+// resourceDetail says what else a person needs to find the resource: the
+// repository and tags of an ECR image.
+func resourceDetail(r picket.Resource) string {
+	if r.Kind != picket.ResourceECRImage {
+		return ""
+	}
+	var parts []string
+	if r.Repository != "" {
+		parts = append(parts, "repository "+shorten(r.Repository, 256))
+	}
+	if len(r.ImageTags) > 0 {
+		tags := r.ImageTags
+		more := ""
+		if len(tags) > maxListed {
+			tags, more = tags[:maxListed], fmt.Sprintf(" and %d more", len(r.ImageTags)-maxListed)
+		}
+		short := make([]string, len(tags))
+		for i, t := range tags {
+			short[i] = shorten(t, 128)
+		}
+		parts = append(parts, "tags "+strings.Join(short, ", ")+more)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// maxListed bounds the items of one list an alert shows (packages, tags,
+// other vulnerabilities).
+const maxListed = 5
+
+// vulnerabilitySection describes the first vulnerability of a finding the
+// way a vulnerability team reads it: the CVE and its link, CVSS, EPSS,
+// whether an exploit is known and a fix exists, and each package with its
+// installed and fixed versions. Further vulnerabilities are listed by id.
+func vulnerabilitySection(vs []picket.Vulnerability) *section {
+	if len(vs) == 0 {
+		return nil
+	}
+	v := vs[0]
+	s := &section{kind: "Vulnerability", name: shorten(v.ID, 64)}
+	add := func(label, value string) {
+		if value != "" {
+			s.facts = append(s.facts, fact{label: label, value: value})
+		}
+	}
+	if v.CVSS > 0 {
+		score := strconv.FormatFloat(v.CVSS, 'f', 1, 64)
+		if v.CVSSVersion != "" {
+			score += " (CVSS " + shorten(v.CVSSVersion, 8) + ")"
+		}
+		add("CVSS", score)
+	}
+	if v.HasEPSS {
+		add("EPSS", strconv.FormatFloat(v.EPSS*100, 'f', 2, 64)+"% chance of exploitation in 30 days")
+	}
+	add("Exploit available", availability(v.ExploitAvailable))
+	add("Fix available", availability(v.FixAvailable))
+	if len(v.Packages) > 0 {
+		lines := make([]string, 0, min(len(v.Packages), maxListed)+1)
+		for i, p := range v.Packages {
+			if i == maxListed {
+				lines = append(lines, fmt.Sprintf("…and %d more", len(v.Packages)-i))
+				break
+			}
+			line := shorten(p.Name, 128)
+			if p.Version != "" {
+				line += " " + shorten(p.Version, 64)
+			}
+			if p.FixedIn != "" {
+				line += " → fixed in " + shorten(p.FixedIn, 64)
+			}
+			lines = append(lines, line)
+		}
+		add("Vulnerable packages", strings.Join(lines, "\n"))
+	}
+	if u := safeURL(v.URL); u != "" {
+		s.facts = append(s.facts, fact{label: "Details", value: shorten(v.ID, 64), url: u})
+	}
+	if len(vs) > 1 {
+		ids := make([]string, 0, maxListed)
+		for _, o := range vs[1:min(len(vs), maxListed+1)] {
+			ids = append(ids, shorten(o.ID, 64))
+		}
+		also := strings.Join(ids, ", ")
+		if len(vs)-1 > maxListed {
+			also += fmt.Sprintf(" and %d more", len(vs)-1-maxListed)
+		}
+		add("Also", also)
+	}
+	return s
+}
+
+// availability words Inspector's YES, NO and PARTIAL.
+func availability(s string) string {
+	switch s {
+	case "":
+		return ""
+	case "YES":
+		return "Yes"
+	case "NO":
+		return "No"
+	case "PARTIAL":
+		return "Partial"
+	}
+	return shorten(s, 32)
 }
 
 func resourceLabel(r picket.Resource) string {
