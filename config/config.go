@@ -182,7 +182,9 @@ type Route struct {
 	// MinSeverity is the lowest severity routed: informational (default),
 	// low, medium, high or critical.
 	MinSeverity string `yaml:"min_severity"`
-	// Sources is a subset of "guardduty" and "securityhub".
+	// Sources is a subset of "guardduty", "securityhub", "inspector",
+	// "macie" and "access-analyzer" (the last three are findings those
+	// services send directly, not through Security Hub).
 	Sources []string `yaml:"sources,omitempty"`
 	// Accounts are 12-digit AWS account ids.
 	Accounts []string `yaml:"accounts,omitempty"`

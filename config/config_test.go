@@ -281,7 +281,7 @@ func TestEveryProblemListedTogether(t *testing.T) {
 		"line 19: enrich.cache_ttl: -1m0s must not be negative (0 disables the cache)",
 		"line 21: enrich.account_aliases.1234: \"1234\" is not a 12-digit account id",
 		"line 24: routes[0].min_severity: unknown severity \"urgent\" (want informational, low, medium, high or critical)",
-		"line 25: routes[0].sources[1]: \"inspector\" is not a source (want guardduty or securityhub)",
+		"line 25: routes[0].sources[2]: \"detective\" is not a source (want guardduty, securityhub, inspector, macie or access-analyzer)",
 		"line 26: routes[0].accounts[0]: \"12345678901x\" is not a 12-digit account id",
 		"line 27: routes[0].regions[1]: \"moon-1\" is not an AWS region code (such as eu-west-1)",
 		"line 28: routes[0].types[1]: empty pattern",

@@ -317,8 +317,10 @@ func (v *checker) routes(routes []Route) {
 			v.add(p+".min_severity", "%v", err)
 		}
 		for j, s := range r.Sources {
-			if s != string(picket.SourceGuardDuty) && s != string(picket.SourceSecurityHub) {
-				v.add(fmt.Sprintf("%s.sources[%d]", p, j), "%q is not a source (want guardduty or securityhub)", s)
+			switch picket.Source(s) {
+			case picket.SourceGuardDuty, picket.SourceSecurityHub, picket.SourceInspector, picket.SourceMacie, picket.SourceAccessAnalyzer:
+			default:
+				v.add(fmt.Sprintf("%s.sources[%d]", p, j), "%q is not a source (want guardduty, securityhub, inspector, macie or access-analyzer)", s)
 			}
 		}
 		for j, a := range r.Accounts {
