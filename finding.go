@@ -288,6 +288,9 @@ type Finding struct {
 	// Vulnerabilities are the software vulnerabilities a vulnerability
 	// finding (Inspector) reports.
 	Vulnerabilities []Vulnerability `json:"vulnerabilities,omitempty"`
+	// Data is what a data security finding (Macie) says about an S3 bucket
+	// and the sensitive data in it.
+	Data *DataFinding `json:"data,omitempty"`
 	// EventID is the EventBridge event id the finding arrived in.
 	EventID string `json:"event_id,omitempty"`
 	// Raw is the finding object as received (the GuardDuty finding or the
@@ -372,4 +375,42 @@ type Package struct {
 	Manager string `json:"manager,omitempty"`
 	// Path is the file the package was found in, for language packages.
 	Path string `json:"path,omitempty"`
+}
+
+// DataFinding is what a Macie finding says: a sensitive-data finding names
+// the object and what was found in it; a policy finding (the bucket made
+// public, encryption disabled, ...) names the bucket and its state.
+type DataFinding struct {
+	// Category is "CLASSIFICATION" for sensitive data, "POLICY" for a
+	// bucket policy finding.
+	Category string `json:"category,omitempty"`
+	Bucket   string `json:"bucket,omitempty"`
+	// ObjectKey is the object the sensitive data is in, for sensitive-data
+	// findings.
+	ObjectKey string `json:"object_key,omitempty"`
+	// Public is the bucket's effective permission: "PUBLIC",
+	// "NOT_PUBLIC" or "UNKNOWN"; "" when not reported.
+	Public string `json:"public,omitempty"`
+	// Encryption is the bucket's default server-side encryption: "NONE",
+	// "AES256", "aws:kms", "aws:kms:dsse"; "" when not reported.
+	Encryption string `json:"encryption,omitempty"`
+	// UnencryptedUploads says whether the bucket policy allows unencrypted
+	// uploads: "TRUE", "FALSE" or "UNKNOWN".
+	UnencryptedUploads string `json:"unencrypted_uploads,omitempty"`
+	// Detections are the types of sensitive data found, with how many
+	// occurrences of each; Total is their sum as Macie reports it.
+	Detections []DataDetection `json:"detections,omitempty"`
+	Total      int             `json:"total,omitempty"`
+}
+
+// DataDetection is one type of sensitive data found.
+type DataDetection struct {
+	// Category is the category of a managed data identifier
+	// ("FINANCIAL_INFORMATION", "PERSONAL_INFORMATION", "CREDENTIALS",
+	// ...) or "CUSTOM_IDENTIFIER".
+	Category string `json:"category"`
+	// Type is the managed identifier ("CREDIT_CARD_NUMBER") or the name of
+	// the custom data identifier.
+	Type  string `json:"type"`
+	Count int    `json:"count"`
 }

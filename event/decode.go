@@ -236,7 +236,7 @@ func decodeDoc(dec *Decoder, data []byte, owned, inSNS bool) ([]picket.Finding, 
 	case d.messages.ok():
 		return nil, notFindingf("SQS ReceiveMessage response: send each message's Body")
 	case dec.EventsOnly && (d.upperFindings.ok() || d.lowerFindings.ok() || d.flags&keyProductArn != 0 ||
-		d.flags&keyResource != 0 && d.flags&keyService != 0):
+		d.flags&keyResource != 0 && d.flags&keyService != 0 || d.flags&(keyMacie|keyFindingArn) != 0):
 		return nil, untrustedf("a bare finding or GetFindings response is not accepted here: AWS delivers findings in EventBridge events")
 	case d.upperFindings.ok():
 		return decodeFindingList(data, d.upperFindings, owned, false)
@@ -246,6 +246,10 @@ func decodeDoc(dec *Decoder, data []byte, owned, inSNS bool) ([]picket.Finding, 
 		return decodeBare(data, owned, false)
 	case d.flags&keyResource != 0 && d.flags&keyService != 0:
 		return decodeBare(data, owned, true)
+	case d.flags&keyMacie != 0:
+		return decodeMacie(data, &eventInfo{})
+	case d.flags&keyFindingArn != 0:
+		return decodeInspector(data, &eventInfo{})
 	}
 	if r := otherFinding(d.flags); r != "" {
 		return nil, notFindingf("%s", r)
@@ -526,6 +530,8 @@ func nativeEvent(detailType string) (string, func([]byte, *eventInfo) ([]picket.
 	switch detailType {
 	case detailInspector:
 		return sourceInspector, decodeInspector
+	case detailMacie:
+		return sourceMacie, decodeMacie
 	}
 	return "", nil
 }

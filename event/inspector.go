@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
@@ -231,7 +232,7 @@ func decodeInspector(detail []byte, ev *eventInfo) ([]picket.Finding, error) {
 		RecordState:   picket.RecordActive,
 		ConsoleURL:    inspectorConsoleURL(partition, region, d.FindingArn),
 		EventID:       ev.id,
-		Raw:           append(json.RawMessage(nil), detail...),
+		Raw:           append(json.RawMessage(nil), bytes.TrimSpace(detail)...),
 	}
 	switch d.Status {
 	case "SUPPRESSED":

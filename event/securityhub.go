@@ -47,6 +47,8 @@ type asffResource struct {
 	roleName, groupID                      []byte
 	repository, functionName               []byte
 	imageTags                              [][]byte
+	// dataClass is DataClassification (Macie), decoded only when present.
+	dataClass []byte
 }
 
 // parseSecurityHubDetail reads the detail of a Security Hub findings event.
@@ -232,6 +234,9 @@ func parseASFFResource(s *scanner, r *asffResource) {
 			r.id = s.strField("Resources[].Id")
 		case "Region":
 			r.region = s.strField("Resources[].Region")
+		case "DataClassification":
+			p := rawSpan(s)
+			r.dataClass = s.data[p.start:p.end]
 		case "Details":
 			for more := s.object("Resources[].Details"); more; more = s.more() {
 				switch string(s.key()) {
@@ -402,6 +407,11 @@ func finishASFF(a *asffFinding, n int, ev *eventInfo, owned bool, f *picket.Find
 	if guardDuty {
 		if c, ok := smallInt(a.pfCount); ok && c > 1 {
 			f.Count = c
+		}
+	}
+	if strings.HasSuffix(productARN, ":product/"+productMacie) {
+		if f.Data, err = asffMacie(a, n); err != nil {
+			return err
 		}
 	}
 	if len(a.vulns) > 0 && a.vulns[0] == '[' {

@@ -546,7 +546,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"SNS Message not a string", []byte(`{"Type":"Notification","TopicArn":"t","Message":{}}`), picket.EINVALID, "SNS notification has no Message string"},
 		{"GetFindings empty", []byte(`{"Findings":[],"NextToken":null}`), picket.ENOTFINDING, "Security Hub GetFindings response with no findings"},
 		{"Inspector2 list", []byte(`{"findings":[{"findingArn":"arn:aws:inspector2:us-east-1:1:finding/x","severity":"HIGH"}]}`), picket.ENOTFINDING, "Inspector2 finding"},
-		{"Macie finding", []byte(`{"id":"x","category":"CLASSIFICATION","classificationDetails":{},"severity":{"score":3}}`), picket.ENOTFINDING, "Macie finding"},
+		{"Macie finding without id", []byte(`{"category":"CLASSIFICATION","classificationDetails":{},"severity":{"score":3}}`), picket.EINVALID, "Macie finding has no id"},
+		{"Macie finding without severity", []byte(`{"id":"x","category":"CLASSIFICATION","classificationDetails":{},"severity":{}}`), picket.EINVALID, "Macie finding has no severity (score 0)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
