@@ -242,6 +242,21 @@ func goldenCases() []struct {
 	}
 	cases = append(cases, tc{"inspector_hostile", picket.Alert{Finding: f, Channel: "C0SEC"}})
 
+	f = baseFinding("Policy:IAMUser/S3BucketPublic", "The S3 bucket is publicly accessible",
+		picket.Resource{Kind: picket.ResourceS3Bucket, Type: "AwsS3Bucket", ID: "customer-exports", ARN: "arn:aws:s3:::customer-exports"})
+	f.Source, f.Product, f.Severity, f.SeverityScore = picket.SourceMacie, "Macie", picket.SeverityHigh, 70
+	f.Data = &picket.DataFinding{Category: "POLICY", Bucket: "customer-exports", Public: "PUBLIC", Encryption: "NONE", UnencryptedUploads: "TRUE"}
+	cases = append(cases, tc{"macie_policy_public", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
+	f = baseFinding("SensitiveData:S3Object/Multiple", "<!channel> The S3 object contains <https://evil.example|secrets>",
+		picket.Resource{Kind: picket.ResourceS3Bucket, ID: "<!here>&b", ARN: "arn:aws:s3:::<!here>"})
+	f.Source, f.Product = picket.SourceMacie, "Macie"
+	f.Data = &picket.DataFinding{Category: "CLASSIFICATION", Bucket: "<!here>&b", ObjectKey: "a/`b`/<!channel>.csv", Public: "<@U1>", Encryption: "<x>", Total: 1 << 20}
+	for i := range 7 {
+		f.Data.Detections = append(f.Data.Detections, picket.DataDetection{Category: "CUSTOM_IDENTIFIER", Type: fmt.Sprintf("<https://evil.example|t%d>", i), Count: i})
+	}
+	cases = append(cases, tc{"macie_hostile", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
 	f = &picket.Finding{Key: picket.FindingKey("minimal"), Source: picket.SourceSecurityHub, Account: account, Sample: true,
 		CustomAction: "SendToPicket"}
 	cases = append(cases, tc{"minimal_sample", picket.Alert{Finding: f, Channel: "C0SEC"}})

@@ -161,6 +161,9 @@ func newView(a picket.Alert) view {
 		}
 	}
 	v.product = vulnerabilitySection(f.Vulnerabilities)
+	if v.product == nil {
+		v.product = dataSection(f.Data)
+	}
 
 	ref := f.LastSeen
 	if ref.IsZero() {
@@ -551,6 +554,78 @@ func vulnerabilitySection(vs []picket.Vulnerability) *section {
 		add("Also", also)
 	}
 	return s
+}
+
+// dataSection describes a Macie finding the way a data protection team
+// reads it: for sensitive data, the object and each type found with its
+// count; for a policy finding, the bucket. Both say whether the bucket is
+// public and how it is encrypted.
+func dataSection(d *picket.DataFinding) *section {
+	if d == nil {
+		return nil
+	}
+	s := &section{kind: "Sensitive data"}
+	if d.Category == "POLICY" {
+		s.kind = "Bucket policy"
+	}
+	if d.Bucket != "" {
+		s.name = shorten(d.Bucket, 64)
+	}
+	add := func(label, value string, code bool) {
+		if value != "" {
+			s.facts = append(s.facts, fact{label: label, value: value, code: code})
+		}
+	}
+	add("Object", shorten(d.ObjectKey, 512), true)
+	if len(d.Detections) > 0 {
+		lines := make([]string, 0, min(len(d.Detections), maxListed)+1)
+		for i, x := range d.Detections {
+			if i == maxListed {
+				lines = append(lines, fmt.Sprintf("…and %d more", len(d.Detections)-i))
+				break
+			}
+			lines = append(lines, fmt.Sprintf("%s: %d (%s)", shorten(dataWords(x.Type), 64), x.Count, shorten(dataWords(x.Category), 64)))
+		}
+		add("Found", strings.Join(lines, "\n"), false)
+	}
+	if d.Total > 0 {
+		add("Occurrences", strconv.Itoa(d.Total), false)
+	}
+	switch d.Public {
+	case "PUBLIC":
+		add("Public access", "Public", false)
+	case "NOT_PUBLIC":
+		add("Public access", "Not public", false)
+	default:
+		add("Public access", shorten(dataWords(d.Public), 32), false)
+	}
+	switch d.Encryption {
+	case "NONE":
+		add("Default encryption", "None", false)
+	default:
+		add("Default encryption", shorten(d.Encryption, 32), false)
+	}
+	switch d.UnencryptedUploads {
+	case "TRUE":
+		add("Unencrypted uploads", "Allowed", false)
+	case "FALSE":
+		add("Unencrypted uploads", "Denied", false)
+	}
+	return s
+}
+
+// dataWords turns Macie's SOME_CONSTANT into "Some constant"; other text
+// is kept as it is.
+func dataWords(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return s
+		}
+	}
+	if s == "" {
+		return s
+	}
+	return s[:1] + strings.ToLower(strings.ReplaceAll(s[1:], "_", " "))
 }
 
 // availability words Inspector's YES, NO and PARTIAL.
