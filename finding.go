@@ -291,6 +291,9 @@ type Finding struct {
 	// Data is what a data security finding (Macie) says about an S3 bucket
 	// and the sensitive data in it.
 	Data *DataFinding `json:"data,omitempty"`
+	// Access is what an IAM Access Analyzer finding says about who can
+	// reach a resource, or which access goes unused.
+	Access *AccessFinding `json:"access,omitempty"`
 	// EventID is the EventBridge event id the finding arrived in.
 	EventID string `json:"event_id,omitempty"`
 	// Raw is the finding object as received (the GuardDuty finding or the
@@ -413,4 +416,45 @@ type DataDetection struct {
 	// the custom data identifier.
 	Type  string `json:"type"`
 	Count int    `json:"count"`
+}
+
+// Kinds of IAM Access Analyzer findings.
+const (
+	AccessExternal = "external"
+	AccessInternal = "internal"
+	AccessUnused   = "unused"
+)
+
+// AccessFinding is what an IAM Access Analyzer finding says: for external
+// and internal access, which principals (or everyone, when public) are
+// granted which actions on the resource under which condition; for unused
+// access, which role, key, password or permissions went unused and since
+// when.
+type AccessFinding struct {
+	// Kind is AccessExternal, AccessInternal or AccessUnused.
+	Kind string `json:"kind"`
+	// Analyzer is the ARN of the analyzer that made the finding.
+	Analyzer string `json:"analyzer,omitempty"`
+	// ResourceType is the CloudFormation-style type ("AWS::S3::Bucket").
+	ResourceType string `json:"resource_type,omitempty"`
+	// Principals are who is granted access ("AWS 444455556666").
+	Principals []string `json:"principals,omitempty"`
+	Public     bool     `json:"public,omitempty"`
+	Actions    []string `json:"actions,omitempty"`
+	// Condition is the condition of the grant as JSON or as reported;
+	// "" when there is none.
+	Condition string `json:"condition,omitempty"`
+	// FindingType is the unused-access finding type ("UnusedIAMRole",
+	// "UnusedIAMUserAccessKey", "UnusedIAMUserPassword",
+	// "UnusedPermission").
+	FindingType string `json:"finding_type,omitempty"`
+	// Unused lists what went unused: access key ids, or services with
+	// their unused actions.
+	Unused []string `json:"unused,omitempty"`
+	// LastAccessed is when the unused access was last used; zero when
+	// never (or not reported).
+	LastAccessed time.Time `json:"last_accessed,omitzero"`
+	// Error is why the analyzer could not analyze the resource
+	// ("ACCESS_DENIED").
+	Error string `json:"error,omitempty"`
 }

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -112,6 +113,9 @@ func (p span) ok() bool { return p.end > p.start }
 type eventInfo struct {
 	id, account, region string
 	customAction        string
+	// resources is the event's resources array, read only for native
+	// events of services other than GuardDuty.
+	resources []string
 }
 
 // doc is what one pass over a top-level object found.
@@ -130,6 +134,7 @@ type doc struct {
 	source, id    span
 	account       span
 	region        span
+	resources     span
 	detail        span
 	records       span
 	messages      span
@@ -194,6 +199,8 @@ func decodeDoc(dec *Decoder, data []byte, owned, inSNS bool) ([]picket.Finding, 
 			d.account = rawSpan(&s)
 		case "region":
 			d.region = rawSpan(&s)
+		case "resources":
+			d.resources = rawSpan(&s)
 		case "detail":
 			if d.hasDetailType && parsesDetail(d.detailType) {
 				if err := parseDetail(&s, &d); err != nil {
@@ -441,6 +448,9 @@ func decodeEvent(s *scanner, d *doc, owned bool) ([]picket.Finding, error) {
 		if err != nil {
 			return nil, err
 		}
+		if d.resources.ok() && json.Unmarshal(s.data[d.resources.start:d.resources.end], &ev.resources) != nil {
+			return nil, invalidf("%q event: resources is not an array of strings", d.detailType)
+		}
 		if !d.detail.ok() {
 			return nil, invalidf("%q event has no detail", d.detailType)
 		}
@@ -532,6 +542,12 @@ func nativeEvent(detailType string) (string, func([]byte, *eventInfo) ([]picket.
 		return sourceInspector, decodeInspector
 	case detailMacie:
 		return sourceMacie, decodeMacie
+	case detailAccessExternal:
+		return sourceAccessAnalyzer, decodeAccessAnalyzer(picket.AccessExternal)
+	case detailAccessInternal:
+		return sourceAccessAnalyzer, decodeAccessAnalyzer(picket.AccessInternal)
+	case detailAccessUnused:
+		return sourceAccessAnalyzer, decodeAccessAnalyzer(picket.AccessUnused)
 	}
 	return "", nil
 }

@@ -47,8 +47,9 @@ type asffResource struct {
 	roleName, groupID                      []byte
 	repository, functionName               []byte
 	imageTags                              [][]byte
-	// dataClass is DataClassification (Macie), decoded only when present.
-	dataClass []byte
+	// dataClass is DataClassification (Macie) and other Details.Other
+	// (IAM Access Analyzer), decoded only for those products.
+	dataClass, other []byte
 }
 
 // parseSecurityHubDetail reads the detail of a Security Hub findings event.
@@ -294,6 +295,9 @@ func parseASFFResource(s *scanner, r *asffResource) {
 							s.skip()
 						}
 					}
+				case "Other":
+					p := rawSpan(s)
+					r.other = s.data[p.start:p.end]
 				case "AwsEc2SecurityGroup":
 					for more := s.object("Details.AwsEc2SecurityGroup"); more; more = s.more() {
 						if string(s.key()) == "GroupId" {
@@ -407,6 +411,11 @@ func finishASFF(a *asffFinding, n int, ev *eventInfo, owned bool, f *picket.Find
 	if guardDuty {
 		if c, ok := smallInt(a.pfCount); ok && c > 1 {
 			f.Count = c
+		}
+	}
+	if strings.HasSuffix(productARN, ":product/"+productAccess) {
+		if f.Access, err = asffAccess(a, n); err != nil {
+			return err
 		}
 	}
 	if strings.HasSuffix(productARN, ":product/"+productMacie) {
