@@ -257,6 +257,27 @@ func goldenCases() []struct {
 	}
 	cases = append(cases, tc{"macie_hostile", picket.Alert{Finding: f, Channel: "C0SEC"}})
 
+	f = baseFinding("ExternalAccess/Public", "arn:aws:s3:::customer-exports allows public access",
+		picket.Resource{Kind: picket.ResourceS3Bucket, Type: "AWS::S3::Bucket", ID: "customer-exports", ARN: "arn:aws:s3:::customer-exports"})
+	f.Source, f.Product = picket.SourceAccessAnalyzer, "IAM Access Analyzer"
+	f.Access = &picket.AccessFinding{Kind: picket.AccessExternal, Analyzer: "arn:aws:access-analyzer:us-east-1:123456789012:analyzer/org",
+		ResourceType: "AWS::S3::Bucket", Principals: []string{"AWS *"}, Public: true, Actions: []string{"s3:GetObject", "s3:ListBucket"},
+		Condition: `{"StringEquals":{"aws:SourceVpce":"vpce-1a2b3c4d"}}`}
+	cases = append(cases, tc{"access_external_public", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
+	f = baseFinding("UnusedIAMUserAccessKey", "Unused access key of arn:aws:iam::123456789012:user/alice",
+		picket.Resource{Kind: picket.ResourceIAMUser, Type: "AWS::IAM::User", ID: "alice", ARN: "arn:aws:iam::123456789012:user/alice"})
+	f.Source, f.Product, f.Severity = picket.SourceAccessAnalyzer, "IAM Access Analyzer", picket.SeverityLow
+	f.Access = &picket.AccessFinding{Kind: picket.AccessUnused, Analyzer: "arn:aws:access-analyzer:us-east-1:123456789012:analyzer/unused",
+		ResourceType: "AWS::IAM::User", FindingType: "UnusedIAMUserAccessKey", Unused: []string{"access key AKIAIOSFODNN7EXAMPLE"}, LastAccessed: t0.AddDate(0, -5, 0)}
+	cases = append(cases, tc{"access_unused_key", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
+	f = baseFinding("InternalAccess", "<!channel> <https://evil.example|internal>", picket.Resource{Kind: picket.ResourceIAMRole, ID: "<!here>"})
+	f.Source, f.Product = picket.SourceAccessAnalyzer, "IAM Access Analyzer"
+	f.Access = &picket.AccessFinding{Kind: picket.AccessInternal, Analyzer: "`<!here>`", Principals: []string{"AWS <@U1>", "<!subteam^S1>", "a", "b", "c", "d"},
+		Actions: []string{"<https://evil.example|s3:*>"}, Condition: "`x` <!channel> & y", Error: "<!everyone>", Unused: []string{"<@U2>"}}
+	cases = append(cases, tc{"access_hostile", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
 	f = &picket.Finding{Key: picket.FindingKey("minimal"), Source: picket.SourceSecurityHub, Account: account, Sample: true,
 		CustomAction: "SendToPicket"}
 	cases = append(cases, tc{"minimal_sample", picket.Alert{Finding: f, Channel: "C0SEC"}})

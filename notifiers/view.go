@@ -164,6 +164,9 @@ func newView(a picket.Alert) view {
 	if v.product == nil {
 		v.product = dataSection(f.Data)
 	}
+	if v.product == nil {
+		v.product = accessSection(f.Access)
+	}
 
 	ref := f.LastSeen
 	if ref.IsZero() {
@@ -212,7 +215,11 @@ func newView(a picket.Alert) view {
 // running, or done and not undone): a second click could only conflict.
 func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool, recs []picket.ActionRecord) []action {
 	out := make([]action, 0, 4)
-	if !closed {
+	// An access finding reports a policy or unused access, not a
+	// compromise: it is fixed by changing the policy, so no containment is
+	// offered for the IAM user or role it names.
+	contain := f.Access == nil
+	if !closed && contain {
 		if role := roleSessionTarget(f); role != "" && !activeOf(recs, picket.ActionRevokeSessions) {
 			out = append(out, action{
 				id:           ActionRevokeSessions,
@@ -246,6 +253,8 @@ func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool
 				confirmOK: "Quarantine",
 			})
 		}
+	}
+	if !closed {
 		out = append(out, action{id: ActionSuppress, text: "Suppress"})
 	}
 	out = append(out, action{id: ActionEscalate, text: "Escalate"})
@@ -626,6 +635,77 @@ func dataWords(s string) string {
 		return s
 	}
 	return s[:1] + strings.ToLower(strings.ReplaceAll(s[1:], "_", " "))
+}
+
+// accessSection describes an IAM Access Analyzer finding the way an IAM
+// team reads it: who is granted what under which condition, or what went
+// unused since when, and the analyzer.
+func accessSection(a *picket.AccessFinding) *section {
+	if a == nil {
+		return nil
+	}
+	s := &section{kind: "External access"}
+	switch a.Kind {
+	case picket.AccessInternal:
+		s.kind = "Internal access"
+	case picket.AccessUnused:
+		s.kind = "Unused access"
+	}
+	add := func(label, value string, code bool) {
+		if value != "" {
+			s.facts = append(s.facts, fact{label: label, value: value, code: code})
+		}
+	}
+	add("Analysis error", shorten(a.Error, 64), false)
+	if a.Public {
+		add("Public", "Yes: anyone can access the resource", false)
+	}
+	add("Granted to", listShort(a.Principals, 256), false)
+	add("Actions", listShort(a.Actions, 128), false)
+	if a.Condition != "" {
+		add("Condition", shorten(a.Condition, 512), true)
+	} else if a.Kind != picket.AccessUnused && len(a.Principals) > 0 {
+		add("Condition", "None", false)
+	}
+	add("Finding type", shorten(a.FindingType, 64), false)
+	if len(a.Unused) > 0 {
+		lines := make([]string, 0, maxListed+1)
+		for i, u := range a.Unused {
+			if i == maxListed {
+				lines = append(lines, fmt.Sprintf("…and %d more", len(a.Unused)-i))
+				break
+			}
+			lines = append(lines, shorten(u, 512))
+		}
+		add("Unused", strings.Join(lines, "\n"), false)
+	}
+	if a.Kind == picket.AccessUnused {
+		if a.LastAccessed.IsZero() {
+			add("Last used", "Never (or not reported)", false)
+		} else {
+			add("Last used", formatDate(a.LastAccessed), false)
+		}
+	}
+	add("Analyzer", shorten(a.Analyzer, 256), true)
+	return s
+}
+
+// listShort joins at most maxListed items, each shortened to n runes, and
+// says how many more there are.
+func listShort(items []string, n int) string {
+	if len(items) == 0 {
+		return ""
+	}
+	shown := items[:min(len(items), maxListed)]
+	out := make([]string, len(shown))
+	for i, it := range shown {
+		out[i] = shorten(it, n)
+	}
+	s := strings.Join(out, ", ")
+	if len(items) > maxListed {
+		s += fmt.Sprintf(" and %d more", len(items)-maxListed)
+	}
+	return s
 }
 
 // availability words Inspector's YES, NO and PARTIAL.
