@@ -54,7 +54,8 @@ const (
 // Every error is a *picket.Error: EINVALID for malformed input (its message
 // says what and where), ENOTFINDING for well-formed input that carries no
 // finding (its message says what it is instead), EUNSUPPORTED for Security
-// Hub v2 (OCSF) events, EUNTRUSTED for a finding event whose source is not
+// Hub v2 findings of an OCSF class other than Detection, Vulnerability and
+// Compliance Finding, EUNTRUSTED for a finding event whose source is not
 // the AWS service that sends it. Decode does not retain body: each
 // Finding.Raw is a copy.
 func Decode(body []byte) ([]picket.Finding, error) {
@@ -322,9 +323,9 @@ func keyList(d *doc) string {
 func otherFinding(flags uint32) string {
 	switch {
 	case flags&keyFindingArn != 0:
-		return "Inspector2 finding: only GuardDuty and Security Hub findings are handled (send Inspector findings through Security Hub)"
+		return "Inspector ListFindings response: replay each finding on its own"
 	case flags&keyMacie != 0:
-		return "Macie finding: only GuardDuty and Security Hub findings are handled (send Macie findings through Security Hub)"
+		return "Macie GetFindings response: replay each finding on its own"
 	}
 	return ""
 }
@@ -461,7 +462,7 @@ func decodeEvent(s *scanner, d *doc, owned bool) ([]picket.Finding, error) {
 		return decodeImportedV2(s, d)
 	case !parsesDetail(dt):
 		if strings.Contains(dt, "Finding") || strings.Contains(dt, "Alert") {
-			return nil, notFindingf("%s events are not handled: only GuardDuty and Security Hub", quoteDetailType(dt))
+			return nil, notFindingf("%s events are not handled: only GuardDuty, Security Hub, Inspector, Macie and IAM Access Analyzer", quoteDetailType(dt))
 		}
 		return nil, notFindingf("EventBridge event %q from %s is not a finding", dt, orUnknown(src))
 	}
