@@ -666,7 +666,7 @@ func TestDecodeGetFindingsResponses(t *testing.T) {
 	})
 }
 
-var knownCodes = map[string]bool{picket.EINVALID: true, picket.ENOTFINDING: true, picket.EUNSUPPORTED: true}
+var knownCodes = map[string]bool{picket.EINVALID: true, picket.ENOTFINDING: true, picket.EUNSUPPORTED: true, picket.EUNTRUSTED: true}
 
 func FuzzDecode(f *testing.F) {
 	err := filepathWalkCorpus(func(b []byte) { f.Add(b) })
@@ -682,7 +682,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			var pe *picket.Error
 			if !errors.As(err, &pe) || !knownCodes[pe.Code] {
-				t.Fatalf("got error %v (%T), want a *picket.Error with code invalid, not_finding or unsupported", err, err)
+				t.Fatalf("got error %v (%T), want a *picket.Error with code invalid, not_finding, unsupported or untrusted", err, err)
 			}
 			if pe.Message == "" {
 				t.Fatal("error has an empty message")
