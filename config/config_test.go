@@ -289,11 +289,12 @@ func TestEveryProblemListedTogether(t *testing.T) {
 		"line 31: routes[1].name: \"prod\" is already the name of routes[0]",
 		"line 32: routes[1].channel: \"#Sec Team\" is not a Slack channel id (C..., G...) or a #name in lower case",
 		"line 33: routes[2].name: required",
+		"line 34: routes[2].products[1]: empty product name",
 		"line 33: routes[2].channel: required",
-		"line 34: data_dir: required: the directory that holds the database",
-		"line 35: http_addr: \"localhost\" is not a host:port address (or \"off\")",
+		"line 35: data_dir: required: the directory that holds the database",
+		"line 36: http_addr: \"localhost\" is not a host:port address (or \"off\")",
 		"log.level (from PICKET_LOG_LEVEL): \"loud\" is not a level (want debug, info, warn or error)",
-		"line 38: log.format: \"xml\" is not a format (want json or text)",
+		"line 39: log.format: \"xml\" is not a format (want json or text)",
 	}
 	for i := range max(len(got), len(want)) {
 		var g, w string

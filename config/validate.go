@@ -333,6 +333,11 @@ func (v *checker) routes(routes []Route) {
 				v.add(fmt.Sprintf("%s.regions[%d]", p, j), "%q is not an AWS region code (such as eu-west-1)", reg)
 			}
 		}
+		for j, pr := range r.Products {
+			if strings.TrimSpace(pr) == "" {
+				v.add(fmt.Sprintf("%s.products[%d]", p, j), "empty product name")
+			}
+		}
 		for j, t := range r.Types {
 			key := fmt.Sprintf("%s.types[%d]", p, j)
 			if t == "" {
