@@ -20,7 +20,7 @@ type Rule struct {
 	// Security Hub).
 	Products []string
 	Accounts []string
-	Regions     []string
+	Regions  []string
 	// Types are finding-type globs: "*" matches any run of characters,
 	// slashes included, and "?" any one character, e.g.
 	// "UnauthorizedAccess:*" or "*/CnCActivity.B*".
