@@ -155,7 +155,7 @@ func sortedSources(m map[picket.Source]int) []string {
 	sortStrings(names)
 	out := make([]string, len(names))
 	for i, n := range names {
-		out[i] = fmt.Sprintf("%s %d", Escape(shorten(n, 40)), m[picket.Source(n)])
+		out[i] = fmt.Sprintf("%s %d", sourceName(picket.Source(shorten(n, 40))), m[picket.Source(n)])
 	}
 	return out
 }
@@ -174,6 +174,12 @@ func sourceName(s picket.Source) string {
 		return "GuardDuty"
 	case picket.SourceSecurityHub:
 		return "Security Hub"
+	case picket.SourceInspector:
+		return "Inspector"
+	case picket.SourceMacie:
+		return "Macie"
+	case picket.SourceAccessAnalyzer:
+		return "IAM Access Analyzer"
 	}
 	return Escape(string(s))
 }
