@@ -160,11 +160,13 @@ func accessAnalyzerFindings(detail []byte, ev *eventInfo, kind string) ([]picket
 		sev = picket.SeverityInformational
 	}
 	f := picket.Finding{
-		Key:           picket.FindingKey(identity),
-		ID:            d.ID,
-		Source:        picket.SourceAccessAnalyzer,
-		Product:       "IAM Access Analyzer",
-		ProductARN:    productARN,
+		Key:     picket.FindingKey(identity),
+		ID:      d.ID,
+		Source:  picket.SourceAccessAnalyzer,
+		Product: "IAM Access Analyzer",
+		// No ProductARN: which Id Security Hub gives this finding is not
+		// known for sure, so Picket does not update it there (Suppress
+		// offers its own rule instead). The Key still uses the identity.
 		Type:          accessType(kind, d.FindingType, a.Public),
 		Title:         accessTitle(a, d.Resource),
 		Severity:      sev,

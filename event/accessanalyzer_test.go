@@ -48,6 +48,9 @@ func TestAccessAnalyzerSameKeyAcrossSources(t *testing.T) {
 	if native.Key != hub.Key {
 		t.Errorf("got Key %s natively and %s through Security Hub, want the same", native.Key, hub.Key)
 	}
+	if native.ProductARN != "" {
+		t.Errorf("got ProductARN %q natively, want none (its Security Hub Id is not its id)", native.ProductARN)
+	}
 	want := &picket.AccessFinding{Kind: picket.AccessExternal, Analyzer: "arn:aws:access-analyzer:us-west-2:111122223333:analyzer/my-analyzer",
 		Principals: []string{"AWS 444455556666"}, Actions: []string{"s3:GetObject", "s3:GetObjectVersion"}}
 	if !reflect.DeepEqual(hub.Access, want) {

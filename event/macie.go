@@ -110,17 +110,19 @@ func decodeMacie(detail []byte, ev *eventInfo) ([]picket.Finding, error) {
 		partition = "aws"
 	}
 	region := validOr(m.Region, ev.region)
-	productARN := "arn:" + partition + ":securityhub:" + region + "::product/" + productMacie
+	productARN := "arn:" + partition + ":securityhub:" + region + "::product/" + productMacie // for the Key only
 	account := m.AccountID
 	if account == "" {
 		account = ev.account
 	}
 	f := picket.Finding{
-		Key:           picket.FindingKey(productARN + "\n" + m.ID),
-		ID:            m.ID,
-		Source:        picket.SourceMacie,
-		Product:       "Macie",
-		ProductARN:    productARN,
+		Key:     picket.FindingKey(productARN + "\n" + m.ID),
+		ID:      m.ID,
+		Source:  picket.SourceMacie,
+		Product: "Macie",
+		// No ProductARN: which Id Security Hub gives this finding is not
+		// known for sure, so Picket does not update it there (Suppress
+		// offers its own rule instead). The Key still uses the identity.
 		Type:          m.Type,
 		Title:         m.Title,
 		Description:   m.Description,

@@ -101,6 +101,11 @@ func TestDecodeMacieASFF(t *testing.T) {
 	if native.Key != f.Key {
 		t.Errorf("got Key %s natively and %s through Security Hub, want the same", native.Key, f.Key)
 	}
+	// Its Security Hub Id is not known for sure: no ProductARN, so that
+	// no response updates another finding in Security Hub.
+	if native.ProductARN != "" {
+		t.Errorf("got ProductARN %q natively, want none", native.ProductARN)
+	}
 	// Findings of other products keep no Data, even with a DataClassification.
 	other := mustDecode(t, edit(t, macieASFF("x"), func(m map[string]any) { m["ProductArn"] = "arn:aws:securityhub:us-east-1::product/aws/securityhub" }))[0]
 	if other.Data != nil {
