@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -156,19 +157,28 @@ type inspectorFinding struct {
 	} `json:"resources"`
 }
 
-// awsTime reads the times of native service events: RFC 3339, or the
-// "Dec 3, 2021, 6:02:30 PM" form some EventBridge samples show.
+// awsTime reads the times of native service events and OCSF: RFC 3339
+// (with or without a zone, then UTC), the "Dec 3, 2021, 6:02:30 PM" form
+// some EventBridge samples show, or milliseconds since the epoch.
 type awsTime struct{ time.Time }
 
 func (t *awsTime) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
 	}
+	if len(b) > 0 && b[0] != '"' {
+		ms, err := strconv.ParseFloat(string(b), 64)
+		if err != nil || ms < 0 || ms > 1e15 {
+			return invalidf("time %s is not milliseconds since the epoch", quoteShort(b))
+		}
+		t.Time = time.UnixMilli(int64(ms)).UTC()
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return invalidf("time %s is not a string", quoteShort(b))
 	}
-	for _, layout := range []string{time.RFC3339Nano, "Jan 2, 2006, 3:04:05 PM"} {
+	for _, layout := range [...]string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "Jan 2, 2006, 3:04:05 PM"} {
 		if v, err := time.Parse(layout, s); err == nil {
 			t.Time = v.UTC()
 			return nil

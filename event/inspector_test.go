@@ -3,6 +3,7 @@ package event_test
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/picketsec/picket"
 	"github.com/picketsec/picket/event"
@@ -102,6 +103,16 @@ func TestDecodeInspectorResources(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestDecodeInspectorTimes(t *testing.T) {
+	want := time.Date(2021, 12, 3, 18, 2, 30, 0, time.UTC)
+	for _, v := range []any{"2021-12-03T18:02:30Z", "2021-12-03T19:02:30+01:00", "2021-12-03T18:02:30", "Dec 3, 2021, 6:02:30 PM", 1638554550000} {
+		f := mustDecode(t, inspectorDetail(t, func(d map[string]any) { d["updatedAt"] = v }))[0]
+		if !f.UpdatedAt.Equal(want) {
+			t.Errorf("updatedAt %v: got %v, want %v", v, f.UpdatedAt, want)
+		}
 	}
 }
 

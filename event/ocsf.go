@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
@@ -106,33 +105,10 @@ type ocsfVulnerability struct {
 
 // ocsfTime reads an OCSF timestamp: milliseconds since the epoch
 // (timestamp_t) or an RFC 3339 string (datetime_t).
-type ocsfTime struct{ time.Time }
+type ocsfTime = awsTime
 
-func (t *ocsfTime) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		v, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return invalidf("OCSF time %s is not RFC 3339", quoteShort([]byte(s)))
-		}
-		t.Time = v.UTC()
-		return nil
-	}
-	ms, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
-		return invalidf("OCSF time %s is not milliseconds since the epoch", quoteShort(b))
-	}
-	t.Time = time.UnixMilli(ms).UTC()
-	return nil
-}
-
-func (t ocsfTime) or(u ocsfTime) time.Time {
+// orTime returns t, or u when t is zero.
+func orTime(t, u ocsfTime) time.Time {
 	if !t.IsZero() {
 		return t.Time
 	}
@@ -238,10 +214,10 @@ func finishOCSF(raw json.RawMessage, n int, ev *eventInfo) (picket.Finding, erro
 		Account:          account,
 		Region:           region,
 		Resources:        asffResources(rs, partition, account),
-		CreatedAt:        o.FindingInfo.CreatedTimeDT.or(o.FindingInfo.CreatedTime),
-		UpdatedAt:        o.FindingInfo.ModifiedTimeDT.or(o.FindingInfo.ModifiedTime),
-		FirstSeen:        o.FindingInfo.FirstSeenTimeDT.or(o.FindingInfo.FirstSeenTime),
-		LastSeen:         o.FindingInfo.LastSeenTimeDT.or(o.FindingInfo.LastSeenTime),
+		CreatedAt:        orTime(o.FindingInfo.CreatedTimeDT, o.FindingInfo.CreatedTime),
+		UpdatedAt:        orTime(o.FindingInfo.ModifiedTimeDT, o.FindingInfo.ModifiedTime),
+		FirstSeen:        orTime(o.FindingInfo.FirstSeenTimeDT, o.FindingInfo.FirstSeenTime),
+		LastSeen:         orTime(o.FindingInfo.LastSeenTimeDT, o.FindingInfo.LastSeenTime),
 		Count:            1,
 		RecordState:      picket.RecordActive,
 		WorkflowStatus:   ocsfWorkflow(o.StatusID, o.Status),

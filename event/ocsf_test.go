@@ -156,7 +156,7 @@ func TestDecodeOCSFErrors(t *testing.T) {
 	}{
 		{"other class", set(func(f map[string]any) { f["class_uid"] = 2001 }), picket.EUNSUPPORTED, "OCSF class_uid 2001 is not"},
 		{"no uid", set(func(f map[string]any) { delete(obj(f, "finding_info"), "uid") }), picket.EINVALID, "has no finding_info.uid"},
-		{"bad time", set(func(f map[string]any) { obj(f, "finding_info")["modified_time_dt"] = "yesterday" }), picket.EINVALID, "is not RFC 3339"},
+		{"bad time", set(func(f map[string]any) { obj(f, "finding_info")["modified_time_dt"] = "yesterday" }), picket.EINVALID, `time "yesterday" is neither RFC 3339`},
 		{"wrong type", set(func(f map[string]any) { f["severity_id"] = "high" }), picket.EINVALID, "Security Hub v2 finding 1: invalid JSON"},
 		{"no findings", edit(t, base, func(m map[string]any) { m["detail"] = map[string]any{} }), picket.EINVALID, "has no detail.findings"},
 		{"empty findings", edit(t, base, func(m map[string]any) { m["detail"] = map[string]any{"findings": []any{}} }), picket.ENOTFINDING, "with no findings"},
