@@ -343,23 +343,28 @@ func ocsfCompliance(id int, name string) string {
 	return ""
 }
 
-// ocsfResourceTypes maps CloudFormation-style resource types to the ASFF
-// names asffResources knows.
-var ocsfResourceTypes = map[string]string{
-	"AWS::IAM::User":           "AwsIamUser",
-	"AWS::IAM::Role":           "AwsIamRole",
-	"AWS::IAM::AccessKey":      "AwsIamAccessKey",
-	"AWS::EC2::Instance":       "AwsEc2Instance",
-	"AWS::EC2::SecurityGroup":  "AwsEc2SecurityGroup",
-	"AWS::S3::Bucket":          "AwsS3Bucket",
-	"AWS::ECR::ContainerImage": "AwsEcrContainerImage",
-	"AWS::Lambda::Function":    "AwsLambdaFunction",
-	"AWS::::Account":           "AwsAccount",
-}
-
+// ocsfResourceType maps a CloudFormation-style resource type to the ASFF
+// name asffResources knows; other types are kept.
 func ocsfResourceType(t string) string {
-	if m, ok := ocsfResourceTypes[t]; ok {
-		return m
+	switch t {
+	case "AWS::IAM::User":
+		return "AwsIamUser"
+	case "AWS::IAM::Role":
+		return "AwsIamRole"
+	case "AWS::IAM::AccessKey":
+		return "AwsIamAccessKey"
+	case "AWS::EC2::Instance":
+		return "AwsEc2Instance"
+	case "AWS::EC2::SecurityGroup":
+		return "AwsEc2SecurityGroup"
+	case "AWS::S3::Bucket":
+		return "AwsS3Bucket"
+	case "AWS::ECR::ContainerImage":
+		return "AwsEcrContainerImage"
+	case "AWS::Lambda::Function":
+		return "AwsLambdaFunction"
+	case "AWS::::Account":
+		return "AwsAccount"
 	}
 	return t
 }
