@@ -325,14 +325,15 @@ func TestRenderDigestNamesNewSources(t *testing.T) {
 	d.Activity.New[picket.SeverityHigh] = 6
 	d.Activity.NewBySource = map[picket.Source]int{picket.SourceGuardDuty: 1, picket.SourceInspector: 2,
 		picket.SourceMacie: 1, picket.SourceAccessAnalyzer: 1, "<!channel>": 1}
+	d.Activity.NewByProduct = map[string]int{"GuardDuty": 1, "Inspector": 3, "Macie": 1, "<!here>": 1}
 	got := notifiers.RenderDigestText(d)
-	for _, want := range []string{"GuardDuty 1", "IAM Access Analyzer 1", "Inspector 2", "Macie 1"} {
+	for _, want := range []string{"GuardDuty 1", "IAM Access Analyzer 1", "Inspector 2", "Macie 1", "New by product: Inspector 3, "} {
 		if !strings.Contains(got, want) {
 			t.Errorf("digest lacks %q:\n%s", want, got)
 		}
 	}
 	b, _ := json.Marshal(notifiers.RenderDigest(d))
-	if strings.Contains(string(b), "<!channel>") {
+	if strings.Contains(string(b), "<!channel>") || strings.Contains(string(b), "<!here>") {
 		t.Errorf("digest has an unescaped source name: %s", b)
 	}
 }
