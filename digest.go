@@ -47,6 +47,10 @@ type DigestActivity struct {
 	NewBySource      map[Source]int `json:"new_by_source,omitempty"`
 	UpdatedBySource  map[Source]int `json:"updated_by_source,omitempty"`
 	ResolvedBySource map[Source]int `json:"resolved_by_source,omitempty"`
+	// NewByProduct counts the new findings by product ("Inspector",
+	// "Macie", "GuardDuty", ...), however they arrived: an Inspector
+	// finding imported into Security Hub counts as Inspector.
+	NewByProduct map[string]int `json:"new_by_product,omitempty"`
 }
 
 // OpenFinding is one open Critical or High finding listed in a digest.

@@ -16,6 +16,12 @@ type Source string
 const (
 	SourceGuardDuty   Source = "guardduty"
 	SourceSecurityHub Source = "securityhub"
+	// SourceInspector, SourceMacie and SourceAccessAnalyzer are findings
+	// those services sent directly to EventBridge, not through Security
+	// Hub.
+	SourceInspector      Source = "inspector"
+	SourceMacie          Source = "macie"
+	SourceAccessAnalyzer Source = "access-analyzer"
 )
 
 // Severity is a finding's severity on one scale shared by every source.
@@ -135,7 +141,12 @@ const (
 	ResourceS3Bucket      ResourceKind = "s3_bucket"
 	ResourceSecurityGrp   ResourceKind = "security_group"
 	ResourceAccount       ResourceKind = "account"
-	ResourceOther         ResourceKind = "other"
+	// ResourceECRImage is a container image in ECR: ID is the image
+	// digest, Repository its repository, ImageTags its tags.
+	ResourceECRImage ResourceKind = "ecr_image"
+	// ResourceLambda is a Lambda function: ID is its name.
+	ResourceLambda ResourceKind = "lambda_function"
+	ResourceOther  ResourceKind = "other"
 )
 
 // Label returns the kind as a person reads it ("IAM user"), or "" for
@@ -162,6 +173,10 @@ func (k ResourceKind) Label() string {
 		return "Security group"
 	case ResourceAccount:
 		return "Account"
+	case ResourceECRImage:
+		return "ECR image"
+	case ResourceLambda:
+		return "Lambda function"
 	}
 	return ""
 }
@@ -190,6 +205,10 @@ type Resource struct {
 	PrincipalID string `json:"principal_id,omitempty"`
 	// Session is the session name of a role session.
 	Session string `json:"session,omitempty"`
+	// Repository is the ECR repository of an ECR image.
+	Repository string `json:"repository,omitempty"`
+	// ImageTags are the tags of an ECR image.
+	ImageTags []string `json:"image_tags,omitempty"`
 	// Mismatch says why the finding's name for the resource and its ARN
 	// disagree; actions refuse to act on such a resource.
 	Mismatch string `json:"mismatch,omitempty"`
@@ -266,6 +285,15 @@ type Finding struct {
 	// the finding to Picket from the console ("Security Hub Findings -
 	// Custom Action" events).
 	CustomAction string `json:"custom_action,omitempty"`
+	// Vulnerabilities are the software vulnerabilities a vulnerability
+	// finding (Inspector) reports.
+	Vulnerabilities []Vulnerability `json:"vulnerabilities,omitempty"`
+	// Data is what a data security finding (Macie) says about an S3 bucket
+	// and the sensitive data in it.
+	Data *DataFinding `json:"data,omitempty"`
+	// Access is what an IAM Access Analyzer finding says about who can
+	// reach a resource, or which access goes unused.
+	Access *AccessFinding `json:"access,omitempty"`
 	// EventID is the EventBridge event id the finding arrived in.
 	EventID string `json:"event_id,omitempty"`
 	// Raw is the finding object as received (the GuardDuty finding or the
@@ -315,4 +343,118 @@ func (f *Finding) HasResource(k ResourceKind) bool {
 func FindingKey(identity string) string {
 	sum := sha256.Sum256([]byte(identity))
 	return hex.EncodeToString(sum[:12])
+}
+
+// Vulnerability is one software vulnerability (a CVE or a vendor advisory)
+// that a finding reports, with what fixes it.
+type Vulnerability struct {
+	// ID is the vulnerability id, e.g. "CVE-2023-4863".
+	ID string `json:"id"`
+	// URL is a link to the vulnerability's description (https only).
+	URL string `json:"url,omitempty"`
+	// CVSS is the base score (0 to 10) of CVSSVersion; 0 when not given.
+	CVSS        float64 `json:"cvss,omitempty"`
+	CVSSVersion string  `json:"cvss_version,omitempty"`
+	// EPSS is the probability (0 to 1) of exploitation in the next 30
+	// days; HasEPSS tells 0 from absent.
+	EPSS    float64 `json:"epss,omitempty"`
+	HasEPSS bool    `json:"has_epss,omitempty"`
+	// ExploitAvailable and FixAvailable are "YES", "NO" or (fix only)
+	// "PARTIAL" as Inspector reports them; "" when not reported.
+	ExploitAvailable string `json:"exploit_available,omitempty"`
+	FixAvailable     string `json:"fix_available,omitempty"`
+	// Packages are the vulnerable packages found.
+	Packages []Package `json:"packages,omitempty"`
+}
+
+// Package is one vulnerable software package.
+type Package struct {
+	Name string `json:"name"`
+	// Version is the installed version; FixedIn the version that fixes
+	// the vulnerability ("" when there is none).
+	Version string `json:"version,omitempty"`
+	FixedIn string `json:"fixed_in,omitempty"`
+	// Manager is the package manager ("OS", "NPM", "PYTHONPKG", ...).
+	Manager string `json:"manager,omitempty"`
+	// Path is the file the package was found in, for language packages.
+	Path string `json:"path,omitempty"`
+}
+
+// DataFinding is what a Macie finding says: a sensitive-data finding names
+// the object and what was found in it; a policy finding (the bucket made
+// public, encryption disabled, ...) names the bucket and its state.
+type DataFinding struct {
+	// Category is "CLASSIFICATION" for sensitive data, "POLICY" for a
+	// bucket policy finding.
+	Category string `json:"category,omitempty"`
+	Bucket   string `json:"bucket,omitempty"`
+	// ObjectKey is the object the sensitive data is in, for sensitive-data
+	// findings.
+	ObjectKey string `json:"object_key,omitempty"`
+	// Public is the bucket's effective permission: "PUBLIC",
+	// "NOT_PUBLIC" or "UNKNOWN"; "" when not reported.
+	Public string `json:"public,omitempty"`
+	// Encryption is the bucket's default server-side encryption: "NONE",
+	// "AES256", "aws:kms", "aws:kms:dsse"; "" when not reported.
+	Encryption string `json:"encryption,omitempty"`
+	// UnencryptedUploads says whether the bucket policy allows unencrypted
+	// uploads: "TRUE", "FALSE" or "UNKNOWN".
+	UnencryptedUploads string `json:"unencrypted_uploads,omitempty"`
+	// Detections are the types of sensitive data found, with how many
+	// occurrences of each; Total is their sum as Macie reports it.
+	Detections []DataDetection `json:"detections,omitempty"`
+	Total      int             `json:"total,omitempty"`
+}
+
+// DataDetection is one type of sensitive data found.
+type DataDetection struct {
+	// Category is the category of a managed data identifier
+	// ("FINANCIAL_INFORMATION", "PERSONAL_INFORMATION", "CREDENTIALS",
+	// ...) or "CUSTOM_IDENTIFIER".
+	Category string `json:"category"`
+	// Type is the managed identifier ("CREDIT_CARD_NUMBER") or the name of
+	// the custom data identifier.
+	Type  string `json:"type"`
+	Count int    `json:"count"`
+}
+
+// Kinds of IAM Access Analyzer findings.
+const (
+	AccessExternal = "external"
+	AccessInternal = "internal"
+	AccessUnused   = "unused"
+)
+
+// AccessFinding is what an IAM Access Analyzer finding says: for external
+// and internal access, which principals (or everyone, when public) are
+// granted which actions on the resource under which condition; for unused
+// access, which role, key, password or permissions went unused and since
+// when.
+type AccessFinding struct {
+	// Kind is AccessExternal, AccessInternal or AccessUnused.
+	Kind string `json:"kind"`
+	// Analyzer is the ARN of the analyzer that made the finding.
+	Analyzer string `json:"analyzer,omitempty"`
+	// ResourceType is the CloudFormation-style type ("AWS::S3::Bucket").
+	ResourceType string `json:"resource_type,omitempty"`
+	// Principals are who is granted access ("AWS 444455556666").
+	Principals []string `json:"principals,omitempty"`
+	Public     bool     `json:"public,omitempty"`
+	Actions    []string `json:"actions,omitempty"`
+	// Condition is the condition of the grant as JSON or as reported;
+	// "" when there is none.
+	Condition string `json:"condition,omitempty"`
+	// FindingType is the unused-access finding type ("UnusedIAMRole",
+	// "UnusedIAMUserAccessKey", "UnusedIAMUserPassword",
+	// "UnusedPermission").
+	FindingType string `json:"finding_type,omitempty"`
+	// Unused lists what went unused: access key ids, or services with
+	// their unused actions.
+	Unused []string `json:"unused,omitempty"`
+	// LastAccessed is when the unused access was last used; zero when
+	// never (or not reported).
+	LastAccessed time.Time `json:"last_accessed,omitzero"`
+	// Error is why the analyzer could not analyze the resource
+	// ("ACCESS_DENIED").
+	Error string `json:"error,omitempty"`
 }

@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 
+	"github.com/aws/aws-sdk-go-v2/service/accessanalyzer"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/detective"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -72,6 +73,12 @@ type GuardDutyAPI interface {
 	DeleteFilter(ctx context.Context, in *guardduty.DeleteFilterInput, optFns ...func(*guardduty.Options)) (*guardduty.DeleteFilterOutput, error)
 }
 
+// AccessAnalyzerAPI is the part of IAM Access Analyzer the responders use:
+// archiving a finding is its native suppress.
+type AccessAnalyzerAPI interface {
+	UpdateFindings(ctx context.Context, in *accessanalyzer.UpdateFindingsInput, optFns ...func(*accessanalyzer.Options)) (*accessanalyzer.UpdateFindingsOutput, error)
+}
+
 // DetectiveAPI is the part of Detective the responders use.
 type DetectiveAPI interface {
 	ListGraphs(ctx context.Context, in *detective.ListGraphsInput, optFns ...func(*detective.Options)) (*detective.ListGraphsOutput, error)
@@ -94,6 +101,9 @@ type Clients struct {
 	GuardDuty   GuardDutyAPI
 	Detective   DetectiveAPI
 	SNS         SNSAPI
+	// AccessAnalyzer archives IAM Access Analyzer findings; nil where
+	// Picket has no access.
+	AccessAnalyzer AccessAnalyzerAPI
 }
 
 // ClientsFunc returns the clients that act in account and region (through

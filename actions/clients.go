@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/accessanalyzer"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/detective"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -81,6 +82,8 @@ func NewClientsFunc(base aws.Config, roles map[string]AssumeRole) ClientsFunc {
 			GuardDuty:   guardduty.NewFromConfig(cfg),
 			Detective:   detective.NewFromConfig(cfg),
 			SNS:         sns.NewFromConfig(cfg),
+
+			AccessAnalyzer: accessanalyzer.NewFromConfig(cfg),
 		}
 		cache[key] = c
 		return c, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/service/accessanalyzer"
 	"slices"
 	"strings"
 	"testing"
@@ -28,6 +29,8 @@ func realClientsAt(srv *awsfake.Server) actions.ClientsFunc {
 		AutoScaling: autoscaling.NewFromConfig(cfg),
 		SecurityHub: securityhub.NewFromConfig(cfg),
 		GuardDuty:   guardduty.NewFromConfig(cfg),
+
+		AccessAnalyzer: accessanalyzer.NewFromConfig(cfg),
 	}
 	return func(context.Context, string, string) (actions.Clients, error) { return c, nil }
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/accessanalyzer"
+	aatypes "github.com/aws/aws-sdk-go-v2/service/accessanalyzer/types"
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
 	gdtypes "github.com/aws/aws-sdk-go-v2/service/guardduty/types"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
@@ -61,6 +63,10 @@ type SuppressionEvidence struct {
 	GuardDutyFindingID   string `json:"guardduty_finding_id,omitempty"`
 	DetectorID           string `json:"detector_id,omitempty"`
 	SecurityHubFindingID string `json:"securityhub_finding_id,omitempty"`
+	// AccessAnalyzerFindingID is the IAM Access Analyzer finding archived,
+	// in Analyzer.
+	AccessAnalyzerFindingID string `json:"access_analyzer_finding_id,omitempty"`
+	Analyzer                string `json:"analyzer,omitempty"`
 }
 
 func (s *Suppress) now() time.Time {
@@ -74,6 +80,9 @@ func (s *Suppress) now() time.Time {
 type suppressLocation struct {
 	gdID string // GuardDuty finding id; "" when not a GuardDuty finding
 	shID string // Security Hub finding Id; "" when not in Security Hub
+	// aaID and analyzer locate an IAM Access Analyzer finding that came
+	// natively (its id is known only then).
+	aaID, analyzer string
 }
 
 func suppressTargetOf(f *picket.Finding) suppressLocation {
@@ -88,6 +97,9 @@ func suppressTargetOf(f *picket.Finding) suppressLocation {
 		if f.ARN != "" {
 			t.shID = f.ARN
 		}
+	}
+	if f.Source == picket.SourceAccessAnalyzer && f.Access != nil && strings.HasPrefix(f.Access.Analyzer, "arn:") && f.ID != "" {
+		t.aaID, t.analyzer = f.ID, f.Access.Analyzer
 	}
 	return t
 }
@@ -122,8 +134,9 @@ func (s *Suppress) Plan(ctx context.Context, req picket.ActionRequest, f *picket
 	}
 	t := suppressTargetOf(f)
 	gd, sh := t.gdID != "" && c.GuardDuty != nil, t.shID != "" && c.SecurityHub != nil
-	if !gd && !sh && !req.Similar {
-		plan.Refusal = "Picket cannot reach this finding in GuardDuty or Security Hub, so it cannot suppress it there. Use Suppress similar for a rule that only Picket enforces."
+	aa := t.aaID != "" && c.AccessAnalyzer != nil
+	if !gd && !sh && !aa && !req.Similar {
+		plan.Refusal = "Picket cannot reach this finding in GuardDuty, Security Hub or IAM Access Analyzer, so it cannot suppress it there. Use Suppress similar for a rule that only Picket enforces."
 		return plan, nil
 	}
 	add := func(op, desc string) {
@@ -142,6 +155,9 @@ func (s *Suppress) Plan(ctx context.Context, req picket.ActionRequest, f *picket
 			add("guardduty:CreateFilter", fmt.Sprintf("Create GuardDuty filter %s that archives new findings of type %s in account %s%s, until %s.",
 				suppressRuleName(req), f.Type, f.Account, suppressResourceClause(req.Target), until))
 		}
+	}
+	if aa {
+		add("access-analyzer:UpdateFindings", fmt.Sprintf("Archive IAM Access Analyzer finding %s of analyzer %s.", t.aaID, t.analyzer))
 	}
 	if sh {
 		add("securityhub:BatchUpdateFindings", fmt.Sprintf("Set the finding's workflow status in Security Hub to SUPPRESSED, with a note: %s.", reason))
@@ -376,6 +392,17 @@ func (s *Suppress) Execute(ctx context.Context, plan picket.Plan, f *picket.Find
 				}
 			}
 		}
+	}
+
+	if err == nil && t.aaID != "" && c.AccessAnalyzer != nil {
+		ev.AccessAnalyzerFindingID, ev.Analyzer = t.aaID, t.analyzer
+		st.call("access-analyzer:UpdateFindings", fmt.Sprintf("Archive IAM Access Analyzer finding %s", t.aaID), func() (middleware.Metadata, error) {
+			out, err := c.AccessAnalyzer.UpdateFindings(ctx, &accessanalyzer.UpdateFindingsInput{
+				AnalyzerArn: aws.String(t.analyzer), Ids: []string{t.aaID}, Status: aatypes.FindingStatusUpdateArchived,
+				ClientToken: aws.String(clipText(req.ID, 64)),
+			})
+			return resultMetadata(out, err, func() middleware.Metadata { return out.ResultMetadata })
+		})
 	}
 
 	if err == nil && t.shID != "" && c.SecurityHub != nil {

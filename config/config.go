@@ -182,8 +182,14 @@ type Route struct {
 	// MinSeverity is the lowest severity routed: informational (default),
 	// low, medium, high or critical.
 	MinSeverity string `yaml:"min_severity"`
-	// Sources is a subset of "guardduty" and "securityhub".
+	// Sources is a subset of "guardduty", "securityhub", "inspector",
+	// "macie" and "access-analyzer" (the last three are findings those
+	// services send directly, not through Security Hub).
 	Sources []string `yaml:"sources,omitempty"`
+	// Products are product names, matched regardless of case and of the
+	// source the finding came through: "Inspector", "Macie", "IAM Access
+	// Analyzer", "GuardDuty", "Security Hub", or a partner's product name.
+	Products []string `yaml:"products,omitempty"`
 	// Accounts are 12-digit AWS account ids.
 	Accounts []string `yaml:"accounts,omitempty"`
 	// Regions are AWS region codes.

@@ -282,7 +282,7 @@ func TestEveryProblemListedTogether(t *testing.T) {
 		"line 19: enrich.cache_ttl: -1m0s must not be negative (0 disables the cache)",
 		"line 21: enrich.account_aliases.1234: \"1234\" is not a 12-digit account id",
 		"line 24: routes[0].min_severity: unknown severity \"urgent\" (want informational, low, medium, high or critical)",
-		"line 25: routes[0].sources[1]: \"inspector\" is not a source (want guardduty or securityhub)",
+		"line 25: routes[0].sources[2]: \"detective\" is not a source (want guardduty, securityhub, inspector, macie or access-analyzer)",
 		"line 26: routes[0].accounts[0]: \"12345678901x\" is not a 12-digit account id",
 		"line 27: routes[0].regions[1]: \"moon-1\" is not an AWS region code (such as eu-west-1)",
 		"line 28: routes[0].types[1]: empty pattern",
@@ -290,11 +290,12 @@ func TestEveryProblemListedTogether(t *testing.T) {
 		"line 31: routes[1].name: \"prod\" is already the name of routes[0]",
 		"line 32: routes[1].channel: \"#Sec Team\" is not a Slack channel id (C..., G...) or a #name in lower case",
 		"line 33: routes[2].name: required",
+		"line 34: routes[2].products[1]: empty product name",
 		"line 33: routes[2].channel: required",
-		"line 34: data_dir: required: the directory that holds the database",
-		"line 35: http_addr: \"localhost\" is not a host:port address (or \"off\")",
+		"line 35: data_dir: required: the directory that holds the database",
+		"line 36: http_addr: \"localhost\" is not a host:port address (or \"off\")",
 		"log.level (from PICKET_LOG_LEVEL): \"loud\" is not a level (want debug, info, warn or error)",
-		"line 38: log.format: \"xml\" is not a format (want json or text)",
+		"line 39: log.format: \"xml\" is not a format (want json or text)",
 	}
 	for i := range max(len(got), len(want)) {
 		var g, w string

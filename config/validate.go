@@ -317,8 +317,10 @@ func (v *checker) routes(routes []Route) {
 			v.add(p+".min_severity", "%v", err)
 		}
 		for j, s := range r.Sources {
-			if s != string(picket.SourceGuardDuty) && s != string(picket.SourceSecurityHub) {
-				v.add(fmt.Sprintf("%s.sources[%d]", p, j), "%q is not a source (want guardduty or securityhub)", s)
+			switch picket.Source(s) {
+			case picket.SourceGuardDuty, picket.SourceSecurityHub, picket.SourceInspector, picket.SourceMacie, picket.SourceAccessAnalyzer:
+			default:
+				v.add(fmt.Sprintf("%s.sources[%d]", p, j), "%q is not a source (want guardduty, securityhub, inspector, macie or access-analyzer)", s)
 			}
 		}
 		for j, a := range r.Accounts {
@@ -329,6 +331,11 @@ func (v *checker) routes(routes []Route) {
 		for j, reg := range r.Regions {
 			if !regionPattern.MatchString(reg) {
 				v.add(fmt.Sprintf("%s.regions[%d]", p, j), "%q is not an AWS region code (such as eu-west-1)", reg)
+			}
+		}
+		for j, pr := range r.Products {
+			if strings.TrimSpace(pr) == "" {
+				v.add(fmt.Sprintf("%s.products[%d]", p, j), "empty product name")
 			}
 		}
 		for j, t := range r.Types {

@@ -504,6 +504,45 @@ var oracles = map[string]oracle{
 		return e["source"] == "aws.securityhub" && e["detail-type"] == "Security Hub Findings - Custom Action" &&
 			slices.Contains(res, any(customActionARN))
 	},
+
+	// The rules of terraform/finding_sources.tf.
+	"aws_cloudwatch_event_rule.securityhub_imported_v2": func(e map[string]any, minLabel string, _ float64) bool {
+		if e["source"] != "aws.securityhub" || e["detail-type"] != "Findings Imported V2" {
+			return false
+		}
+		d, _ := e["detail"].(map[string]any)
+		findings, _ := d["findings"].([]any)
+		for _, f := range findings {
+			f, _ := f.(map[string]any)
+			sev, ok := f["severity_id"].(float64)
+			// OCSF severity_id 1..5 are Informational..Critical, 6 Fatal.
+			if ok && sev >= float64(rank(minLabel)+1) && sev <= 6 && (f["status_id"] == 1.0 || f["status_id"] == 2.0) {
+				return true
+			}
+		}
+		return false
+	},
+	"aws_cloudwatch_event_rule.inspector": func(e map[string]any, minLabel string, _ float64) bool {
+		d, _ := e["detail"].(map[string]any)
+		sev, _ := d["severity"].(string)
+		return e["source"] == "aws.inspector2" && e["detail-type"] == "Inspector2 Finding" &&
+			sev == strings.ToUpper(sev) && rank(sev) >= 0 && rank(sev) >= rank(minLabel) && d["status"] == "ACTIVE"
+	},
+	"aws_cloudwatch_event_rule.macie": func(e map[string]any, minLabel string, _ float64) bool {
+		d, _ := e["detail"].(map[string]any)
+		sev, _ := d["severity"].(map[string]any)
+		desc, _ := sev["description"].(string)
+		ok := desc == "Low" || desc == "Medium" || desc == "High"
+		return e["source"] == "aws.macie" && e["detail-type"] == "Macie Finding" &&
+			ok && rank(desc) >= rank(minLabel) && d["archived"] == false
+	},
+	"aws_cloudwatch_event_rule.access_analyzer": func(e map[string]any, _ string, _ float64) bool {
+		d, _ := e["detail"].(map[string]any)
+		dt := e["detail-type"]
+		return e["source"] == "aws.access-analyzer" &&
+			(dt == "Access Analyzer Finding" || dt == "Internal Access Finding" || dt == "Unused Access Finding for IAM entities") &&
+			d["status"] == "ACTIVE"
+	},
 }
 
 var labels = []string{"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}

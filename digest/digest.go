@@ -161,6 +161,7 @@ func (b *builder) add(rec *picket.FindingRecord) {
 	case b.inWindow(seen):
 		act.New[f.Severity]++
 		act.NewBySource = inc(act.NewBySource, f.Source)
+		act.NewByProduct = incProduct(act.NewByProduct, productOf(f))
 		active = true
 	case b.inWindow(changed) && !closed:
 		act.Updated[f.Severity]++
@@ -411,6 +412,35 @@ func inc(m map[picket.Source]int, s picket.Source) map[picket.Source]int {
 	}
 	m[s]++
 	return m
+}
+
+func incProduct(m map[string]int, p string) map[string]int {
+	if m == nil {
+		m = map[string]int{}
+	}
+	m[p]++
+	return m
+}
+
+// productOf names the product of a finding: its Product, or the service of
+// its source when it names none.
+func productOf(f *picket.Finding) string {
+	if f.Product != "" {
+		return f.Product
+	}
+	switch f.Source {
+	case picket.SourceGuardDuty:
+		return "GuardDuty"
+	case picket.SourceSecurityHub:
+		return "Security Hub"
+	case picket.SourceInspector:
+		return "Inspector"
+	case picket.SourceMacie:
+		return "Macie"
+	case picket.SourceAccessAnalyzer:
+		return "IAM Access Analyzer"
+	}
+	return string(f.Source)
 }
 
 // top returns the n largest counts, ties by name.

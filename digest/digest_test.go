@@ -130,6 +130,7 @@ func TestBuild(t *testing.T) {
 		{"updated", d.Activity.Updated, sc(H, 1)},
 		{"resolved", d.Activity.Resolved, sc(H, 1, M, 1)},
 		{"new by source", d.Activity.NewBySource, map[picket.Source]int{picket.SourceGuardDuty: 4}},
+		{"new by product", d.Activity.NewByProduct, map[string]int{"GuardDuty": 4}},
 		{"resolved by source", d.Activity.ResolvedBySource, map[picket.Source]int{picket.SourceGuardDuty: 1, picket.SourceSecurityHub: 1}},
 		{"open", d.Open, sc(C, 2, H, 2, M, 1, L, 1)},
 		{"open change", d.OpenChange[C], -3},
@@ -207,5 +208,27 @@ func TestBuildEmpty(t *testing.T) {
 	d := digest.Build(digest.Input{Name: "x", Now: now})
 	if d.Open.Total() != 0 || d.FirstAction.Count != 0 || d.Urgent != nil {
 		t.Errorf("empty digest: got %+v, want zero counts", d)
+	}
+}
+
+// TestBuildByProduct: new findings are counted by product however they
+// arrived, so Inspector findings from Security Hub and from Inspector are
+// one group.
+func TestBuildByProduct(t *testing.T) {
+	product := func(src picket.Source, p string) fopt {
+		return func(r *picket.FindingRecord) { r.Finding.Source, r.Finding.Product = src, p }
+	}
+	d := digest.Build(digest.Input{
+		Name: "daily", Now: now, Accounts: []string{"111111111111"}, MinSeverity: picket.SeverityLow,
+		Findings: seq([]picket.FindingRecord{
+			rec("a", picket.SeverityHigh, now.Add(-time.Hour), product(picket.SourceSecurityHub, "Inspector")),
+			rec("b", picket.SeverityHigh, now.Add(-time.Hour), product(picket.SourceInspector, "Inspector")),
+			rec("c", picket.SeverityHigh, now.Add(-time.Hour), product(picket.SourceMacie, "")),
+			rec("d", picket.SeverityHigh, now.Add(-time.Hour)),
+		}),
+	})
+	want := map[string]int{"Inspector": 2, "Macie": 1, "GuardDuty": 1}
+	if !reflect.DeepEqual(d.Activity.NewByProduct, want) {
+		t.Errorf("got NewByProduct %v, want %v", d.Activity.NewByProduct, want)
 	}
 }

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -53,7 +54,8 @@ const (
 // Every error is a *picket.Error: EINVALID for malformed input (its message
 // says what and where), ENOTFINDING for well-formed input that carries no
 // finding (its message says what it is instead), EUNSUPPORTED for Security
-// Hub v2 (OCSF) events, EUNTRUSTED for a finding event whose source is not
+// Hub v2 findings of an OCSF class other than Detection, Vulnerability and
+// Compliance Finding, EUNTRUSTED for a finding event whose source is not
 // the AWS service that sends it. Decode does not retain body: each
 // Finding.Raw is a copy.
 func Decode(body []byte) ([]picket.Finding, error) {
@@ -112,6 +114,9 @@ func (p span) ok() bool { return p.end > p.start }
 type eventInfo struct {
 	id, account, region string
 	customAction        string
+	// resources is the event's resources array, read only for native
+	// events of services other than GuardDuty.
+	resources []string
 }
 
 // doc is what one pass over a top-level object found.
@@ -130,6 +135,7 @@ type doc struct {
 	source, id    span
 	account       span
 	region        span
+	resources     span
 	detail        span
 	records       span
 	messages      span
@@ -194,6 +200,8 @@ func decodeDoc(dec *Decoder, data []byte, owned, inSNS bool) ([]picket.Finding, 
 			d.account = rawSpan(&s)
 		case "region":
 			d.region = rawSpan(&s)
+		case "resources":
+			d.resources = rawSpan(&s)
 		case "detail":
 			if d.hasDetailType && parsesDetail(d.detailType) {
 				if err := parseDetail(&s, &d); err != nil {
@@ -236,7 +244,7 @@ func decodeDoc(dec *Decoder, data []byte, owned, inSNS bool) ([]picket.Finding, 
 	case d.messages.ok():
 		return nil, notFindingf("SQS ReceiveMessage response: send each message's Body")
 	case dec.EventsOnly && (d.upperFindings.ok() || d.lowerFindings.ok() || d.flags&keyProductArn != 0 ||
-		d.flags&keyResource != 0 && d.flags&keyService != 0):
+		d.flags&keyResource != 0 && d.flags&keyService != 0 || d.flags&(keyMacie|keyFindingArn) != 0):
 		return nil, untrustedf("a bare finding or GetFindings response is not accepted here: AWS delivers findings in EventBridge events")
 	case d.upperFindings.ok():
 		return decodeFindingList(data, d.upperFindings, owned, false)
@@ -246,6 +254,10 @@ func decodeDoc(dec *Decoder, data []byte, owned, inSNS bool) ([]picket.Finding, 
 		return decodeBare(data, owned, false)
 	case d.flags&keyResource != 0 && d.flags&keyService != 0:
 		return decodeBare(data, owned, true)
+	case d.flags&keyMacie != 0:
+		return decodeMacie(data, &eventInfo{})
+	case d.flags&keyFindingArn != 0:
+		return decodeInspector(data, &eventInfo{})
 	}
 	if r := otherFinding(d.flags); r != "" {
 		return nil, notFindingf("%s", r)
@@ -311,9 +323,9 @@ func keyList(d *doc) string {
 func otherFinding(flags uint32) string {
 	switch {
 	case flags&keyFindingArn != 0:
-		return "Inspector2 finding: only GuardDuty and Security Hub findings are handled (send Inspector findings through Security Hub)"
+		return "Inspector ListFindings response: replay each finding on its own"
 	case flags&keyMacie != 0:
-		return "Macie finding: only GuardDuty and Security Hub findings are handled (send Macie findings through Security Hub)"
+		return "Macie GetFindings response: replay each finding on its own"
 	}
 	return ""
 }
@@ -426,12 +438,31 @@ func decodeEvent(s *scanner, d *doc, owned bool) ([]picket.Finding, error) {
 			return nil, untrustedf("%q event from source %s; only %s sends these", dt, quoteShort([]byte(src)), want)
 		}
 	}
+	if want, decode := nativeEvent(d.detailType); decode != nil {
+		if src != want {
+			if src == "" {
+				return nil, untrustedf("%q event has no source; only %s sends these", d.detailType, want)
+			}
+			return nil, untrustedf("%q event from source %s; only %s sends these", d.detailType, quoteShort([]byte(src)), want)
+		}
+		ev, err := eventFields(s, d)
+		if err != nil {
+			return nil, err
+		}
+		if d.resources.ok() && json.Unmarshal(s.data[d.resources.start:d.resources.end], &ev.resources) != nil {
+			return nil, invalidf("%q event: resources is not an array of strings", d.detailType)
+		}
+		if !d.detail.ok() {
+			return nil, invalidf("%q event has no detail", d.detailType)
+		}
+		return decode(s.data[d.detail.start:d.detail.end], &ev)
+	}
 	switch dt := d.detailType; {
 	case dt == detailImportedV2:
-		return nil, unsupportedf("Security Hub v2 %q events (OCSF) are not supported yet: route ASFF %q events to Picket instead", dt, detailImported)
+		return decodeImportedV2(s, d)
 	case !parsesDetail(dt):
 		if strings.Contains(dt, "Finding") || strings.Contains(dt, "Alert") {
-			return nil, notFindingf("%s events are not handled: only GuardDuty and Security Hub", quoteDetailType(dt))
+			return nil, notFindingf("%s events are not handled: only GuardDuty, Security Hub, Inspector, Macie and IAM Access Analyzer", quoteDetailType(dt))
 		}
 		return nil, notFindingf("EventBridge event %q from %s is not a finding", dt, orUnknown(src))
 	}
@@ -473,6 +504,53 @@ func decodeEvent(s *scanner, d *doc, owned bool) ([]picket.Finding, error) {
 		ev.customAction = toString(d.action)
 	}
 	return finishSecurityHub(d.asff, &ev, owned)
+}
+
+// decodeImportedV2 handles a Security Hub v2 (OCSF) event.
+func decodeImportedV2(s *scanner, d *doc) ([]picket.Finding, error) {
+	ev, err := eventFields(s, d)
+	if err != nil {
+		return nil, err
+	}
+	if !d.detail.ok() {
+		return nil, invalidf("%q event has no detail", d.detailType)
+	}
+	return decodeOCSF(s.data[d.detail.start:d.detail.end], &ev)
+}
+
+// eventFields reads the envelope fields of an EventBridge event.
+func eventFields(s *scanner, d *doc) (eventInfo, error) {
+	var ev eventInfo
+	var err error
+	if ev.id, err = spanString(s.data, d.id, "id"); err != nil {
+		return ev, err
+	}
+	if ev.account, err = spanString(s.data, d.account, "account"); err != nil {
+		return ev, err
+	}
+	if ev.region, err = spanString(s.data, d.region, "region"); err != nil {
+		return ev, err
+	}
+	return ev, nil
+}
+
+// nativeEvent returns the source that sends finding events of detailType
+// straight from a service other than GuardDuty (not through Security Hub)
+// and the function that decodes their detail, or nil.
+func nativeEvent(detailType string) (string, func([]byte, *eventInfo) ([]picket.Finding, error)) {
+	switch detailType {
+	case detailInspector:
+		return sourceInspector, decodeInspector
+	case detailMacie:
+		return sourceMacie, decodeMacie
+	case detailAccessExternal:
+		return sourceAccessAnalyzer, decodeAccessAnalyzer(picket.AccessExternal)
+	case detailAccessInternal:
+		return sourceAccessAnalyzer, decodeAccessAnalyzer(picket.AccessInternal)
+	case detailAccessUnused:
+		return sourceAccessAnalyzer, decodeAccessAnalyzer(picket.AccessUnused)
+	}
+	return "", nil
 }
 
 // eventSource is the EventBridge source that sends finding events of

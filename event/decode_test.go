@@ -55,8 +55,8 @@ var corpusCases = []struct {
 	n     int
 	first summary
 }{
-	{file: "access_analyzer/eb_Access_Analyzer_Finding_1__awsdocs-iam.json", code: picket.ENOTFINDING, msg: "Access Analyzer Finding events are not handled: only GuardDuty and Security Hub"},
-	{file: "access_analyzer/eb_Access_Analyzer_Finding_2__awsdocs-iam.json", code: picket.ENOTFINDING, msg: "Access Analyzer Finding events are not handled: only GuardDuty and Security Hub"},
+	{file: "access_analyzer/eb_Access_Analyzer_Finding_1__awsdocs-iam.json", n: 1, first: summary{ID: "22222222-dcba-4444-dcba-333333333333", Source: "access-analyzer", Product: "IAM Access Analyzer", Type: "ExternalAccess", Severity: picket.SeverityLow, Score: 1, Account: "111122223333", Region: "us-west-2", Count: 1, Record: "ACTIVE", EventID: "11111111-2222-4444-aaaa-333333333333", Resources: "s3_bucket:my-bucket", Updated: "2019-11-21T01:14:07Z"}},
+	{file: "access_analyzer/eb_Access_Analyzer_Finding_2__awsdocs-iam.json", n: 1, first: summary{ID: "22222222-dcba-4444-dcba-333333333333", Source: "access-analyzer", Product: "IAM Access Analyzer", Type: "ExternalAccess", Severity: picket.SeverityInformational, Score: 0, Account: "111122223333", Region: "us-west-2", Count: 1, Record: "ACTIVE", EventID: "11111111-2222-4444-aaaa-333333333333", Resources: "s3_bucket:my-bucket", Updated: "2019-11-21T01:14:07Z"}},
 	{file: "access_analyzer/eb_Access_Preview_1__awsdocs-iam.json", code: picket.ENOTFINDING, msg: "EventBridge event \"Access Preview State Change\" from aws.access-analyzer is not a finding"},
 	{file: "guardduty/api_GetFindings_UnauthorizedAccess_EC2_RDPBruteForce_sample__awsdocs.json", n: 1, first: summary{ID: "9cb0be64df8ba1df249c45eb8a0bf584", Source: "guardduty", Product: "GuardDuty", Type: "UnauthorizedAccess:EC2/RDPBruteForce", Severity: picket.SeverityLow, Score: 2, Account: "123456789012", Region: "us-west-2", Count: 1, Record: "ACTIVE", Workflow: "", Compliance: "", Control: "", Sample: true, CustomAction: "", EventID: "", Resources: "ec2_instance:i-99999999", Updated: "2018-02-09T22:57:31.927Z"}},
 	{file: "guardduty/api_GetFindings_response_syntax_strings__awsdocs.json", code: picket.EINVALID, msg: "GuardDuty finding 1: service.eventFirstSeen \"string\": not an RFC 3339 timestamp"},
@@ -69,7 +69,7 @@ var corpusCases = []struct {
 	{file: "guardduty/finding_Recon_IAMUser_MaliciousIPCaller.Custom_ARCHIVED__aws-samples-gd-response.json", n: 1, first: summary{ID: "30bf285e52a1e405084ff6ec28e06e17", Source: "guardduty", Product: "GuardDuty", Type: "Recon:IAMUser/MaliciousIPCaller.Custom", Severity: picket.SeverityMedium, Score: 5, Account: "123456789012", Region: "us-east-1", Count: 1, Record: "ARCHIVED", Workflow: "", Compliance: "", Control: "", Sample: true, CustomAction: "", EventID: "", Resources: "access_key:GeneratedFindingAccessKeyId iam_user:GeneratedFindingUserName", Updated: "2022-01-13T00:00:47.427Z"}},
 	{file: "inspector/api_inspector2_ListFindings_6_package_vulns__c7n.json", code: picket.ENOTFINDING, msg: "JSON object with keys \"status_code\", \"data\" is not an SNS envelope, an EventBridge event or a finding"},
 	{file: "inspector/eb_ECR_Scan_Resource_Change_enhanced__awsdocs-ecr.json", code: picket.ENOTFINDING, msg: "EventBridge event \"ECR Scan Resource Change\" from aws.ecr is not a finding"},
-	{file: "inspector/eb_Inspector2_Finding_ECR_package_vulnerability__awsdocs-ecr.json", code: picket.ENOTFINDING, msg: "Inspector2 Finding events are not handled: only GuardDuty and Security Hub"},
+	{file: "inspector/eb_Inspector2_Finding_ECR_package_vulnerability__awsdocs-ecr.json", n: 1, first: summary{ID: "arn:aws:inspector2:us-east-2:123456789012:finding/be674aaddd0f75ac632055EXAMPLE", Source: "inspector", Product: "Inspector", Type: "PACKAGE_VULNERABILITY", Severity: picket.SeverityMedium, Score: 40, Account: "123456789012", Region: "us-east-2", Count: 1, Record: "ACTIVE", EventID: "42dbea55-45ad-b2b4-87a8-afaEXAMPLE", Resources: "ecr_image:sha256:36c7b282abd0186e01419f2e58743e1bf635808231049bbc9d77EXAMPLE", Updated: "2021-12-03T18:02:30Z"}},
 	{file: "inspector/eb_Inspector2_Scan_ECR__awsdocs-ecr.json", code: picket.ENOTFINDING, msg: "EventBridge event \"Inspector2 Scan\" from aws.inspector2 is not a finding"},
 	{file: "invalid_as_published/asff_aws_health_finding__awsdocs.json.txt", code: picket.EINVALID, msg: "invalid JSON at byte 2801: invalid character ']' after top-level value"},
 	{file: "invalid_as_published/asff_consolidated_control_finding__awsdocs.json.txt", code: picket.EINVALID, msg: "invalid JSON at byte 1914: invalid character '\"' after object key:value pair"},
@@ -78,14 +78,14 @@ var corpusCases = []struct {
 	{file: "invalid_as_published/eb_macie_finding_truncated_with_dots_and_raw_newline__awsdocs-eventbridge.json.txt", code: picket.EINVALID, msg: "invalid JSON at byte 637: invalid character \"\\n\" in string literal"},
 	{file: "invalid_as_published/imported_template_placeholder__awsdocs.json.txt", code: picket.EINVALID, msg: "Security Hub finding 1: invalid JSON at byte 447: invalid character '<' looking for beginning of object key string"},
 	{file: "invalid_as_published/sns_envelope_securityhub_announcements_raw_newline__awsdocs.json.txt", code: picket.EINVALID, msg: "invalid JSON at byte 1186: invalid character \"\\n\" in string literal"},
-	{file: "macie/eb_macie_classic_alert_created_1__awsdocs-eventbridge.json", code: picket.ENOTFINDING, msg: "Macie Alert events are not handled: only GuardDuty and Security Hub"},
-	{file: "macie/eb_macie_classic_alert_created_2__awsdocs-eventbridge.json", code: picket.ENOTFINDING, msg: "Macie Alert events are not handled: only GuardDuty and Security Hub"},
-	{file: "macie/eb_macie_classic_alert_updated_1__awsdocs-eventbridge.json", code: picket.ENOTFINDING, msg: "Macie Alert events are not handled: only GuardDuty and Security Hub"},
-	{file: "macie/eb_macie_classic_alert_updated_2__awsdocs-eventbridge.json", code: picket.ENOTFINDING, msg: "Macie Alert events are not handled: only GuardDuty and Security Hub"},
-	{file: "macie/finding_SensitiveData_S3Object_CustomIdentifier__aws-samples-macie-reveal.json", code: picket.ENOTFINDING, msg: "Macie finding: only GuardDuty and Security Hub findings are handled (send Macie findings through Security Hub)"},
-	{file: "macie/finding_SensitiveData_S3Object_Multiple_csv__aws-samples-macie-reveal.json", code: picket.ENOTFINDING, msg: "Macie finding: only GuardDuty and Security Hub findings are handled (send Macie findings through Security Hub)"},
-	{file: "macie/finding_SensitiveData_S3Object_Multiple_parquet__aws-samples-macie-reveal.json", code: picket.ENOTFINDING, msg: "Macie finding: only GuardDuty and Security Hub findings are handled (send Macie findings through Security Hub)"},
-	{file: "macie/finding_SensitiveData_S3Object_Multiple_path_with_spaces__aws-samples-macie-reveal.json", code: picket.ENOTFINDING, msg: "Macie finding: only GuardDuty and Security Hub findings are handled (send Macie findings through Security Hub)"},
+	{file: "macie/eb_macie_classic_alert_created_1__awsdocs-eventbridge.json", code: picket.ENOTFINDING, msg: "Macie Alert events are not handled: only GuardDuty, Security Hub, Inspector, Macie and IAM Access Analyzer"},
+	{file: "macie/eb_macie_classic_alert_created_2__awsdocs-eventbridge.json", code: picket.ENOTFINDING, msg: "Macie Alert events are not handled: only GuardDuty, Security Hub, Inspector, Macie and IAM Access Analyzer"},
+	{file: "macie/eb_macie_classic_alert_updated_1__awsdocs-eventbridge.json", code: picket.ENOTFINDING, msg: "Macie Alert events are not handled: only GuardDuty, Security Hub, Inspector, Macie and IAM Access Analyzer"},
+	{file: "macie/eb_macie_classic_alert_updated_2__awsdocs-eventbridge.json", code: picket.ENOTFINDING, msg: "Macie Alert events are not handled: only GuardDuty, Security Hub, Inspector, Macie and IAM Access Analyzer"},
+	{file: "macie/finding_SensitiveData_S3Object_CustomIdentifier__aws-samples-macie-reveal.json", n: 1, first: summary{ID: "00000000000000000000000000000005", Source: "macie", Product: "Macie", Type: "SensitiveData:S3Object/CustomIdentifier", Severity: picket.SeverityMedium, Score: 40, Account: "555555555555", Region: "us-east-1", Count: 1, Record: "ACTIVE", Resources: "s3_bucket:DOC-EXAMPLE-BUCKET1", Updated: "2022-03-11T05:49:17.22Z"}},
+	{file: "macie/finding_SensitiveData_S3Object_Multiple_csv__aws-samples-macie-reveal.json", n: 1, first: summary{ID: "00000000000000000000000000000001", Source: "macie", Product: "Macie", Type: "SensitiveData:S3Object/Multiple", Severity: picket.SeverityHigh, Score: 70, Account: "555555555555", Region: "us-east-1", Count: 1, Record: "ACTIVE", Resources: "s3_bucket:DOC-EXAMPLE-BUCKET1", Updated: "2021-10-25T23:25:04.25Z"}},
+	{file: "macie/finding_SensitiveData_S3Object_Multiple_parquet__aws-samples-macie-reveal.json", n: 1, first: summary{ID: "00000000000000000000000000000003", Source: "macie", Product: "Macie", Type: "SensitiveData:S3Object/Multiple", Severity: picket.SeverityHigh, Score: 70, Account: "555555555555", Region: "us-east-1", Count: 1, Record: "ACTIVE", Resources: "s3_bucket:DOC-EXAMPLE-BUCKET1", Updated: "2021-11-22T21:22:03.967Z"}},
+	{file: "macie/finding_SensitiveData_S3Object_Multiple_path_with_spaces__aws-samples-macie-reveal.json", n: 1, first: summary{ID: "00000000000000000000000000000001", Source: "macie", Product: "Macie", Type: "SensitiveData:S3Object/Multiple", Severity: picket.SeverityHigh, Score: 70, Account: "555555555555", Region: "us-east-1", Count: 1, Record: "ACTIVE", Resources: "s3_bucket:DOC-EXAMPLE-BUCKET1", Updated: "2021-10-25T23:25:04.25Z"}},
 	{file: "ndjson/sns_firehose_archived_envelopes__awsdocs-sns.ndjson", code: picket.EINVALID, msg: "invalid JSON at byte 534: invalid character '{' after top-level value"},
 	{file: "other/eventbridge_generic__powertools.json", code: picket.ENOTFINDING, msg: "EventBridge event \"EC2 Instance State-change Notification\" from aws.ec2 is not a finding"},
 	{file: "securityhub/api_GetFindings_custodian_product_rds__c7n.json", code: picket.ENOTFINDING, msg: "JSON object with keys \"status_code\", \"data\" is not an SNS envelope, an EventBridge event or a finding"},
@@ -263,8 +263,10 @@ func checkInvariants(tb testing.TB, f *picket.Finding) {
 	if f.Key == "" || f.ID == "" {
 		tb.Errorf("finding has Key %q and ID %q, want both set", f.Key, f.ID)
 	}
-	if f.Source != picket.SourceGuardDuty && f.Source != picket.SourceSecurityHub {
-		tb.Errorf("got Source %q, want guardduty or securityhub", f.Source)
+	switch f.Source {
+	case picket.SourceGuardDuty, picket.SourceSecurityHub, picket.SourceInspector, picket.SourceMacie, picket.SourceAccessAnalyzer:
+	default:
+		tb.Errorf("got Source %q, want guardduty, securityhub, inspector, macie or access-analyzer", f.Source)
 	}
 	if f.Count < 1 {
 		tb.Errorf("got Count %d, want at least 1", f.Count)

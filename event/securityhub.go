@@ -35,6 +35,8 @@ type asffFinding struct {
 	sample                            bool
 
 	resources []asffResource
+	// vulns is the Vulnerabilities array, decoded only when present.
+	vulns []byte
 }
 
 type asffResource struct {
@@ -43,6 +45,11 @@ type asffResource struct {
 	principalID                            []byte
 	issuerType, issuerName, issuerARN      []byte
 	roleName, groupID                      []byte
+	repository, functionName               []byte
+	imageTags                              [][]byte
+	// dataClass is DataClassification (Macie) and other Details.Other
+	// (IAM Access Analyzer), decoded only for those products.
+	dataClass, other []byte
 }
 
 // parseSecurityHubDetail reads the detail of a Security Hub findings event.
@@ -188,6 +195,9 @@ func parseASFF(s *scanner, a *asffFinding) {
 			a.recordState = s.strField("RecordState")
 		case "Sample":
 			a.sample = s.bool("Sample")
+		case "Vulnerabilities":
+			p := rawSpan(s)
+			a.vulns = s.data[p.start:p.end]
 		default:
 			s.skip()
 		}
@@ -225,6 +235,9 @@ func parseASFFResource(s *scanner, r *asffResource) {
 			r.id = s.strField("Resources[].Id")
 		case "Region":
 			r.region = s.strField("Resources[].Region")
+		case "DataClassification":
+			p := rawSpan(s)
+			r.dataClass = s.data[p.start:p.end]
 		case "Details":
 			for more := s.object("Resources[].Details"); more; more = s.more() {
 				switch string(s.key()) {
@@ -261,6 +274,30 @@ func parseASFFResource(s *scanner, r *asffResource) {
 							s.skip()
 						}
 					}
+				case "AwsEcrContainerImage":
+					for more := s.object("Details.AwsEcrContainerImage"); more; more = s.more() {
+						switch string(s.key()) {
+						case "RepositoryName":
+							r.repository = s.strField("Details.AwsEcrContainerImage.RepositoryName")
+						case "ImageTags":
+							for more := s.array("Details.AwsEcrContainerImage.ImageTags"); more; more = s.next() {
+								r.imageTags = append(r.imageTags, s.strField("Details.AwsEcrContainerImage.ImageTags[]"))
+							}
+						default:
+							s.skip()
+						}
+					}
+				case "AwsLambdaFunction":
+					for more := s.object("Details.AwsLambdaFunction"); more; more = s.more() {
+						if string(s.key()) == "FunctionName" {
+							r.functionName = s.strField("Details.AwsLambdaFunction.FunctionName")
+						} else {
+							s.skip()
+						}
+					}
+				case "Other":
+					p := rawSpan(s)
+					r.other = s.data[p.start:p.end]
 				case "AwsEc2SecurityGroup":
 					for more := s.object("Details.AwsEc2SecurityGroup"); more; more = s.more() {
 						if string(s.key()) == "GroupId" {
@@ -374,6 +411,21 @@ func finishASFF(a *asffFinding, n int, ev *eventInfo, owned bool, f *picket.Find
 	if guardDuty {
 		if c, ok := smallInt(a.pfCount); ok && c > 1 {
 			f.Count = c
+		}
+	}
+	if strings.HasSuffix(productARN, ":product/"+productAccess) {
+		if f.Access, err = asffAccess(a, n); err != nil {
+			return err
+		}
+	}
+	if strings.HasSuffix(productARN, ":product/"+productMacie) {
+		if f.Data, err = asffMacie(a, n); err != nil {
+			return err
+		}
+	}
+	if len(a.vulns) > 0 && a.vulns[0] == '[' {
+		if f.Vulnerabilities, err = asffVulnerabilities(a.vulns, n); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -528,6 +580,12 @@ func asffResources(list []asffResource, partition, account string) []picket.Reso
 			rs = append(rs, picket.Resource{Kind: picket.ResourceS3Bucket, Type: typ, ID: afterLast(id, ':'), ARN: arn})
 		case "AwsEc2SecurityGroup":
 			rs = append(rs, picket.Resource{Kind: picket.ResourceSecurityGrp, Type: typ, ID: orString(r.groupID, afterLast(id, '/')), ARN: arn, Region: region})
+		case "AwsEcrContainerImage":
+			repo, digest := ecrImage(id)
+			rs = append(rs, picket.Resource{Kind: picket.ResourceECRImage, Type: typ, ID: digest, ARN: arn, Region: region,
+				Repository: orString(r.repository, repo), ImageTags: strings8(r.imageTags)})
+		case "AwsLambdaFunction":
+			rs = append(rs, picket.Resource{Kind: picket.ResourceLambda, Type: typ, ID: orString(r.functionName, lambdaName(id)), ARN: arn, Region: region})
 		case "AwsAccount":
 			// Id is "AWS::::Account:123456789012".
 			rs = append(rs, picket.Resource{Kind: picket.ResourceAccount, Type: typ, ID: afterLast(id, ':')})
@@ -536,6 +594,45 @@ func asffResources(list []asffResource, partition, account string) []picket.Reso
 		}
 	}
 	return rs
+}
+
+// ecrImage splits an ECR image ARN,
+// arn:aws:ecr:REGION:ACCOUNT:repository/NAME/sha256:DIGEST, into the
+// repository name and the digest. An Id that is not such an ARN is the
+// digest.
+func ecrImage(id string) (repo, digest string) {
+	_, rest, ok := strings.Cut(id, ":repository/")
+	if !ok {
+		return "", id
+	}
+	i := strings.LastIndex(rest, "/sha256:")
+	if i < 0 {
+		return rest, ""
+	}
+	return rest[:i], rest[i+1:]
+}
+
+// lambdaName returns the function name of a Lambda function ARN,
+// arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER], or id itself.
+func lambdaName(id string) string {
+	_, rest, ok := strings.Cut(id, ":function:")
+	if !ok {
+		return id
+	}
+	name, _, _ := strings.Cut(rest, ":")
+	return name
+}
+
+// strings8 converts byte slices to strings (nil for none).
+func strings8(bs [][]byte) []string {
+	if len(bs) == 0 {
+		return nil
+	}
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = toString(b)
+	}
+	return out
 }
 
 // nameMismatch says how an IAM resource's name in its Details disagrees

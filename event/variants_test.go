@@ -534,19 +534,20 @@ func TestDecodeErrors(t *testing.T) {
 		{"GuardDuty archived a number", bytes.Replace(minimalGD("5", `"2024-05-01T12:00:00Z"`), []byte(`"archived":false`), []byte(`"archived":0`), 1), picket.EINVALID, "service.archived is a number, want a boolean"},
 		{"detail-type not a string", []byte(`{"detail-type":5,"detail":{}}`), picket.EINVALID, "detail-type is a number, want a string"},
 		{"no detail-type", []byte(`{"region":"us-east-1","detail":{"id":"x"}}`), picket.EINVALID, "EventBridge event has no detail-type"},
-		{"v2 OCSF", ebEvent(t, "ev", "Findings Imported V2", "aws.securityhub", "1", "us-east-1", []byte(`{"findings":[{"metadata":{}}]}`)), picket.EUNSUPPORTED, `Security Hub v2 "Findings Imported V2" events (OCSF) are not supported yet`},
-		{"other service finding", ebEvent(t, "ev", "Inspector2 Finding", "aws.inspector2", "1", "us-east-1", []byte(`{}`)), picket.ENOTFINDING, "Inspector2 Finding events are not handled: only GuardDuty and Security Hub"},
+		{"v2 OCSF", ebEvent(t, "ev", "Findings Imported V2", "aws.securityhub", "1", "us-east-1", []byte(`{"findings":[{"metadata":{}}]}`)), picket.EUNSUPPORTED, `Security Hub v2 finding 1: OCSF class_uid 0 is not a Detection (2004), Vulnerability (2002) or Compliance (2003) Finding`},
+		{"other service finding", ebEvent(t, "ev", "Detective Finding", "aws.detective", "1", "us-east-1", []byte(`{}`)), picket.ENOTFINDING, "Detective Finding events are not handled: only GuardDuty, Security Hub, Inspector, Macie and IAM Access Analyzer"},
 		{"other event", ebEvent(t, "ev", "AWS API Call via CloudTrail", "aws.guardduty", "1", "us-east-1", []byte(`{}`)), picket.ENOTFINDING, `EventBridge event "AWS API Call via CloudTrail" from aws.guardduty is not a finding`},
 		{"SNS subscription", []byte(`{"Type":"SubscriptionConfirmation","TopicArn":"t","Message":"confirm"}`), picket.ENOTFINDING, "SNS SubscriptionConfirmation, not a notification"},
 		{"SNS plain text", snsEnvelope(t, []byte("Hello world!")), picket.ENOTFINDING, "SNS message is plain text, not an EventBridge event"},
 		{"SNS truncated event", snsEnvelope(t, []byte(`{"detail-type":"GuardDuty Finding","detail":{"id":`)), picket.EINVALID, "SNS message: GuardDuty finding: invalid JSON: unexpected end of input"},
 		{"SNS other JSON", snsEnvelope(t, []byte(`{"message":"hi"}`)), picket.ENOTFINDING, `SNS message: JSON object with keys "message" is not`},
 		{"SNS in SNS", snsEnvelope(t, snsEnvelope(t, []byte("x"))), picket.ENOTFINDING, "SNS message: SNS message holds another SNS envelope"},
-		{"SNS v2 event", snsEnvelope(t, ebEvent(t, "ev", "Findings Imported V2", "aws.securityhub", "1", "us-east-1", []byte(`{}`))), picket.EUNSUPPORTED, "SNS message: Security Hub v2"},
+		{"SNS v2 event", snsEnvelope(t, ebEvent(t, "ev", "Findings Imported V2", "aws.securityhub", "1", "us-east-1", []byte(`{}`))), picket.EINVALID, "SNS message: Security Hub v2 event has no detail.findings"},
 		{"SNS Message not a string", []byte(`{"Type":"Notification","TopicArn":"t","Message":{}}`), picket.EINVALID, "SNS notification has no Message string"},
 		{"GetFindings empty", []byte(`{"Findings":[],"NextToken":null}`), picket.ENOTFINDING, "Security Hub GetFindings response with no findings"},
-		{"Inspector2 list", []byte(`{"findings":[{"findingArn":"arn:aws:inspector2:us-east-1:1:finding/x","severity":"HIGH"}]}`), picket.ENOTFINDING, "Inspector2 finding"},
-		{"Macie finding", []byte(`{"id":"x","category":"CLASSIFICATION","classificationDetails":{},"severity":{"score":3}}`), picket.ENOTFINDING, "Macie finding"},
+		{"Inspector2 list", []byte(`{"findings":[{"findingArn":"arn:aws:inspector2:us-east-1:1:finding/x","severity":"HIGH"}]}`), picket.ENOTFINDING, "Inspector ListFindings response: replay each finding on its own"},
+		{"Macie finding without id", []byte(`{"category":"CLASSIFICATION","classificationDetails":{},"severity":{"score":3}}`), picket.EINVALID, "Macie finding has no id"},
+		{"Macie finding without severity", []byte(`{"id":"x","category":"CLASSIFICATION","classificationDetails":{},"severity":{}}`), picket.EINVALID, "Macie finding has no severity (score 0)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -661,11 +662,11 @@ func TestDecodeGetFindingsResponses(t *testing.T) {
 	})
 	t.Run("Inspector2 ListFindings", func(t *testing.T) {
 		_, err := event.Decode(placeboData(t, "inspector/api_inspector2_ListFindings_6_package_vulns__c7n.json"))
-		checkError(t, err, picket.ENOTFINDING, "Inspector2 finding")
+		checkError(t, err, picket.ENOTFINDING, "Inspector ListFindings response: replay each finding on its own")
 	})
 }
 
-var knownCodes = map[string]bool{picket.EINVALID: true, picket.ENOTFINDING: true, picket.EUNSUPPORTED: true}
+var knownCodes = map[string]bool{picket.EINVALID: true, picket.ENOTFINDING: true, picket.EUNSUPPORTED: true, picket.EUNTRUSTED: true}
 
 func FuzzDecode(f *testing.F) {
 	err := filepathWalkCorpus(func(b []byte) { f.Add(b) })
@@ -681,7 +682,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			var pe *picket.Error
 			if !errors.As(err, &pe) || !knownCodes[pe.Code] {
-				t.Fatalf("got error %v (%T), want a *picket.Error with code invalid, not_finding or unsupported", err, err)
+				t.Fatalf("got error %v (%T), want a *picket.Error with code invalid, not_finding, unsupported or untrusted", err, err)
 			}
 			if pe.Message == "" {
 				t.Fatal("error has an empty message")

@@ -155,7 +155,7 @@ func sortedSources(m map[picket.Source]int) []string {
 	sortStrings(names)
 	out := make([]string, len(names))
 	for i, n := range names {
-		out[i] = fmt.Sprintf("%s %d", Escape(shorten(n, 40)), m[picket.Source(n)])
+		out[i] = fmt.Sprintf("%s %d", sourceName(picket.Source(shorten(n, 40))), m[picket.Source(n)])
 	}
 	return out
 }
@@ -174,6 +174,12 @@ func sourceName(s picket.Source) string {
 		return "GuardDuty"
 	case picket.SourceSecurityHub:
 		return "Security Hub"
+	case picket.SourceInspector:
+		return "Inspector"
+	case picket.SourceMacie:
+		return "Macie"
+	case picket.SourceAccessAnalyzer:
+		return "IAM Access Analyzer"
 	}
 	return Escape(string(s))
 }
@@ -183,11 +189,48 @@ func changeLines(d picket.Digest) []string {
 	row := func(label string, c picket.SeverityCounts, src map[picket.Source]int) string {
 		return fmt.Sprintf("• %s: *%d*", label, c.Total()) + breakdownSuffix(c) + sourceBreakdown(src)
 	}
-	return []string{
+	lines := []string{
 		row("New", a.New, a.NewBySource),
 		row("Updated", a.Updated, a.UpdatedBySource),
 		row("Resolved", a.Resolved, a.ResolvedBySource),
 	}
+	if l := productLine(a.NewByProduct); l != "" {
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// productLine lists the new findings by product, most first, when any
+// product is not simply GuardDuty or Security Hub (whose counts the New
+// line already gives by source).
+func productLine(m map[string]int) string {
+	other := false
+	names := make([]string, 0, len(m))
+	for p, n := range m {
+		if n > 0 {
+			names = append(names, p)
+			other = other || (p != "GuardDuty" && p != "Security Hub")
+		}
+	}
+	if !other {
+		return ""
+	}
+	sortStrings(names)
+	// Most first, then by name (the sort above is stable for ties).
+	for i := 1; i < len(names); i++ {
+		for j := i; j > 0 && m[names[j]] > m[names[j-1]]; j-- {
+			names[j], names[j-1] = names[j-1], names[j]
+		}
+	}
+	parts := make([]string, 0, min(len(names), 8)+1)
+	for i, p := range names {
+		if i == 8 {
+			parts = append(parts, fmt.Sprintf("%d more", len(names)-i))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", Escape(shorten(p, 40)), m[p]))
+	}
+	return "• New by product: " + strings.Join(parts, ", ")
 }
 
 func breakdownSuffix(c picket.SeverityCounts) string {

@@ -317,3 +317,23 @@ func TestPostDigestNoChart(t *testing.T) {
 		t.Errorf("calls: got %v, want %v", rec.calls, want)
 	}
 }
+
+// TestRenderDigestNamesNewSources: the digest names Inspector, Macie and
+// IAM Access Analyzer findings that arrived natively as people know them.
+func TestRenderDigestNamesNewSources(t *testing.T) {
+	d := picket.Digest{Name: "daily"}
+	d.Activity.New[picket.SeverityHigh] = 6
+	d.Activity.NewBySource = map[picket.Source]int{picket.SourceGuardDuty: 1, picket.SourceInspector: 2,
+		picket.SourceMacie: 1, picket.SourceAccessAnalyzer: 1, "<!channel>": 1}
+	d.Activity.NewByProduct = map[string]int{"GuardDuty": 1, "Inspector": 3, "Macie": 1, "<!here>": 1}
+	got := notifiers.RenderDigestText(d)
+	for _, want := range []string{"GuardDuty 1", "IAM Access Analyzer 1", "Inspector 2", "Macie 1", "New by product: Inspector 3, "} {
+		if !strings.Contains(got, want) {
+			t.Errorf("digest lacks %q:\n%s", want, got)
+		}
+	}
+	b, _ := json.Marshal(notifiers.RenderDigest(d))
+	if strings.Contains(string(b), "<!channel>") || strings.Contains(string(b), "<!here>") {
+		t.Errorf("digest has an unescaped source name: %s", b)
+	}
+}

@@ -117,10 +117,14 @@ func Render(a picket.Alert) Message {
 	}
 	m := newSlab(v)
 
-	// The blocks below the resources: at most user, instance, compliance,
-	// missing context, links, history, the Undo buttons and the actions.
-	var tailSpace [7 + maxUndoButtons]slack.Block
+	// The blocks below the resources: at most product, user, instance,
+	// compliance, missing context, links, history, the Undo buttons and the
+	// actions.
+	var tailSpace [8 + maxUndoButtons]slack.Block
 	tail := tailSpace[:0]
+	if v.product != nil {
+		tail = append(tail, m.sectionBlock(v.product))
+	}
 	if v.user != nil {
 		tail = append(tail, m.sectionBlock(v.user))
 	}
@@ -252,7 +256,7 @@ func newSlab(v view) *slab {
 		texts++
 		sections++
 	}
-	for _, s := range []*section{v.user, v.instance, v.compliance} {
+	for _, s := range []*section{v.product, v.user, v.instance, v.compliance} {
 		if s != nil {
 			texts += 2 + len(s.facts)
 			sections++
@@ -316,7 +320,7 @@ func (m *slab) resourceBlocks(blocks []slack.Block, rs []resourceView, budget in
 	for _, r := range shown {
 		kind, id := Escape(r.kind), code(r.id)
 		var b strings.Builder
-		b.Grow(len(kind) + len(id) + len(r.owner) + len(r.session) + len(r.arn) + 40)
+		b.Grow(len(kind) + len(id) + len(r.owner) + len(r.session) + len(r.detail) + len(r.arn) + 40)
 		b.WriteByte('*')
 		b.WriteString(kind)
 		b.WriteString("* ")
@@ -328,6 +332,10 @@ func (m *slab) resourceBlocks(blocks []slack.Block, rs []resourceView, budget in
 		if r.session != "" {
 			b.WriteString(", session ")
 			b.WriteString(code(r.session))
+		}
+		if r.detail != "" {
+			b.WriteString(", ")
+			b.WriteString(Escape(r.detail))
 		}
 		if r.arn != "" && r.arn != r.id {
 			b.WriteString("\n")
@@ -365,6 +373,8 @@ func (m *slab) fieldObjects(facts []fact) []*slack.TextBlockObject {
 		switch {
 		case f.markup:
 			values[i] = f.value
+		case f.url != "":
+			values[i] = "<" + escapeURL(f.url) + "|" + Escape(f.value) + ">"
 		case f.code:
 			values[i] = code(f.value)
 		default:

@@ -216,6 +216,68 @@ func goldenCases() []struct {
 	f = baseFinding("Recon:EC2/PortProbeUnprotectedPort", "80 instances have an unprotected port probed by a known scanner", many...)
 	cases = append(cases, tc{"many_resources", picket.Alert{Finding: f, Channel: "C0SEC"}})
 
+	f = baseFinding("PACKAGE_VULNERABILITY", "CVE-2021-44228 - org.apache.logging.log4j:log4j-core",
+		picket.Resource{Kind: picket.ResourceECRImage, Type: "AWS_ECR_CONTAINER_IMAGE", ID: "sha256:1a65e73f85a7e2fc26ca1baa4cc9d4fbdbe9bbb46f7a2bf32db01de22759df94",
+			ARN:        "arn:aws:ecr:us-east-1:123456789012:repository/payments/api/sha256:1a65e73f85a7e2fc26ca1baa4cc9d4fbdbe9bbb46f7a2bf32db01de22759df94",
+			Repository: "payments/api", ImageTags: []string{"latest", "v1.4.2"}, Region: "us-east-1"},
+		picket.Resource{Kind: picket.ResourceLambda, Type: "AWS_LAMBDA_FUNCTION", ID: "billing", ARN: "arn:aws:lambda:us-east-1:123456789012:function:billing"})
+	f.Source, f.Product, f.Severity, f.SeverityScore = picket.SourceInspector, "Inspector", picket.SeverityCritical, 90
+	f.Description = "Apache Log4j2 JNDI features do not protect against attacker controlled LDAP and other JNDI related endpoints."
+	f.Vulnerabilities = []picket.Vulnerability{{ID: "CVE-2021-44228", URL: "https://nvd.nist.gov/vuln/detail/CVE-2021-44228", CVSS: 10, CVSSVersion: "3.1",
+		EPSS: 0.97565, HasEPSS: true, ExploitAvailable: "YES", FixAvailable: "YES",
+		Packages: []picket.Package{{Name: "org.apache.logging.log4j:log4j-core", Version: "2.14.1", FixedIn: "2.16.0", Manager: "JAR"},
+			{Name: "libssh2", Version: "1.4.3-12.amzn2.2", Manager: "OS"}}}}
+	cases = append(cases, tc{"inspector_ecr_lambda", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
+	f = baseFinding("PACKAGE_VULNERABILITY", "<!channel> CVE <https://evil.example|x>",
+		picket.Resource{Kind: picket.ResourceECRImage, ID: "sha256:`<!here>`", Repository: "<!channel>&repo", ImageTags: []string{"<@U1>", "a", "b", "c", "d", "e", "f"}})
+	f.Source, f.Product = picket.SourceInspector, "Inspector"
+	hv := picket.Vulnerability{ID: "<!everyone>", URL: "javascript:alert(1)", CVSS: 9.8, CVSSVersion: "<3>", ExploitAvailable: "<!here>", FixAvailable: "PARTIAL"}
+	for i := range 8 {
+		hv.Packages = append(hv.Packages, picket.Package{Name: fmt.Sprintf("<https://evil.example|pkg%d>", i), Version: "1&2", FixedIn: "<!channel>"})
+	}
+	f.Vulnerabilities = []picket.Vulnerability{hv}
+	for i := range 7 {
+		f.Vulnerabilities = append(f.Vulnerabilities, picket.Vulnerability{ID: fmt.Sprintf("<@U%d>", i), URL: "https://ok.example/<a>|b"})
+	}
+	cases = append(cases, tc{"inspector_hostile", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
+	f = baseFinding("Policy:IAMUser/S3BucketPublic", "The S3 bucket is publicly accessible",
+		picket.Resource{Kind: picket.ResourceS3Bucket, Type: "AwsS3Bucket", ID: "customer-exports", ARN: "arn:aws:s3:::customer-exports"})
+	f.Source, f.Product, f.Severity, f.SeverityScore = picket.SourceMacie, "Macie", picket.SeverityHigh, 70
+	f.Data = &picket.DataFinding{Category: "POLICY", Bucket: "customer-exports", Public: "PUBLIC", Encryption: "NONE", UnencryptedUploads: "TRUE"}
+	cases = append(cases, tc{"macie_policy_public", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
+	f = baseFinding("SensitiveData:S3Object/Multiple", "<!channel> The S3 object contains <https://evil.example|secrets>",
+		picket.Resource{Kind: picket.ResourceS3Bucket, ID: "<!here>&b", ARN: "arn:aws:s3:::<!here>"})
+	f.Source, f.Product = picket.SourceMacie, "Macie"
+	f.Data = &picket.DataFinding{Category: "CLASSIFICATION", Bucket: "<!here>&b", ObjectKey: "a/`b`/<!channel>.csv", Public: "<@U1>", Encryption: "<x>", Total: 1 << 20}
+	for i := range 7 {
+		f.Data.Detections = append(f.Data.Detections, picket.DataDetection{Category: "CUSTOM_IDENTIFIER", Type: fmt.Sprintf("<https://evil.example|t%d>", i), Count: i})
+	}
+	cases = append(cases, tc{"macie_hostile", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
+	f = baseFinding("ExternalAccess/Public", "arn:aws:s3:::customer-exports allows public access",
+		picket.Resource{Kind: picket.ResourceS3Bucket, Type: "AWS::S3::Bucket", ID: "customer-exports", ARN: "arn:aws:s3:::customer-exports"})
+	f.Source, f.Product = picket.SourceAccessAnalyzer, "IAM Access Analyzer"
+	f.Access = &picket.AccessFinding{Kind: picket.AccessExternal, Analyzer: "arn:aws:access-analyzer:us-east-1:123456789012:analyzer/org",
+		ResourceType: "AWS::S3::Bucket", Principals: []string{"AWS *"}, Public: true, Actions: []string{"s3:GetObject", "s3:ListBucket"},
+		Condition: `{"StringEquals":{"aws:SourceVpce":"vpce-1a2b3c4d"}}`}
+	cases = append(cases, tc{"access_external_public", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
+	f = baseFinding("UnusedIAMUserAccessKey", "Unused access key of arn:aws:iam::123456789012:user/alice",
+		picket.Resource{Kind: picket.ResourceIAMUser, Type: "AWS::IAM::User", ID: "alice", ARN: "arn:aws:iam::123456789012:user/alice"})
+	f.Source, f.Product, f.Severity = picket.SourceAccessAnalyzer, "IAM Access Analyzer", picket.SeverityLow
+	f.Access = &picket.AccessFinding{Kind: picket.AccessUnused, Analyzer: "arn:aws:access-analyzer:us-east-1:123456789012:analyzer/unused",
+		ResourceType: "AWS::IAM::User", FindingType: "UnusedIAMUserAccessKey", Unused: []string{"access key AKIAIOSFODNN7EXAMPLE"}, LastAccessed: t0.AddDate(0, -5, 0)}
+	cases = append(cases, tc{"access_unused_key", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
+	f = baseFinding("InternalAccess", "<!channel> <https://evil.example|internal>", picket.Resource{Kind: picket.ResourceIAMRole, ID: "<!here>"})
+	f.Source, f.Product = picket.SourceAccessAnalyzer, "IAM Access Analyzer"
+	f.Access = &picket.AccessFinding{Kind: picket.AccessInternal, Analyzer: "`<!here>`", Principals: []string{"AWS <@U1>", "<!subteam^S1>", "a", "b", "c", "d"},
+		Actions: []string{"<https://evil.example|s3:*>"}, Condition: "`x` <!channel> & y", Error: "<!everyone>", Unused: []string{"<@U2>"}}
+	cases = append(cases, tc{"access_hostile", picket.Alert{Finding: f, Channel: "C0SEC"}})
+
 	f = &picket.Finding{Key: picket.FindingKey("minimal"), Source: picket.SourceSecurityHub, Account: account, Sample: true,
 		CustomAction: "SendToPicket"}
 	cases = append(cases, tc{"minimal_sample", picket.Alert{Finding: f, Channel: "C0SEC"}})

@@ -185,13 +185,16 @@ func RenderText(a picket.Alert) string {
 			if r.owner != "" {
 				line += " of IAM user " + r.owner
 			}
+			if r.detail != "" {
+				line += ", " + r.detail
+			}
 			if r.arn != "" && r.arn != r.id {
 				line += "  " + r.arn
 			}
 			b.WriteString("    - " + terminalLine(line) + "\n")
 		}
 	}
-	for _, s := range []*section{v.user, v.instance, v.compliance} {
+	for _, s := range []*section{v.product, v.user, v.instance, v.compliance} {
 		if s == nil {
 			continue
 		}
@@ -246,7 +249,11 @@ func writeFacts(b *strings.Builder, prefix string, facts []fact) {
 	}
 	for _, f := range facts {
 		pad := strings.Repeat(" ", width-utf8.RuneCountInString(f.label))
-		lines := strings.Split(terminalText(f.value), "\n")
+		value := f.value
+		if f.url != "" {
+			value += " (" + f.url + ")"
+		}
+		lines := strings.Split(terminalText(value), "\n")
 		fmt.Fprintf(b, "%s%s:%s %s\n", prefix, f.label, pad, lines[0])
 		for _, l := range lines[1:] {
 			fmt.Fprintf(b, "%s%s  %s\n", prefix, strings.Repeat(" ", width), l)

@@ -49,6 +49,9 @@ type view struct {
 	user        *section
 	instance    *section
 	compliance  *section
+	// product is what the finding's product says that no other finding
+	// does: the vulnerability of an Inspector finding.
+	product     *section
 	missing     []string
 	console     string // a safe http(s) URL or ""
 	remediation string // a safe https URL on an AWS documentation or console host, or ""
@@ -66,12 +69,14 @@ type view struct {
 
 // fact is one labelled value. code asks for monospace where the medium has
 // it (ids, ARNs). markup marks a value that Render itself wrote in Slack
-// markup (a link), never finding text: it is used without escaping.
+// markup (a link), never finding text: it is used without escaping. url,
+// when set, is a safe http(s) URL (see safeURL) the value links to.
 type fact struct {
 	label  string
 	value  string
 	code   bool
 	markup bool
+	url    string
 }
 
 // section is a titled group of facts about one thing (a user, an instance).
@@ -87,6 +92,9 @@ type resourceView struct {
 	arn     string
 	owner   string // IAM user owning an access key
 	session string // session name of a role session
+	// detail says more about the resource: the repository and tags of an
+	// ECR image.
+	detail string
 }
 
 type action struct {
@@ -152,8 +160,15 @@ func newView(a picket.Alert) view {
 	if len(f.Resources) > 0 {
 		v.resources = make([]resourceView, len(f.Resources))
 		for i, r := range f.Resources {
-			v.resources[i] = resourceView{kind: resourceLabel(r), id: r.ID, arn: r.ARN, owner: r.UserName, session: r.Session}
+			v.resources[i] = resourceView{kind: resourceLabel(r), id: r.ID, arn: r.ARN, owner: r.UserName, session: r.Session, detail: resourceDetail(r)}
 		}
+	}
+	v.product = vulnerabilitySection(f.Vulnerabilities)
+	if v.product == nil {
+		v.product = dataSection(f.Data)
+	}
+	if v.product == nil {
+		v.product = accessSection(f.Access)
 	}
 
 	ref := f.LastSeen
@@ -203,7 +218,11 @@ func newView(a picket.Alert) view {
 // running, or done and not undone): a second click could only conflict.
 func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool, recs []picket.ActionRecord) []action {
 	out := make([]action, 0, 4)
-	if !closed {
+	// An access finding reports a policy or unused access, not a
+	// compromise: it is fixed by changing the policy, so no containment is
+	// offered for the IAM user or role it names.
+	contain := f.Access == nil
+	if !closed && contain {
 		if role := roleSessionTarget(f); role != "" && !activeOf(recs, picket.ActionRevokeSessions) {
 			out = append(out, action{
 				id:           ActionRevokeSessions,
@@ -237,6 +256,8 @@ func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool
 				confirmOK: "Quarantine",
 			})
 		}
+	}
+	if !closed {
 		out = append(out, action{id: ActionSuppress, text: "Suppress"})
 	}
 	out = append(out, action{id: ActionEscalate, text: "Escalate"})
@@ -435,6 +456,12 @@ func sourceLabel(f *picket.Finding) string {
 		s = "GuardDuty"
 	case picket.SourceSecurityHub:
 		s = "Security Hub"
+	case picket.SourceInspector:
+		s = "Inspector"
+	case picket.SourceMacie:
+		s = "Macie"
+	case picket.SourceAccessAnalyzer:
+		s = "IAM Access Analyzer"
 	default:
 		s = string(f.Source)
 	}
@@ -448,6 +475,255 @@ func sourceLabel(f *picket.Finding) string {
 		return "unknown"
 	}
 	return s
+}
+
+// resourceDetail says what else a person needs to find the resource: the
+// repository and tags of an ECR image.
+func resourceDetail(r picket.Resource) string {
+	if r.Kind != picket.ResourceECRImage {
+		return ""
+	}
+	var parts []string
+	if r.Repository != "" {
+		parts = append(parts, "repository "+shorten(r.Repository, 256))
+	}
+	if len(r.ImageTags) > 0 {
+		tags := r.ImageTags
+		more := ""
+		if len(tags) > maxListed {
+			tags, more = tags[:maxListed], fmt.Sprintf(" and %d more", len(r.ImageTags)-maxListed)
+		}
+		short := make([]string, len(tags))
+		for i, t := range tags {
+			short[i] = shorten(t, 128)
+		}
+		parts = append(parts, "tags "+strings.Join(short, ", ")+more)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// maxListed bounds the items of one list an alert shows (packages, tags,
+// other vulnerabilities).
+const maxListed = 5
+
+// vulnerabilitySection describes the first vulnerability of a finding the
+// way a vulnerability team reads it: the CVE and its link, CVSS, EPSS,
+// whether an exploit is known and a fix exists, and each package with its
+// installed and fixed versions. Further vulnerabilities are listed by id.
+func vulnerabilitySection(vs []picket.Vulnerability) *section {
+	if len(vs) == 0 {
+		return nil
+	}
+	v := vs[0]
+	s := &section{kind: "Vulnerability", name: shorten(v.ID, 64)}
+	add := func(label, value string) {
+		if value != "" {
+			s.facts = append(s.facts, fact{label: label, value: value})
+		}
+	}
+	if v.CVSS > 0 {
+		score := strconv.FormatFloat(v.CVSS, 'f', 1, 64)
+		if v.CVSSVersion != "" {
+			score += " (CVSS " + shorten(v.CVSSVersion, 8) + ")"
+		}
+		add("CVSS", score)
+	}
+	if v.HasEPSS {
+		add("EPSS", strconv.FormatFloat(v.EPSS*100, 'f', 2, 64)+"% chance of exploitation in 30 days")
+	}
+	add("Exploit available", availability(v.ExploitAvailable))
+	add("Fix available", availability(v.FixAvailable))
+	if len(v.Packages) > 0 {
+		lines := make([]string, 0, min(len(v.Packages), maxListed)+1)
+		for i, p := range v.Packages {
+			if i == maxListed {
+				lines = append(lines, fmt.Sprintf("…and %d more", len(v.Packages)-i))
+				break
+			}
+			line := shorten(p.Name, 128)
+			if p.Version != "" {
+				line += " " + shorten(p.Version, 64)
+			}
+			if p.FixedIn != "" {
+				line += " → fixed in " + shorten(p.FixedIn, 64)
+			}
+			lines = append(lines, line)
+		}
+		add("Vulnerable packages", strings.Join(lines, "\n"))
+	}
+	if u := safeURL(v.URL); u != "" {
+		s.facts = append(s.facts, fact{label: "Details", value: shorten(v.ID, 64), url: u})
+	}
+	if len(vs) > 1 {
+		ids := make([]string, 0, maxListed)
+		for _, o := range vs[1:min(len(vs), maxListed+1)] {
+			ids = append(ids, shorten(o.ID, 64))
+		}
+		also := strings.Join(ids, ", ")
+		if len(vs)-1 > maxListed {
+			also += fmt.Sprintf(" and %d more", len(vs)-1-maxListed)
+		}
+		add("Also", also)
+	}
+	return s
+}
+
+// dataSection describes a Macie finding the way a data protection team
+// reads it: for sensitive data, the object and each type found with its
+// count; for a policy finding, the bucket. Both say whether the bucket is
+// public and how it is encrypted.
+func dataSection(d *picket.DataFinding) *section {
+	if d == nil {
+		return nil
+	}
+	s := &section{kind: "Sensitive data"}
+	if d.Category == "POLICY" {
+		s.kind = "Bucket policy"
+	}
+	if d.Bucket != "" {
+		s.name = shorten(d.Bucket, 64)
+	}
+	add := func(label, value string, code bool) {
+		if value != "" {
+			s.facts = append(s.facts, fact{label: label, value: value, code: code})
+		}
+	}
+	add("Object", shorten(d.ObjectKey, 512), true)
+	if len(d.Detections) > 0 {
+		lines := make([]string, 0, min(len(d.Detections), maxListed)+1)
+		for i, x := range d.Detections {
+			if i == maxListed {
+				lines = append(lines, fmt.Sprintf("…and %d more", len(d.Detections)-i))
+				break
+			}
+			lines = append(lines, fmt.Sprintf("%s: %d (%s)", shorten(dataWords(x.Type), 64), x.Count, shorten(dataWords(x.Category), 64)))
+		}
+		add("Found", strings.Join(lines, "\n"), false)
+	}
+	if d.Total > 0 {
+		add("Occurrences", strconv.Itoa(d.Total), false)
+	}
+	switch d.Public {
+	case "PUBLIC":
+		add("Public access", "Public", false)
+	case "NOT_PUBLIC":
+		add("Public access", "Not public", false)
+	default:
+		add("Public access", shorten(dataWords(d.Public), 32), false)
+	}
+	switch d.Encryption {
+	case "NONE":
+		add("Default encryption", "None", false)
+	default:
+		add("Default encryption", shorten(d.Encryption, 32), false)
+	}
+	switch d.UnencryptedUploads {
+	case "TRUE":
+		add("Unencrypted uploads", "Allowed", false)
+	case "FALSE":
+		add("Unencrypted uploads", "Denied", false)
+	}
+	return s
+}
+
+// dataWords turns Macie's SOME_CONSTANT into "Some constant"; other text
+// is kept as it is.
+func dataWords(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return s
+		}
+	}
+	if s == "" {
+		return s
+	}
+	return s[:1] + strings.ToLower(strings.ReplaceAll(s[1:], "_", " "))
+}
+
+// accessSection describes an IAM Access Analyzer finding the way an IAM
+// team reads it: who is granted what under which condition, or what went
+// unused since when, and the analyzer.
+func accessSection(a *picket.AccessFinding) *section {
+	if a == nil {
+		return nil
+	}
+	s := &section{kind: "External access"}
+	switch a.Kind {
+	case picket.AccessInternal:
+		s.kind = "Internal access"
+	case picket.AccessUnused:
+		s.kind = "Unused access"
+	}
+	add := func(label, value string, code bool) {
+		if value != "" {
+			s.facts = append(s.facts, fact{label: label, value: value, code: code})
+		}
+	}
+	add("Analysis error", shorten(a.Error, 64), false)
+	if a.Public {
+		add("Public", "Yes: anyone can access the resource", false)
+	}
+	add("Granted to", listShort(a.Principals, 256), false)
+	add("Actions", listShort(a.Actions, 128), false)
+	if a.Condition != "" {
+		add("Condition", shorten(a.Condition, 512), true)
+	} else if a.Kind != picket.AccessUnused && len(a.Principals) > 0 {
+		add("Condition", "None", false)
+	}
+	add("Finding type", shorten(a.FindingType, 64), false)
+	if len(a.Unused) > 0 {
+		lines := make([]string, 0, maxListed+1)
+		for i, u := range a.Unused {
+			if i == maxListed {
+				lines = append(lines, fmt.Sprintf("…and %d more", len(a.Unused)-i))
+				break
+			}
+			lines = append(lines, shorten(u, 512))
+		}
+		add("Unused", strings.Join(lines, "\n"), false)
+	}
+	if a.Kind == picket.AccessUnused {
+		if a.LastAccessed.IsZero() {
+			add("Last used", "Never (or not reported)", false)
+		} else {
+			add("Last used", formatDate(a.LastAccessed), false)
+		}
+	}
+	add("Analyzer", shorten(a.Analyzer, 256), true)
+	return s
+}
+
+// listShort joins at most maxListed items, each shortened to n runes, and
+// says how many more there are.
+func listShort(items []string, n int) string {
+	if len(items) == 0 {
+		return ""
+	}
+	shown := items[:min(len(items), maxListed)]
+	out := make([]string, len(shown))
+	for i, it := range shown {
+		out[i] = shorten(it, n)
+	}
+	s := strings.Join(out, ", ")
+	if len(items) > maxListed {
+		s += fmt.Sprintf(" and %d more", len(items)-maxListed)
+	}
+	return s
+}
+
+// availability words Inspector's YES, NO and PARTIAL.
+func availability(s string) string {
+	switch s {
+	case "":
+		return ""
+	case "YES":
+		return "Yes"
+	case "NO":
+		return "No"
+	case "PARTIAL":
+		return "Partial"
+	}
+	return shorten(s, 32)
 }
 
 func resourceLabel(r picket.Resource) string {

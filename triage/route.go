@@ -3,6 +3,7 @@ package triage
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/picketsec/picket"
 )
@@ -13,8 +14,13 @@ type Rule struct {
 	Name        string
 	MinSeverity picket.Severity
 	Sources     []picket.Source
-	Accounts    []string
-	Regions     []string
+	// Products are product names ("Inspector", "Macie", "IAM Access
+	// Analyzer", "GuardDuty", "Security Hub"), matched regardless of
+	// case and of the way the finding arrived (natively or through
+	// Security Hub).
+	Products []string
+	Accounts []string
+	Regions  []string
 	// Types are finding-type globs: "*" matches any run of characters,
 	// slashes included, and "?" any one character, e.g.
 	// "UnauthorizedAccess:*" or "*/CnCActivity.B*".
@@ -66,6 +72,9 @@ func (r *Router) Route(f *picket.Finding) picket.Route {
 
 func (rule *Rule) matches(f *picket.Finding) bool {
 	if len(rule.Sources) > 0 && !slices.Contains(rule.Sources, f.Source) {
+		return false
+	}
+	if len(rule.Products) > 0 && !slices.ContainsFunc(rule.Products, func(p string) bool { return strings.EqualFold(p, f.Product) }) {
 		return false
 	}
 	if len(rule.Accounts) > 0 && !slices.Contains(rule.Accounts, f.Account) {

@@ -44,6 +44,7 @@ func TestRouter(t *testing.T) {
 		{Name: "iam", MinSeverity: picket.SeverityMedium, Sources: []picket.Source{picket.SourceGuardDuty},
 			Types: []string{"*:IAMUser/*"}, Channel: "#iam"},
 		{Name: "eu", MinSeverity: picket.SeverityHigh, Regions: []string{"eu-west-1"}, Channel: "#eu"},
+		{Name: "vulns", MinSeverity: picket.SeverityLow, Products: []string{"inspector"}, Channel: "#vulns"},
 	}
 	r, err := triage.NewRouter(rules, "#security", picket.SeverityMedium)
 	if err != nil {
@@ -72,6 +73,15 @@ func TestRouter(t *testing.T) {
 		{"mention only for critical",
 			picket.Finding{Severity: picket.SeverityCritical, Account: "2", Region: "eu-west-1"},
 			picket.Route{Channel: "#eu", Rule: "eu"}},
+		{"inspector natively, by product",
+			picket.Finding{Severity: picket.SeverityLow, Account: "2", Source: picket.SourceInspector, Product: "Inspector"},
+			picket.Route{Channel: "#vulns", Rule: "vulns"}},
+		{"inspector through security hub, by product",
+			picket.Finding{Severity: picket.SeverityLow, Account: "2", Source: picket.SourceSecurityHub, Product: "Inspector"},
+			picket.Route{Channel: "#vulns", Rule: "vulns"}},
+		{"another product does not match the product filter",
+			picket.Finding{Severity: picket.SeverityLow, Account: "2", Source: picket.SourceSecurityHub, Product: "Macie"},
+			picket.Route{}},
 		{"low is below every threshold: recorded, not posted",
 			picket.Finding{Severity: picket.SeverityLow, Account: "111111111111", Source: picket.SourceGuardDuty, Type: "Recon:IAMUser/X"},
 			picket.Route{}},

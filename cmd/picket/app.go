@@ -210,7 +210,7 @@ func newRouter(cfg config.Config) (*triage.Router, error) {
 	rules := make([]triage.Rule, 0, len(cfg.Routes))
 	for _, r := range cfg.Routes {
 		rule := triage.Rule{
-			Name: r.Name, MinSeverity: r.Severity(), Accounts: r.Accounts, Regions: r.Regions,
+			Name: r.Name, MinSeverity: r.Severity(), Products: r.Products, Accounts: r.Accounts, Regions: r.Regions,
 			Types: r.Types, Channel: r.Channel, MentionCritical: r.MentionCritical,
 		}
 		for _, s := range r.Sources {

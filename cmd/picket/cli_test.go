@@ -140,3 +140,77 @@ func TestReplayHonoursSuppressions(t *testing.T) {
 		t.Errorf("outcome = %v, want %s", line["outcome"], picket.OutcomeSuppressed)
 	}
 }
+
+// TestReplayDryRunJSONProducts: replay prints the facts each product adds,
+// and a Security Hub v2 finding has the Key of the same v1 finding.
+func TestReplayDryRunJSONProducts(t *testing.T) {
+	env := map[string]string{"PICKET_DATA_DIR": t.TempDir(), "PICKET_DEFAULT_CHANNEL": "#sec"}
+	code, out, errOut := runCLI(t, env, "replay", "--dry-run", "--json",
+		"testdata/eb_Inspector2_Finding_ECR_package_vulnerability__awsdocs-ecr.json",
+		"testdata/eb_Macie_Finding_path_with_spaces__picket-wrapped.json",
+		"testdata/eb_Access_Analyzer_Finding_1__awsdocs-iam.json",
+		"testdata/v2_compliance_fsbp_EC2.7__picket-constructed.json",
+		"testdata/imported_fsbp_EC2.7__asr.json")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("got %d lines, want 5:\n%s", len(lines), out)
+	}
+	var got []map[string]any
+	for i, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %d is not JSON: %v", i, err)
+		}
+		got = append(got, m)
+	}
+	for i, want := range []struct{ source, field string }{
+		{"inspector", "vulnerabilities"}, {"macie", "data"}, {"access-analyzer", "access"},
+	} {
+		if got[i]["source"] != want.source || got[i][want.field] == nil {
+			t.Errorf("line %d: got source %v and %s %v, want %s with %s", i, got[i]["source"], want.field, got[i][want.field], want.source, want.field)
+		}
+	}
+	if v := got[0]["vulnerabilities"].([]any)[0].(map[string]any); v["id"] != "CVE-2019-17498" {
+		t.Errorf("got vulnerability %v, want CVE-2019-17498", v)
+	}
+	if got[3]["key"] != got[4]["key"] {
+		t.Errorf("got Key %v through Security Hub v2 and %v through v1, want the same", got[3]["key"], got[4]["key"])
+	}
+}
+
+// TestReplayV1ThenV2IsOneMessage: the same GuardDuty finding through
+// Security Hub v1 (ASFF) and then v2 (OCSF) is one message: the v2 copy is
+// a duplicate, and a later v2 version updates that message in place.
+func TestReplayV1ThenV2IsOneMessage(t *testing.T) {
+	env := map[string]string{"PICKET_DATA_DIR": t.TempDir(), "PICKET_DEFAULT_CHANNEL": "#sec", "PICKET_LOG_LEVEL": "error"}
+	code, out, errOut := runCLI(t, env, "replay", "--json",
+		"testdata/asff_guardduty_finding_typical__awsdocs_2021-01.json",
+		"testdata/v2_detection_guardduty_SSHBruteForce__picket-constructed.json",
+		"testdata/v2_detection_guardduty_SSHBruteForce_later__picket-variant.json")
+	if code != exitOK {
+		t.Fatalf("replay: exit %d, stderr %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines, want 3:\n%s", len(lines), out)
+	}
+	var keys, outcomes []any
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		keys, outcomes = append(keys, m["key"]), append(outcomes, m["outcome"])
+	}
+	if keys[0] != keys[1] || keys[1] != keys[2] {
+		t.Errorf("got keys %v, want one", keys)
+	}
+	first := outcomes[0]
+	if (first != string(picket.OutcomeQueued) && first != string(picket.OutcomePosted)) ||
+		outcomes[1] != string(picket.OutcomeDuplicate) || outcomes[2] != string(picket.OutcomeUpdated) {
+		t.Errorf("got outcomes %v, want queued (or posted), duplicate, updated", outcomes)
+	}
+}

@@ -62,6 +62,7 @@ type replayLine struct {
 	Key           string            `json:"key,omitempty"`
 	ID            string            `json:"id,omitempty"`
 	Source        picket.Source     `json:"source,omitempty"`
+	Product       string            `json:"product,omitempty"`
 	Type          string            `json:"type,omitempty"`
 	Title         string            `json:"title,omitempty"`
 	Severity      string            `json:"severity,omitempty"`
@@ -69,21 +70,26 @@ type replayLine struct {
 	Account       string            `json:"account,omitempty"`
 	Region        string            `json:"region,omitempty"`
 	Resources     []picket.Resource `json:"resources,omitempty"`
-	Channel       string            `json:"channel,omitempty"`
-	Rule          string            `json:"rule,omitempty"`
-	Outcome       picket.Outcome    `json:"outcome,omitempty"`
-	Text          string            `json:"text,omitempty"`
-	Blocks        any               `json:"blocks,omitempty"`
-	Error         string            `json:"error,omitempty"`
-	Code          string            `json:"code,omitempty"`
+	// The product-specific facts: Inspector's vulnerabilities, Macie's
+	// data, IAM Access Analyzer's access.
+	Vulnerabilities []picket.Vulnerability `json:"vulnerabilities,omitempty"`
+	Data            *picket.DataFinding    `json:"data,omitempty"`
+	Access          *picket.AccessFinding  `json:"access,omitempty"`
+	Channel         string                 `json:"channel,omitempty"`
+	Rule            string                 `json:"rule,omitempty"`
+	Outcome         picket.Outcome         `json:"outcome,omitempty"`
+	Text            string                 `json:"text,omitempty"`
+	Blocks          any                    `json:"blocks,omitempty"`
+	Error           string                 `json:"error,omitempty"`
+	Code            string                 `json:"code,omitempty"`
 }
 
 func findingLine(file string, f *picket.Finding) replayLine {
 	score := f.SeverityScore
 	return replayLine{
-		File: file, Key: f.Key, ID: f.ID, Source: f.Source, Type: f.Type, Title: f.Title,
+		File: file, Key: f.Key, ID: f.ID, Source: f.Source, Product: f.Product, Type: f.Type, Title: f.Title,
 		Severity: f.Severity.String(), SeverityScore: &score, Account: f.Account, Region: f.Region,
-		Resources: f.Resources,
+		Resources: f.Resources, Vulnerabilities: f.Vulnerabilities, Data: f.Data, Access: f.Access,
 	}
 }
 

@@ -51,6 +51,7 @@ locals {
   rule_arns = concat(
     [aws_cloudwatch_event_rule.guardduty.arn, aws_cloudwatch_event_rule.securityhub_imported.arn],
     [for r in aws_cloudwatch_event_rule.securityhub_custom_action : r.arn],
+    local.finding_source_rule_arns, # finding_sources.tf
   )
 
   # Where the Escalate statement lets Picket publish: the given topic, or
@@ -247,7 +248,9 @@ resource "aws_cloudwatch_event_rule" "securityhub_imported" {
   name          = "${var.name}-securityhub-imported"
   description   = "Active, new or notified Security Hub findings at or above ${upper(var.min_severity)} to Picket"
   event_pattern = local.imported_pattern
-  tags          = var.tags
+  # Disabled when only Security Hub v2 events are wanted (finding_sources.tf).
+  state = var.securityhub_format == "v2" ? "DISABLED" : "ENABLED"
+  tags  = var.tags
 }
 
 resource "aws_cloudwatch_event_target" "securityhub_imported" {
