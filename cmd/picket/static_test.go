@@ -46,3 +46,26 @@ func TestReleaseBinaryIsStatic(t *testing.T) {
 		t.Errorf("got shared libraries %v, want none", libs)
 	}
 }
+
+// TestImagesPinnedByDigest: every base image of the container builds is
+// pinned by digest, so a rebuild cannot pick up a different image under
+// the same tag.
+func TestImagesPinnedByDigest(t *testing.T) {
+	from := regexp.MustCompile(`(?m)^FROM\s+(?:--platform=\S+\s+)?(\S+)`)
+	pinned := regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
+	for _, f := range []string{"../../Dockerfile", "../../Dockerfile.release"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		images := from.FindAllStringSubmatch(string(b), -1)
+		if len(images) == 0 {
+			t.Fatalf("%s: no FROM line", f)
+		}
+		for _, m := range images {
+			if !pinned.MatchString(m[1]) {
+				t.Errorf("%s: base image %s is not pinned by digest", f, m[1])
+			}
+		}
+	}
+}
