@@ -399,7 +399,7 @@ func TestPolicyScopedRejects(t *testing.T) {
 		},
 		{
 			name: "bucket Block Public Access on buckets of other accounts",
-			old:  `"StringEquals": {
+			old: `"StringEquals": {
           "s3:ResourceAccount": "${account_id}"`,
 			new: `"StringNotEquals": {
           "s3:ResourceAccount": "${account_id}"`,
@@ -407,7 +407,7 @@ func TestPolicyScopedRejects(t *testing.T) {
 		},
 		{
 			name: "another write carried along with the account settings",
-			old:  `"ec2:DisableEbsEncryptionByDefault",
+			old: `"ec2:DisableEbsEncryptionByDefault",
         "ec2:EnableEbsEncryptionByDefault",`,
 			new: `"ec2:DisableEbsEncryptionByDefault",
         "ec2:EnableEbsEncryptionByDefault",
@@ -416,9 +416,9 @@ func TestPolicyScopedRejects(t *testing.T) {
 		},
 		{
 			name: "security group rules of every account",
-			old:  `"arn:${partition}:ec2:*:${account_id}:security-group/*",
+			old: `"arn:${partition}:ec2:*:${account_id}:security-group/*",
         "arn:${partition}:ec2:*:${account_id}:security-group-rule/*"`,
-			new: `"*"`,
+			new:  `"*"`,
 			want: "write ec2:RevokeSecurityGroupIngress on \"*\"",
 		},
 		{
