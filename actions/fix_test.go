@@ -153,7 +153,6 @@ func ruleXML(id, proto string, from, to int, cidr4, cidr6, desc string, egress b
 	return s + "</item>"
 }
 
-
 // defaultRules are the group's rules: RDP open to the world on IPv4 and
 // IPv6 (what control EC2.14 / CIS 4.2 reports), and rules the control
 // does not name, which must be left alone.
