@@ -284,6 +284,9 @@ func goldenCases() []struct {
 	for _, c := range actionAlertCases() {
 		cases = append(cases, tc{c.name, c.alert})
 	}
+	for _, c := range fixAlertCases() {
+		cases = append(cases, tc{c.name, c.alert})
+	}
 	return cases
 }
 
