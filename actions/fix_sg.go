@@ -106,6 +106,7 @@ func (s *sgFix) offends(r ec2types.SecurityGroupRule) bool {
 
 func (s *sgFix) inspect(ctx context.Context, c Clients, read readFunc, g *Guardrails) (string, error) {
 	s.Tags = map[string]string{}
+	owner := ""
 	err := read("ec2:DescribeSecurityGroups", "Record security group "+s.GroupID, func() (middleware.Metadata, error) {
 		out, err := c.EC2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{s.GroupID}})
 		if err != nil {
@@ -115,9 +116,7 @@ func (s *sgFix) inspect(ctx context.Context, c Clients, read readFunc, g *Guardr
 			return middleware.Metadata{}, fmt.Errorf("describe security group %s: %d groups in the answer", s.GroupID, len(out.SecurityGroups))
 		}
 		sg := out.SecurityGroups[0]
-		if owner := aws.ToString(sg.OwnerId); owner != s.Account {
-			return middleware.Metadata{}, fmt.Errorf("security group %s belongs to account %s, not %s", s.GroupID, owner, s.Account)
-		}
+		owner = aws.ToString(sg.OwnerId)
 		s.GroupName, s.VPC = aws.ToString(sg.GroupName), aws.ToString(sg.VpcId)
 		for _, t := range sg.Tags {
 			s.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
@@ -129,6 +128,9 @@ func (s *sgFix) inspect(ctx context.Context, c Clients, read readFunc, g *Guardr
 	}
 	if err != nil {
 		return "", err
+	}
+	if owner != s.Account {
+		return fmt.Sprintf("EC2 says security group %s belongs to account %q, not %s as the finding says, so Picket will not act on it.", s.GroupID, owner, s.Account), nil
 	}
 	if reason, protected := g.SecurityGroupProtected(s.GroupID, s.GroupName, s.ARN, s.Tags); protected {
 		return reason, nil
