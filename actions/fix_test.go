@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -679,5 +680,87 @@ func TestSlackFixOverSocketMode(t *testing.T) {
 				t.Fatalf("records = %+v, want one succeeded by U0ALICE", recs)
 			}
 		})
+	}
+}
+
+// TestFixSavesStateBeforeChanging: the evidence reaches the store before
+// the first write, and a record closed by Recover with only that evidence
+// (Picket stopped mid-way) can be undone in full.
+func TestFixSavesStateBeforeChanging(t *testing.T) {
+	tc := fixCases[2]
+	f := sgFinding(t)
+	srv, _ := newFixFake(t, fixScenario{})
+	fx := &actions.Fix{Kind: tc.kind, Clients: fixClientsAt(t, srv), Now: stoppedClock()}
+	ctx := context.Background()
+	target, _ := picket.FixFor(f, tc.kind, "")
+	req := picket.ActionRequest{ID: "act-1", Kind: tc.kind, FindingKey: f.Key, Target: target.Target, Account: f.Account, Region: f.Region,
+		Actor: picket.Actor{ID: "U0ALICE"}}
+	plan, err := fx.Plan(ctx, req, f)
+	if err != nil || plan.Refusal != "" {
+		t.Fatalf("plan: %v %q", err, plan.Refusal)
+	}
+	var saved json.RawMessage
+	var opsAtSave []string
+	res := fx.ExecuteWith(ctx, plan, f, func(ev json.RawMessage) error {
+		saved, opsAtSave = ev, srv.Operations()
+		return nil
+	})
+	if res.Outcome != picket.OutcomeSucceeded {
+		t.Fatalf("outcome %s: %s", res.Outcome, res.Summary)
+	}
+	if len(saved) == 0 || slices.ContainsFunc(opsAtSave, func(op string) bool { return strings.Contains(op, "Revoke") }) {
+		t.Fatalf("evidence saved %d bytes after calls %v, want it saved before any revoke", len(saved), opsAtSave)
+	}
+	// As Recover leaves it: partial, with the evidence saved before the change.
+	rec := picket.ActionRecord{Request: req, Plan: plan, Status: picket.OutcomePartial,
+		Result: &picket.ActionResult{Request: req, Outcome: picket.OutcomePartial, Evidence: saved}}
+	undo := picket.ActionRequest{ID: "act-2", Kind: picket.ActionUndo, UndoOf: "act-1", FindingKey: f.Key, Account: f.Account, Region: f.Region}
+	up, err := fx.PlanUndo(ctx, rec, undo)
+	if err != nil || up.Refusal != "" {
+		t.Fatalf("plan undo: %v %q", err, up.Refusal)
+	}
+	n := 0
+	for _, s := range up.Steps {
+		if s.Operation == "ec2:AuthorizeSecurityGroupIngress" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("undo from the saved evidence re-adds %d rules, want both the fix set out to revoke", n)
+	}
+	// A refused or failed fix cannot be undone.
+	rec.Result.Outcome = picket.OutcomeFailed
+	if up, _ := fx.PlanUndo(ctx, rec, undo); up.Refusal == "" {
+		t.Error("undo of a failed fix was planned")
+	}
+}
+
+// TestSlackFixTwoConfirmationsRunOnce: two people confirm the same fix at
+// the same moment; the bucket is changed once and the second is told.
+func TestSlackFixTwoConfirmationsRunOnce(t *testing.T) {
+	tc := fixCases[0]
+	f := bucketFinding(t)
+	fl := fixFlow(t, tc, tc.scenario, actions.Guardrails{}, actions.Policy{}, f)
+	metaA, _ := fl.plan("U0ALICE", tc.actionID, f.Key)
+	metaB, _ := fl.plan("U0BOB", tc.actionID, f.Key)
+	fl.aws.Reset()
+	var wg sync.WaitGroup
+	for _, s := range []struct{ user, meta string }{{"U0ALICE", metaA}, {"U0BOB", metaB}} {
+		wg.Go(func() { fl.post("/slack/interactions", payloadForm(submit(s.user, s.meta, nil)), time.Now()) })
+	}
+	wg.Wait()
+	waitUntil(t, "both answers", func() bool { _, _, eph, _, _ := fl.slack.snapshot(); return len(eph) >= 2 })
+	fl.bot.Wait()
+	n := 0
+	for _, op := range fl.aws.Operations() {
+		if op == "s3:PutPublicAccessBlock" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("PutPublicAccessBlock called %d times, want the fix to run once", n)
+	}
+	if events := fl.auditEvents(); !slices.Contains(events, "duplicate:U0ALICE:conflict") && !slices.Contains(events, "duplicate:U0BOB:conflict") {
+		t.Errorf("audit %v has no duplicate entry for the second confirmation", events)
 	}
 }
