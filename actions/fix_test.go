@@ -317,8 +317,8 @@ func TestSlackFixRunbooks(t *testing.T) {
 				if got := fl.aws.Operations(); !slices.Equal(got, tc.reads) {
 					t.Fatalf("planning calls:\n got %v\nwant %v (reads only)", got, tc.reads)
 				}
-				if !strings.Contains(text, fixAccount) {
-					t.Errorf("plan dialog does not name the account:\n%s", text)
+				if !strings.Contains(text, fixAccount) || !strings.Contains(text, "changes live resources") {
+					t.Errorf("plan dialog does not warn that it changes the account's resources:\n%s", text)
 				}
 				fl.aws.Reset()
 				thread, eph := fl.confirm("U0ALICE", meta, nil, true)
