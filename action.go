@@ -45,6 +45,9 @@ func (k ActionKind) Label() string {
 	case ActionLiftSuppression:
 		return "Lift suppression"
 	}
+	if l := fixLabel(k); l != "" {
+		return l
+	}
 	return string(k)
 }
 

@@ -27,6 +27,7 @@ func newResponses(cfg config.Config, awsCfg aws.Config, db *store.DB, announcer 
 	guard := actions.Guardrails{
 		ProtectedUsers: r.ProtectedUsers, ProtectedRoles: r.ProtectedRoles,
 		ProtectedInstances: r.ProtectedInstances, ProtectedTag: r.ProtectedTag,
+		ProtectedBuckets: r.ProtectedBuckets, ProtectedSecurityGroups: r.ProtectedSecurityGroups,
 	}
 	disable := &actions.DisableUser{Clients: clients, Guard: guard}
 	quarantine := &actions.Quarantine{Clients: clients, Guard: guard, GroupName: r.IsolationGroup}
@@ -49,22 +50,29 @@ func newResponses(cfg config.Config, awsCfg aws.Config, db *store.DB, announcer 
 			Name: role.Name, Users: role.Users, Groups: role.Groups, Actions: role.Actions, Accounts: role.Accounts,
 		})
 	}
+	responders := map[picket.ActionKind]picket.Responder{
+		picket.ActionDisableUser:        disable,
+		picket.ActionQuarantineInstance: quarantine,
+		picket.ActionRevokeSessions:     revoke,
+		picket.ActionSuppress:           suppress,
+		picket.ActionEscalate:           escalate,
+	}
+	undoers := map[picket.ActionKind]actions.Undoer{
+		picket.ActionDisableUser:        disable,
+		picket.ActionQuarantineInstance: quarantine,
+		picket.ActionRevokeSessions:     revoke,
+	}
+	// The fix buttons of failed Security Hub controls: one runbook each.
+	for _, k := range picket.FixKinds {
+		fix := &actions.Fix{Kind: k, Clients: clients, Guard: guard}
+		responders[k], undoers[k] = fix, fix
+	}
 	return actions.NewService(actions.ServiceOptions{
-		Policy: policy,
-		Responders: map[picket.ActionKind]picket.Responder{
-			picket.ActionDisableUser:        disable,
-			picket.ActionQuarantineInstance: quarantine,
-			picket.ActionRevokeSessions:     revoke,
-			picket.ActionSuppress:           suppress,
-			picket.ActionEscalate:           escalate,
-		},
-		Undoers: map[picket.ActionKind]actions.Undoer{
-			picket.ActionDisableUser:        disable,
-			picket.ActionQuarantineInstance: quarantine,
-			picket.ActionRevokeSessions:     revoke,
-		},
-		Lifter:   suppress,
-		Findings: db, Actions: db, Suppressions: db, Audit: countingAuditor{db, m.AuditFailures},
+		Policy:     policy,
+		Responders: responders,
+		Undoers:    undoers,
+		Lifter:     suppress,
+		Findings:   db, Actions: db, Suppressions: db, Audit: countingAuditor{db, m.AuditFailures},
 		Announcer: announcer, Alerts: alerts, Enricher: enricher,
 		Logger: log, Durations: m.ActionDurations,
 	})
