@@ -51,12 +51,16 @@ var (
 	bucketGroupMembers = []byte("group_members")
 	bucketPosts        = []byte("posts")
 	bucketChannels     = []byte("channels")
+	bucketAutoRuns     = []byte("auto_runs")
+	bucketAutoOpen     = []byte("auto_open")
+	bucketAuto         = []byte("auto")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketFindings, bucketFindingIDs, bucketMessages,
 		bucketAudit, bucketSuppressions, bucketDigests,
 		bucketActions, bucketClaims, bucketFindingActs,
 		bucketOutbox, bucketGroups, bucketGroupsOpen, bucketGroupMembers, bucketPosts, bucketChannels,
+		bucketAutoRuns, bucketAutoOpen, bucketAuto,
 	}
 
 	keySchema    = []byte("schema")
