@@ -26,7 +26,9 @@ func TestAutoRuleMatches(t *testing.T) {
 		{"one of several types", func(r *picket.AutoRule) { r.Types = []string{"Recon:*", "*MaliciousIPCaller*"} }, nil, true},
 		{"min severity met", func(r *picket.AutoRule) { r.MinSeverity = picket.SeverityHigh }, nil, true},
 		{"min severity not met", func(r *picket.AutoRule) { r.MinSeverity = picket.SeverityCritical }, nil, false},
-		{"source", func(r *picket.AutoRule) { r.Sources = []picket.Source{picket.SourceSecurityHub, picket.SourceGuardDuty} }, nil, true},
+		{"source", func(r *picket.AutoRule) {
+			r.Sources = []picket.Source{picket.SourceSecurityHub, picket.SourceGuardDuty}
+		}, nil, true},
 		{"other source", func(r *picket.AutoRule) { r.Sources = []picket.Source{picket.SourceSecurityHub} }, nil, false},
 		{"account", func(r *picket.AutoRule) { r.Accounts = []string{"123456789012"} }, nil, true},
 		{"other account", func(r *picket.AutoRule) { r.Accounts = []string{"210987654321"} }, nil, false},
