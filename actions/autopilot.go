@@ -346,6 +346,9 @@ func (a *Autopilot) decide(ctx context.Context, run picket.AutoRun) (picket.Auto
 		if len(rule.Actions) > 0 {
 			e.Action = rule.Actions[0]
 		}
+		if frec, ok, err := a.svc.o.Findings.Finding(run.FindingKey); err == nil && ok {
+			e.Account, e.Region = frec.Finding.Account, frec.Finding.Region
+		}
 		if run.Why != "" {
 			e.Detail += "; not run automatically: " + run.Why
 		}

@@ -410,7 +410,7 @@ automation:
 
 	// Run D, switched on again: the budget's last run, then a fall-back.
 	r.setSwitch(false)
-	r.start()
+	d := r.start()
 	r.publish(maliciousIPEvent(t, "auto-f6", "auto-user-6", 1))
 	waitRan("auto-user-6")
 	r.publish(maliciousIPEvent(t, "auto-f7", "auto-user-7", 1))
@@ -443,5 +443,35 @@ automation:
 		if n := ruleReplies(user, "picket.disable_user"); n != 1 {
 			t.Errorf("%s: notices with a Run button = %d, want 1; replies: %+v", user, n, r.slack.replies(user))
 		}
+	}
+
+	// picket audit export shows every automatic action with the rule as
+	// the actor, and the trail verifies.
+	r.stop(d)
+	env := map[string]string{"PICKET_DATA_DIR": r.dataDir}
+	code, out, errOut := runCLI(t, env, "audit", "export")
+	if code != exitOK {
+		t.Fatalf("audit export: exit %d: %s", code, errOut)
+	}
+	events := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e picket.AuditEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("export line %q: %v", line, err)
+		}
+		events[e.Event+" "+e.Actor.ID]++
+	}
+	for ev, want := range map[string]int{
+		"requested rule:malicious-ip-caller": 5, // users 1, 2, 3, 4, 6
+		"executed rule:malicious-ip-caller":  4, // user 4's was interrupted
+		"interrupted picket":                 1,
+		"proposed rule:malicious-ip-caller":  2, // users 5 (switched off) and 7 (budget)
+	} {
+		if events[ev] != want {
+			t.Errorf("audit export: %d %q entries, want %d; all: %v", events[ev], ev, want, events)
+		}
+	}
+	if code, out, errOut := runCLI(t, env, "audit", "verify"); code != exitOK {
+		t.Errorf("audit verify: exit %d: %s %s", code, out, errOut)
 	}
 }
