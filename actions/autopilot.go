@@ -50,7 +50,13 @@ type Autopilot struct {
 	budget map[string][]time.Time // rule -> start of its automatic runs in the last hour
 	loaded bool
 	tries  map[string]int // request id -> failed attempts
+	// queued remembers run ids known to be stored, so that the repeats
+	// and updates of a finding cost no store write; bounded by maxQueued.
+	queued map[string]struct{}
 }
+
+// maxQueued bounds Autopilot.queued; it is emptied when full.
+const maxQueued = 10000
 
 // maxTries is how many times an action that failed for a reason that may
 // pass (AWS or the store unavailable) is tried before the run gives up on
@@ -83,7 +89,7 @@ func NewAutopilot(o AutopilotOptions) (*Autopilot, error) {
 	}
 	kinds := o.Service.Kinds()
 	var problems []string
-	a := &Autopilot{o: o, svc: o.Service, rules: map[string]picket.AutoRule{}, wake: make(chan struct{}, 1), budget: map[string][]time.Time{}, tries: map[string]int{}}
+	a := &Autopilot{o: o, svc: o.Service, rules: map[string]picket.AutoRule{}, wake: make(chan struct{}, 1), budget: map[string][]time.Time{}, tries: map[string]int{}, queued: map[string]struct{}{}}
 	for _, r := range o.Rules {
 		if _, dup := a.rules[r.Name]; dup || r.Name == "" {
 			problems = append(problems, fmt.Sprintf("rule %q: the name is empty or used twice", r.Name))
@@ -156,10 +162,14 @@ func (a *Autopilot) Committed(_ context.Context, findings []picket.Finding) erro
 				continue
 			}
 			run := picket.AutoRun{ID: picket.AutoRunID(name, cur.Key), Rule: name, FindingKey: cur.Key, Queued: a.o.Now().UTC()}
+			if a.known(run.ID) {
+				continue
+			}
 			ok, err := a.o.Store.AddAutoRun(run)
 			if err != nil {
 				return fmt.Errorf("automatic rules: queue %s: %w", run.ID, err)
 			}
+			a.remember(run.ID)
 			if ok {
 				added = true
 				a.o.Logger.Info("automatic rule matched", "rule", name, "finding", cur.Key, "run", run.ID)
@@ -173,6 +183,24 @@ func (a *Autopilot) Committed(_ context.Context, findings []picket.Finding) erro
 		}
 	}
 	return nil
+}
+
+// known reports whether run id is known to be stored.
+func (a *Autopilot) known(id string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.queued[id]
+	return ok
+}
+
+// remember notes that run id is stored.
+func (a *Autopilot) remember(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.queued) >= maxQueued {
+		clear(a.queued)
+	}
+	a.queued[id] = struct{}{}
 }
 
 // Run carries out queued runs until ctx is done: at once when intake

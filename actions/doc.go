@@ -20,4 +20,11 @@
 // short. Disable user acts only on IAM users: a role session is contained by
 // revoking its role's sessions, and root and federated principals are
 // escalated.
+//
+// Autopilot carries out automatic response rules (autopilot.go): intake
+// tells it which findings it committed, it stores one picket.AutoRun per
+// rule and finding, and runs each through Service.Automatic, which applies
+// every guardrail a click gets with the rule as the actor (auto.go). It
+// keeps each rule's hourly budget and the kill switch, and replies in the
+// alert's thread once the alert is posted.
 package actions
