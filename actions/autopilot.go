@@ -125,7 +125,8 @@ func (a *Autopilot) Active() bool {
 // Committed is told about findings intake committed (whatever their
 // outcome, redeliveries included) before their queue message is deleted.
 // For every enabled rule that matches the stored (newest) state of a
-// finding that is neither closed nor suppressed, it stores a run unless
+// finding that is shown in Slack (or waits to be) and is neither closed nor
+// suppressed, it stores a run unless
 // the rule already has one for the finding. An error means nothing may be
 // lost: the caller keeps the message so it is delivered again.
 func (a *Autopilot) Committed(_ context.Context, findings []picket.Finding) error {
@@ -154,6 +155,11 @@ func (a *Autopilot) Committed(_ context.Context, findings []picket.Finding) erro
 		}
 		cur := &frec.Finding
 		if cur.Closed() || strings.HasPrefix(frec.Route.Rule, "suppressed:") {
+			continue
+		}
+		if frec.Ref.Zero() && frec.Group == "" && frec.Route.Channel == "" {
+			// Not shown in Slack (below every route): nobody would see
+			// the response or be offered its Undo, so no rule acts.
 			continue
 		}
 		for _, name := range matched {

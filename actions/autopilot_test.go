@@ -396,7 +396,7 @@ func TestAutopilotModes(t *testing.T) {
 			t.Fatalf("executes = %d, want 0 before approval", got)
 		}
 	})
-	t.Run("disabled rule and closed finding", func(t *testing.T) {
+	t.Run("disabled rule, closed finding, finding not shown", func(t *testing.T) {
 		h := newHarness(t, actions.Policy{})
 		off := autoRule("off", 10)
 		off.Enabled = false
@@ -407,6 +407,12 @@ func TestAutopilotModes(t *testing.T) {
 			t.Fatal(err)
 		}
 		commit(t, p, f)
+		// Below every route: recorded, never shown, so never acted on.
+		quiet := h.userFindingRec(t, "f2", "u2", picket.MessageRef{})
+		if err := h.db.PutFinding(picket.FindingRecord{Finding: quiet, Route: picket.Route{Rule: ""}}); err != nil {
+			t.Fatal(err)
+		}
+		commit(t, p, quiet)
 		p.Step(ctx)
 		if got := h.responder.executes.Load(); got != 0 {
 			t.Fatalf("executes = %d, want 0", got)
