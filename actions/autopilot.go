@@ -360,7 +360,26 @@ func (a *Autopilot) decide(ctx context.Context, run picket.AutoRun) (picket.Auto
 	switch run.Mode {
 	case picket.AutoModeAuto, picket.AutoModeApprove:
 		run.Requests, run.Notes = nil, nil
+		off := ""
+		if run.Mode == picket.AutoModeAuto {
+			// Switched off since the run started (it is resumed after a
+			// restart): what has not started yet does not start.
+			var err error
+			if off, err = a.offReason(); err != nil {
+				return run, err
+			}
+		}
 		for i, kind := range rule.Actions {
+			if off != "" {
+				_, exists, err := a.svc.o.Actions.Action(run.RequestID(i))
+				if err != nil {
+					return run, err
+				}
+				if !exists {
+					run.Notes = append(run.Notes, kind.Label()+": not run, "+off+".")
+					continue
+				}
+			}
 			rec, err := a.svc.Automatic(ctx, AutoRequest{
 				RequestID: run.RequestID(i), Rule: rule.Name, Kind: kind, FindingKey: run.FindingKey,
 				Approve: run.Mode == picket.AutoModeApprove,

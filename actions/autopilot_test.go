@@ -299,6 +299,40 @@ func TestAutopilotRestartDoesNotRepeat(t *testing.T) {
 	})
 }
 
+func TestAutopilotResumedRunHonoursKillSwitch(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, actions.Policy{})
+	p, notices := newPilot(t, h, false, autoRule("malicious-ip", 10, picket.ActionDisableUser, picket.ActionEscalate))
+	commit(t, p, h.userFindingRec(t, "f1", "u1", posted))
+	// The process stopped after the run started and its first action
+	// was done; automatic responses were switched off meanwhile.
+	runs, _ := h.db.OpenAutoRuns()
+	run := runs[0]
+	run.Mode, run.Started = picket.AutoModeAuto, *h.now
+	if err := h.db.PutAutoRun(run); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := h.svc.Automatic(ctx, actions.AutoRequest{RequestID: run.RequestID(0), Rule: "malicious-ip", Kind: picket.ActionDisableUser, FindingKey: "f1"})
+	if err != nil || rec.Status != picket.OutcomeSucceeded {
+		t.Fatalf("first action: %v %v", rec.Status, err)
+	}
+	if _, err := p.SetSwitch(alice, false); err != nil {
+		t.Fatal(err)
+	}
+	p2, n2 := newPilot(t, h, false, autoRule("malicious-ip", 10, picket.ActionDisableUser, picket.ActionEscalate))
+	p2.Step(ctx)
+	if got := h.responder.executes.Load(); got != 1 {
+		t.Fatalf("executes = %d, want 1: the escalation does not start once switched off", got)
+	}
+	ns := n2.list()
+	if len(ns) != 1 || len(ns[0].Notes) != 1 || !strings.Contains(ns[0].Notes[0], "Escalate to Detective: not run, automatic responses were switched off") {
+		t.Fatalf("notices = %+v, want one noting the escalation was not run", ns)
+	}
+	if len(notices.list()) != 0 {
+		t.Errorf("the first autopilot posted %v", notices.list())
+	}
+}
+
 func TestAutopilotGuardrails(t *testing.T) {
 	ctx := context.Background()
 	t.Run("allow-list", func(t *testing.T) {
