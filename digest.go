@@ -77,6 +77,22 @@ type DigestAction struct {
 	FindingKey string        `json:"finding_key,omitempty"`
 }
 
+// RuleActivity is what one automatic response rule did in a digest's
+// window.
+type RuleActivity struct {
+	Rule string `json:"rule"`
+	// Ran counts actions it ran (done, partly done or failed); DryRuns
+	// those it only dry-ran; Refused those a guardrail refused; Pending
+	// those it asked approval for.
+	Ran     int `json:"ran,omitempty"`
+	DryRuns int `json:"dry_runs,omitempty"`
+	Refused int `json:"refused,omitempty"`
+	Pending int `json:"pending,omitempty"`
+	// Offered counts findings it only offered with Run buttons (mode
+	// notify, or a fall-back: budget spent, switched off).
+	Offered int `json:"offered,omitempty"`
+}
+
 // DurationStats summarises durations: how many, the median and the 90th
 // percentile (nearest rank).
 type DurationStats struct {
@@ -130,6 +146,9 @@ type Digest struct {
 	ActionsMore int            `json:"actions_more,omitempty"`
 	// Actors counts the actions in the window by who took them.
 	Actors []NamedCount `json:"actors,omitempty"`
+	// Rules sums up what automatic response rules did in the window, one
+	// entry per rule that did anything, by name.
+	Rules []RuleActivity `json:"rules,omitempty"`
 	// FirstAction is the time from a finding's first sight to its first
 	// response, over findings first acted on in the window; Resolve is the
 	// time from first sight to closing, over findings resolved in the

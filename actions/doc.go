@@ -28,4 +28,11 @@
 // restores it; the engine checks that the finding calls for the fix
 // (picket.Fixes), reads the state again at execution, saves it before the
 // first change and words the result, partial failures included.
+//
+// Autopilot carries out automatic response rules (autopilot.go): intake
+// tells it which findings it committed, it stores one picket.AutoRun per
+// rule and finding, and runs each through Service.Automatic, which applies
+// every guardrail a click gets with the rule as the actor (auto.go). It
+// keeps each rule's hourly budget and the kill switch, and replies in the
+// alert's thread once the alert is posted.
 package actions

@@ -307,12 +307,11 @@ func (s *Service) Prepare(ctx context.Context, actor picket.Actor, kind picket.A
 
 	var plan picket.Plan
 	switch {
+	case kind != picket.ActionUndo:
+		plan, err = s.guardedPlan(ctx, req, f)
 	case len(s.o.Policy.AllowedAccounts) > 0 && !slices.Contains(s.o.Policy.AllowedAccounts, f.Account):
 		plan = picket.Plan{Request: req, Refusal: fmt.Sprintf("Picket is not allowed to act in account %s (it is not on the allow-list).", f.Account)}
-	case kind.Contains() && req.Target.Mismatch != "":
-		plan = picket.Plan{Request: req, Alternative: picket.ActionEscalate,
-			Refusal: "The finding names this resource inconsistently (" + req.Target.Mismatch + "), so Picket will not act on it. Check the finding in the console."}
-	case kind == picket.ActionUndo:
+	default:
 		u := s.o.Undoers[original.Request.Kind]
 		if u == nil {
 			plan = picket.Plan{Request: req, Refusal: original.Request.Kind.Label() + " cannot be undone."}
@@ -331,12 +330,6 @@ func (s *Service) Prepare(ctx context.Context, actor picket.Actor, kind picket.A
 			break
 		}
 		plan, err = u.PlanUndo(ctx, original, req)
-	default:
-		r := s.o.Responders[kind]
-		if r == nil {
-			return picket.Plan{}, picket.Errorf(picket.EINVALID, "Picket does not offer %s here.", kind.Label())
-		}
-		plan, err = r.Plan(ctx, req, f)
 	}
 	if err != nil {
 		return picket.Plan{}, err
@@ -362,6 +355,25 @@ func (s *Service) Prepare(ctx context.Context, actor picket.Actor, kind picket.A
 	s.prepared[req.ID] = prepared{plan: plan, expires: now.Add(preparedTTL)}
 	s.mu.Unlock()
 	return plan, nil
+}
+
+// guardedPlan plans an action other than Undo for req on f behind the
+// guardrails every request passes, clicked or automatic: the account
+// allow-list, a resource the finding names inconsistently, and the
+// responder's own checks (protected resources, root).
+func (s *Service) guardedPlan(ctx context.Context, req picket.ActionRequest, f *picket.Finding) (picket.Plan, error) {
+	switch {
+	case len(s.o.Policy.AllowedAccounts) > 0 && !slices.Contains(s.o.Policy.AllowedAccounts, f.Account):
+		return picket.Plan{Request: req, Refusal: fmt.Sprintf("Picket is not allowed to act in account %s (it is not on the allow-list).", f.Account)}, nil
+	case req.Kind.Contains() && req.Target.Mismatch != "":
+		return picket.Plan{Request: req, Alternative: picket.ActionEscalate,
+			Refusal: "The finding names this resource inconsistently (" + req.Target.Mismatch + "), so Picket will not act on it. Check the finding in the console."}, nil
+	}
+	r := s.o.Responders[req.Kind]
+	if r == nil {
+		return picket.Plan{}, picket.Errorf(picket.EINVALID, "Picket does not offer %s here.", req.Kind.Label())
+	}
+	return r.Plan(ctx, req, f)
 }
 
 // Run implements picket.ResponseService.

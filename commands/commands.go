@@ -75,6 +75,9 @@ type Deps struct {
 	// DigestPreview builds the daily digest now, as plain text, without
 	// posting it; nil when no digest is configured.
 	DigestPreview func(ctx context.Context) (string, error)
+	// Auto is the kill switch of automatic response rules; nil when no
+	// rule is configured.
+	Auto AutoControl
 	// Authorize reports whether actor may run the command name. Nil
 	// refuses every command: with no roles nobody may.
 	Authorize func(actor picket.Actor, command string) bool
@@ -235,6 +238,12 @@ func Definitions() []Definition {
 			Help:     "Shows Picket's health: queue depth and lag, the last message handled, and whether Slack and AWS answer.",
 			Examples: []string{Slash + " status"},
 			Run:      runStatus,
+		},
+		{
+			Name: "auto", Usage: Slash + " auto [status|on|off]",
+			Help:     "Shows whether automatic response rules run their actions, and each rule with its budget; off stops every automatic run at once (matching findings get a notice with Run buttons instead), on resumes them. Switching is audited and survives restarts.",
+			Examples: []string{Slash + " auto", Slash + " auto off"},
+			Run:      runAuto,
 		},
 	}
 }

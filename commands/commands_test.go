@@ -498,7 +498,7 @@ func TestRunErrors(t *testing.T) {
 }
 
 func TestDefinitions(t *testing.T) {
-	want := []string{"help", "posture", "check", "finding", "user", "instance", "audit", "suppressions", "digest", "status"}
+	want := []string{"help", "posture", "check", "finding", "user", "instance", "audit", "suppressions", "digest", "status", "auto"}
 	var got []string
 	for _, def := range commands.Definitions() {
 		got = append(got, def.Name)

@@ -30,6 +30,9 @@ type Config struct {
 	Responses Responses `yaml:"responses"`
 	// Digests are the scheduled posture digests; none by default.
 	Digests []Digest `yaml:"digests"`
+	// Automation holds the automatic response rules and their kill
+	// switch.
+	Automation Automation `yaml:"automation"`
 	// DataDir holds the bbolt database. Env PICKET_DATA_DIR.
 	DataDir string `yaml:"data_dir"`
 	// HTTPAddr is where the health and metrics server (/healthz, /readyz,
@@ -253,6 +256,8 @@ func Default() Config {
 		HTTPAddr: "127.0.0.1:8080",
 		Log:      Log{Level: "info", Format: "json"},
 		Audit:    Audit{HeadInterval: Dur(15 * time.Minute)},
+		// The seeds' example, documented and off until enabled.
+		Automation: Automation{Rules: []AutoRule{ExampleAutoRule()}},
 	}
 }
 

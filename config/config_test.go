@@ -769,7 +769,7 @@ func TestValidateOther(t *testing.T) {
 		{"no pacing", func(c *config.Config) { c.Slack.MessageInterval = config.Dur(0) }, nil},
 		{"bad command", func(c *config.Config) {
 			c.Roles = []config.Role{{Name: "r", Users: []string{"U0ABC"}, Commands: []string{"posture", "reboot"}}}
-		}, []string{`roles[0].commands[1]: "reboot" is not a command (want one of [help posture check finding user instance audit suppressions digest status])`}},
+		}, []string{`roles[0].commands[1]: "reboot" is not a command (want one of [help posture check finding user instance audit suppressions digest status auto])`}},
 		{"good role", func(c *config.Config) {
 			c.Roles = []config.Role{{Name: "r", Users: []string{"U0ABC"}, Actions: []string{"*"}}}
 		}, nil},

@@ -50,6 +50,15 @@ func envSettings() []envSetting {
 		{EnvVar{"PICKET_TOPIC_ARN", "aws.topic_arn", "the only SNS topic whose findings are accepted"}, func(c *Config, v string) { c.AWS.TopicARN = v }},
 		{EnvVar{"PICKET_LOG_LEVEL", "log.level", "debug, info, warn or error"}, func(c *Config, v string) { c.Log.Level = v }},
 		{EnvVar{"PICKET_LOG_FORMAT", "log.format", "json or text"}, func(c *Config, v string) { c.Log.Format = v }},
+		// A kill switch fails safe: only an explicit no leaves rules running.
+		{EnvVar{"PICKET_AUTOMATION_PAUSED", "automation.paused", "kill switch of automatic response rules: true pauses them (any value but false, 0 or no)"}, func(c *Config, v string) {
+			switch strings.ToLower(v) {
+			case "false", "0", "no":
+				c.Automation.Paused = false
+			default:
+				c.Automation.Paused = true
+			}
+		}},
 	}
 }
 
@@ -115,6 +124,8 @@ type fileConfig struct {
 	HTTPAddr  string    `yaml:"http_addr"`
 	Log       Log       `yaml:"log"`
 	Audit     fileAudit `yaml:"audit"`
+	// Automation has no secrets: decoded as is.
+	Automation Automation `yaml:"automation"`
 }
 
 type fileAudit struct {
@@ -232,7 +243,8 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 		AWS: cfg.AWS, Ingest: cfg.Ingest, Delivery: cfg.Delivery, Enrich: cfg.Enrich, Routes: cfg.Routes,
 		Roles: cfg.Roles, Responses: cfg.Responses, Digests: cfg.Digests,
 		DataDir: cfg.DataDir, HTTPAddr: cfg.HTTPAddr, Log: cfg.Log,
-		Audit: fileAudit{HeadInterval: cfg.Audit.HeadInterval},
+		Audit:      fileAudit{HeadInterval: cfg.Audit.HeadInterval},
+		Automation: cfg.Automation,
 	}
 	var problems []string
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -284,6 +296,7 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 	cfg.Roles, cfg.Responses, cfg.Digests = fc.Roles, fc.Responses, fc.Digests
 	cfg.DataDir, cfg.HTTPAddr, cfg.Log = fc.DataDir, fc.HTTPAddr, fc.Log
 	cfg.Audit.HeadInterval = fc.Audit.HeadInterval
+	cfg.Automation = fc.Automation
 	return problems
 }
 

@@ -24,8 +24,10 @@ type Role struct {
 	// fix_ebs_default_encryption), or "*" for all.
 	Actions []string `yaml:"actions,omitempty"`
 	// Commands are the /picket commands the role may run (help, posture,
-	// check, finding, user, instance, audit, suppressions, digest, status),
-	// or "*" for all.
+	// check, finding, user, instance, audit, suppressions, digest, status,
+	// auto), or "*" for all. "auto" lets a person switch automatic
+	// responses off and on (/picket auto off|on); everyone the role names
+	// may then also see their status.
 	Commands []string `yaml:"commands,omitempty"`
 	// Accounts limits the role to these 12-digit account ids; empty = all.
 	Accounts []string `yaml:"accounts,omitempty"`
@@ -84,7 +86,7 @@ var ActionNames = []string{
 }
 
 // CommandNames are the /picket commands roles may name.
-var CommandNames = []string{"help", "posture", "check", "finding", "user", "instance", "audit", "suppressions", "digest", "status"}
+var CommandNames = []string{"help", "posture", "check", "finding", "user", "instance", "audit", "suppressions", "digest", "status", "auto"}
 
 var (
 	slackUserPattern = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)

@@ -107,6 +107,7 @@ func validate(c Config, src sources) []string {
 	v.roles(c.Roles)
 	v.responses(c.Responses)
 	v.digests(c.Digests)
+	v.automation(c.Automation)
 	if c.DataDir == "" {
 		v.add("data_dir", "required: the directory that holds the database")
 	}

@@ -381,6 +381,67 @@ func (b *builder) actions() {
 	}
 	d.Actions = acts
 	d.Actors = top(actors, len(actors))
+	d.Rules = b.rules()
+}
+
+// rules sums up automatic response rules' work in the window: their
+// action records by outcome, and the findings they only offered ("proposed"
+// audit entries).
+func (b *builder) rules() []picket.RuleActivity {
+	by := map[string]*picket.RuleActivity{}
+	get := func(a picket.Actor) *picket.RuleActivity {
+		name, ok := a.Rule()
+		if !ok {
+			return nil
+		}
+		if by[name] == nil {
+			by[name] = &picket.RuleActivity{Rule: name}
+		}
+		return by[name]
+	}
+	for i := range b.in.Actions {
+		r := &b.in.Actions[i]
+		if !b.inWindow(r.Request.At) || !b.accountInScope(r.Request.Account) {
+			continue
+		}
+		ra := get(r.Request.Actor)
+		if ra == nil {
+			continue
+		}
+		switch {
+		case r.Request.DryRun && r.Status == picket.OutcomeDryRunned:
+			ra.DryRuns++
+		case taken(r.Status):
+			ra.Ran++
+		case r.Status == picket.OutcomeRefused:
+			ra.Refused++
+		case r.Status == picket.OutcomePending:
+			ra.Pending++
+		}
+	}
+	for _, e := range b.in.Audit {
+		if e.Event != "proposed" || !b.inWindow(e.Time) || !b.accountInScope(e.Account) {
+			continue
+		}
+		if ra := get(e.Actor); ra != nil {
+			ra.Offered++
+		}
+	}
+	out := make([]picket.RuleActivity, 0, len(by))
+	for _, ra := range by {
+		out = append(out, *ra)
+	}
+	slices.SortFunc(out, func(a, c picket.RuleActivity) int { return strings.Compare(a.Rule, c.Rule) })
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// accountInScope reports whether account is in the digest's accounts
+// (every account when none are given).
+func (b *builder) accountInScope(account string) bool {
+	return len(b.in.Accounts) == 0 || slices.Contains(b.in.Accounts, account)
 }
 
 func expiring(all []picket.Suppression, now time.Time, within time.Duration) []picket.Suppression {

@@ -232,3 +232,43 @@ func TestBuildByProduct(t *testing.T) {
 		t.Errorf("got NewByProduct %v, want %v", d.Activity.NewByProduct, want)
 	}
 }
+
+func TestBuildRules(t *testing.T) {
+	rule := picket.RuleActor("malicious-ip-caller")
+	mk := func(id string, at time.Time, st picket.ActionOutcome, edit func(*picket.ActionRecord)) picket.ActionRecord {
+		r := action(id, "k1", rule.ID, at, st)
+		r.Request.Actor = rule
+		if edit != nil {
+			edit(&r)
+		}
+		return r
+	}
+	in := now.Add(-time.Hour)
+	acts := []picket.ActionRecord{
+		mk("a1", in, picket.OutcomeSucceeded, nil),
+		mk("a2", in, picket.OutcomePartial, nil),
+		mk("a3", in, picket.OutcomeRefused, nil),
+		mk("a4", in, picket.OutcomePending, nil),
+		mk("a5", in, picket.OutcomeDryRunned, func(r *picket.ActionRecord) { r.Request.DryRun = true }),
+		mk("old", now.Add(-48*time.Hour), picket.OutcomeSucceeded, nil),
+		action("p1", "k1", "U0ALICE", in, picket.OutcomeSucceeded), // a person
+	}
+	audit := []picket.AuditEntry{
+		{Event: "proposed", Actor: rule, Time: in},
+		{Event: "proposed", Actor: picket.RuleActor("tor"), Time: in},
+		{Event: "proposed", Actor: rule, Time: now.Add(-48 * time.Hour)},
+		{Event: "executed", Actor: rule, Time: in, RequestID: "a1", Outcome: "succeeded"},
+	}
+	d := digest.Build(digest.Input{Now: now, Actions: acts, Audit: audit})
+	want := []picket.RuleActivity{
+		{Rule: "malicious-ip-caller", Ran: 2, DryRuns: 1, Refused: 1, Pending: 1, Offered: 1},
+		{Rule: "tor", Offered: 1},
+	}
+	if !reflect.DeepEqual(d.Rules, want) {
+		t.Errorf("rules = %+v, want %+v", d.Rules, want)
+	}
+	scoped := digest.Build(digest.Input{Now: now, Actions: acts, Audit: audit, Accounts: []string{"999999999999"}})
+	if len(scoped.Rules) != 0 {
+		t.Errorf("rules outside the digest's accounts = %+v, want none", scoped.Rules)
+	}
+}

@@ -305,6 +305,9 @@ func responseLines(d picket.Digest) []string {
 	var lines []string
 	lines = append(lines, "Time to first action: "+durationStats(d.FirstAction),
 		"Time to resolve: "+durationStats(d.Resolve))
+	if l := ruleLine(d.Rules); l != "" {
+		lines = append(lines, l)
+	}
 	if len(d.Actions) == 0 {
 		return append(lines, "No actions taken in this period.")
 	}
@@ -322,6 +325,30 @@ func responseLines(d picket.Digest) []string {
 		lines = append(lines, clip(line, maxDigestLine))
 	}
 	return lines
+}
+
+// ruleLine sums up automatic response rules: "Automatic rules:
+// `malicious-ip-caller` 3 run, 1 refused, 2 offered"; "" when none acted.
+func ruleLine(rules []picket.RuleActivity) string {
+	var parts []string
+	for _, r := range rules {
+		var what []string
+		for _, c := range []struct {
+			n    int
+			noun string
+		}{{r.Ran, "run"}, {r.DryRuns, "dry run"}, {r.Refused, "refused"}, {r.Pending, "asked for approval"}, {r.Offered, "offered"}} {
+			if c.n > 0 {
+				what = append(what, fmt.Sprintf("%d %s", c.n, c.noun))
+			}
+		}
+		if len(what) > 0 {
+			parts = append(parts, code(shorten(r.Rule, 64))+" "+strings.Join(what, ", "))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return clip("Automatic rules: "+strings.Join(parts, "; "), maxDigestLine)
 }
 
 func durationStats(s picket.DurationStats) string {

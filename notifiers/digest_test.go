@@ -337,3 +337,23 @@ func TestRenderDigestNamesNewSources(t *testing.T) {
 		t.Errorf("digest has an unescaped source name: %s", b)
 	}
 }
+
+func TestRenderDigestRules(t *testing.T) {
+	d := picket.Digest{Name: "daily", Rules: []picket.RuleActivity{
+		{Rule: "malicious-ip-caller", Ran: 3, Refused: 1, Offered: 2},
+		{Rule: "<!here>", Pending: 1},
+		{Rule: "idle"},
+	}}
+	got := string(marshalMessage(t, notifiers.RenderDigest(d)))
+	for _, want := range []string{"Automatic rules: `malicious-ip-caller` 3 run, 1 refused, 2 offered; `&lt;!here&gt;` 1 asked for approval"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("digest lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "idle") || strings.Contains(got, "<!here>") {
+		t.Errorf("digest shows an idle rule or an unescaped name:\n%s", got)
+	}
+	if text := notifiers.RenderDigestText(d); !strings.Contains(text, "Automatic rules: malicious-ip-caller 3 run") {
+		t.Errorf("text digest lacks the rules:\n%s", text)
+	}
+}

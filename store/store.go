@@ -52,6 +52,9 @@ var (
 	bucketPosts        = []byte("posts")
 	bucketChannels     = []byte("channels")
 	bucketLeases       = []byte("leases")
+	bucketAutoRuns     = []byte("auto_runs")
+	bucketAutoOpen     = []byte("auto_open")
+	bucketAuto         = []byte("auto")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketFindings, bucketFindingIDs, bucketMessages,
@@ -59,6 +62,7 @@ var (
 		bucketActions, bucketClaims, bucketFindingActs,
 		bucketOutbox, bucketGroups, bucketGroupsOpen, bucketGroupMembers, bucketPosts, bucketChannels,
 		bucketLeases,
+		bucketAutoRuns, bucketAutoOpen, bucketAuto,
 	}
 
 	keySchema    = []byte("schema")

@@ -37,6 +37,14 @@ type Notifier interface {
 	Enqueued(res picket.IntakeResult)
 }
 
+// Committer is told about the findings of every intake the store
+// committed (a redelivery of a committed message included) before
+// HandleMessage returns, so before the queue message is deleted.
+// actions.Autopilot implements it to queue automatic responses.
+type Committer interface {
+	Committed(ctx context.Context, findings []picket.Finding) error
+}
+
 // Pipeline is intake: it takes a queue message's findings to a committed
 // outcome without waiting on Slack. For each finding it compares the
 // finding with the stored state (new, a newer version, or a repeat or older
@@ -53,6 +61,7 @@ type Pipeline struct {
 	log     *slog.Logger
 	metrics Metrics
 	sups    picket.SuppressionStore
+	after   Committer
 }
 
 // Options configures a Pipeline. Store and Router are required.
@@ -65,9 +74,12 @@ type Options struct {
 	// Suppressions, when set, keeps findings that match a rule in force
 	// from being posted (they are recorded).
 	Suppressions picket.SuppressionStore
-	Now          func() time.Time
-	Logger       *slog.Logger
-	Metrics      Metrics
+	// Committed, when set, is told about the findings of every committed
+	// intake; its error fails the message, which is then delivered again.
+	Committed Committer
+	Now       func() time.Time
+	Logger    *slog.Logger
+	Metrics   Metrics
 }
 
 // NewPipeline returns a Pipeline, or an error naming what is missing.
@@ -90,7 +102,7 @@ func NewPipeline(o Options) (*Pipeline, error) {
 	}
 	return &Pipeline{
 		store: o.Store, router: o.Router, notify: o.Notify,
-		now: o.Now, log: o.Logger, metrics: o.Metrics, sups: o.Suppressions,
+		now: o.Now, log: o.Logger, metrics: o.Metrics, sups: o.Suppressions, after: o.Committed,
 	}, nil
 }
 
@@ -129,7 +141,9 @@ func (p *Pipeline) HandleMessage(ctx context.Context, messageID string, findings
 	}
 	if res.AlreadyDone {
 		p.log.Info("message already committed; nothing to do", "message_id", messageID)
-		return nil, nil
+		// A crash after the commit and before Committed must not lose
+		// what it queues: tell it again (it is idempotent).
+		return nil, p.committed(ctx, findings)
 	}
 	for i, out := range res.Outcomes {
 		switch out {
@@ -149,7 +163,22 @@ func (p *Pipeline) HandleMessage(ctx context.Context, messageID string, findings
 	if p.notify != nil && (len(res.Pending) > 0 || len(res.Groups) > 0) {
 		p.notify.Enqueued(res)
 	}
+	if err := p.committed(ctx, findings); err != nil {
+		return nil, err
+	}
 	return res.Outcomes, nil
+}
+
+// committed tells Options.Committed about the findings of a commit.
+func (p *Pipeline) committed(ctx context.Context, findings []picket.Finding) error {
+	if p.after == nil {
+		return nil
+	}
+	if err := p.after.Committed(ctx, findings); err != nil {
+		p.metrics.Failed.Add(int64(len(findings)))
+		return fmt.Errorf("after commit: %w", err)
+	}
+	return nil
 }
 
 // decide is the pipeline's half of the intake transaction (picket.Decide).

@@ -91,7 +91,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	awsCfg.APIOptions = append(awsCfg.APIOptions, awsCallMetrics(m.AWSCalls, time.Now))
 	sender := newSender(cfg, log, stdout, m)
 	enricher := newEnricher(cfg, awsCfg, log)
-	p, dispatcher, err := newPipeline(cfg, db, sender, enricher, log, m.triage(), m.dispatch())
+	auto := &autoHook{}
+	p, dispatcher, err := newPipelineWith(cfg, db, sender, enricher, log, m.triage(), m.dispatch(), auto)
 	if err != nil {
 		return err
 	}
@@ -146,6 +147,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 
 	mux := newMux(reg, ready)
+	if !cfg.SlackConfigured() && len(cfg.Automation.Rules) > 0 {
+		for _, r := range cfg.Automation.Rules {
+			if r.Enabled {
+				log.Warn("automatic response rules need Slack (SLACK_BOT_TOKEN): rule not run", "rule", r.Name)
+			}
+		}
+	}
 	if cfg.SlackConfigured() {
 		// auth.test: the token is valid and Slack answers (at most once
 		// per readyTTL, as /readyz results are cached).
@@ -160,6 +168,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		if n := svc.Recover(ctx); n > 0 {
 			log.Warn("closed actions interrupted by the last stop", "count", n)
 		}
+		pilot, err := startAutopilot(ctx, cfg, svc, db, sender, log, &wg)
+		if err != nil {
+			return err
+		}
+		auto.set(pilot)
 		var regions []string
 		if awsCfg.Region != "" {
 			regions = []string{awsCfg.Region}
@@ -170,6 +183,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		checker.register(reg)
 		deps := commandDeps(cfg, db, enricher, checker, statusFunc(cfg, awsCfg, consumer, depth, dispatcher))
 		deps.Logger = log
+		if pilot != nil {
+			deps.Auto = pilot
+		}
 		if len(cfg.Digests) > 0 {
 			deps.DigestPreview = func(ctx context.Context) (string, error) {
 				g := &digester{db: db, posture: checker, now: time.Now, log: log}
@@ -365,6 +381,13 @@ func newSender(cfg config.Config, log *slog.Logger, stdout io.Writer, m appMetri
 // alerts.
 func newPipeline(cfg config.Config, db *store.DB, sender picket.AlertSender, enricher picket.Enricher,
 	log *slog.Logger, m triage.Metrics, dm triage.DispatchMetrics) (*triage.Pipeline, *triage.Dispatcher, error) {
+	return newPipelineWith(cfg, db, sender, enricher, log, m, dm, nil)
+}
+
+// newPipelineWith is newPipeline whose intake also tells after (when not
+// nil) about every commit: run's automatic response rules.
+func newPipelineWith(cfg config.Config, db *store.DB, sender picket.AlertSender, enricher picket.Enricher,
+	log *slog.Logger, m triage.Metrics, dm triage.DispatchMetrics, after triage.Committer) (*triage.Pipeline, *triage.Dispatcher, error) {
 	router, err := newRouter(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -379,7 +402,7 @@ func newPipeline(cfg config.Config, db *store.DB, sender picket.AlertSender, enr
 		return nil, nil, err
 	}
 	p, err := triage.NewPipeline(triage.Options{
-		Store: db, Router: router, Notify: d, Suppressions: db, Logger: log, Metrics: m,
+		Store: db, Router: router, Notify: d, Suppressions: db, Logger: log, Metrics: m, Committed: after,
 	})
 	if err != nil {
 		return nil, nil, err
