@@ -25,6 +25,10 @@ const (
 	// ActionLiftSuppression removes what a Suppress similar created, when
 	// its expiry passes or a person asks.
 	ActionLiftSuppression ActionKind = "lift_suppression"
+	// ActionPatchInstance installs the missing patches of an EC2 instance
+	// with the Systems Manager document AWS-RunPatchBaseline (Amazon
+	// Inspector package-vulnerability findings). It has no undo.
+	ActionPatchInstance ActionKind = "patch_instance"
 )
 
 // Label returns the action as a person reads it: "Disable user".
@@ -44,6 +48,8 @@ func (k ActionKind) Label() string {
 		return "Undo"
 	case ActionLiftSuppression:
 		return "Lift suppression"
+	case ActionPatchInstance:
+		return "Patch instance"
 	}
 	return string(k)
 }
@@ -92,6 +98,10 @@ type ActionRequest struct {
 	// (a GuardDuty filter or a Security Hub automation rule, plus a local
 	// rule), until Until.
 	Similar bool `json:"similar,omitempty"`
+	// NoReboot asks Patch instance not to reboot the instance even when
+	// the patches need it (RebootOption NoReboot); by default it reboots
+	// only when needed (RebootIfNeeded).
+	NoReboot bool `json:"no_reboot,omitempty"`
 	// UndoOf is the ID of the request Undo reverses.
 	UndoOf string `json:"undo_of,omitempty"`
 	// DryRun plans and records without changing anything.
@@ -154,6 +164,10 @@ type Plan struct {
 	Steps   []PlanStep    `json:"steps"`
 	// Undo says what Undo would restore; empty when the action has no undo.
 	Undo string `json:"undo,omitempty"`
+	// Details are facts to weigh before running, one line each (the
+	// vulnerabilities and packages a patch fixes, the instance's Systems
+	// Manager state, what happens about a reboot). Raw text.
+	Details []string `json:"details,omitempty"`
 	// Refusal is set when a guardrail refuses the action; Steps is then
 	// empty and Alternative may name what to do instead.
 	Refusal     string     `json:"refusal,omitempty"`
@@ -212,6 +226,10 @@ type ActionResult struct {
 	Evidence json.RawMessage `json:"evidence,omitempty"`
 	// Summary is one sentence for people: what happened.
 	Summary string `json:"summary"`
+	// Output is the tail of what a command run on the resource printed
+	// (Patch instance: the Run Command's standard output), raw; empty for
+	// actions that run no command.
+	Output string `json:"output,omitempty"`
 	// NextStep says what a person should do now, when anything.
 	NextStep string    `json:"next_step,omitempty"`
 	Started  time.Time `json:"started"`

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/picketsec/picket"
@@ -84,6 +85,7 @@ func NewClientsFunc(base aws.Config, roles map[string]AssumeRole) ClientsFunc {
 			SNS:         sns.NewFromConfig(cfg),
 
 			AccessAnalyzer: accessanalyzer.NewFromConfig(cfg),
+			SSM:            ssm.NewFromConfig(cfg),
 		}
 		cache[key] = c
 		return c, nil

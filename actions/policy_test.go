@@ -34,6 +34,7 @@ var sdkServices = map[string]string{
 	"github.com/aws/aws-sdk-go-v2/service/kms":            "kms",
 	"github.com/aws/aws-sdk-go-v2/service/s3":             "s3",
 	"github.com/aws/aws-sdk-go-v2/service/s3control":      "s3control",
+	"github.com/aws/aws-sdk-go-v2/service/ssm":            "ssm",
 }
 
 // iamNames maps an operation whose IAM action has another name to that
