@@ -257,8 +257,20 @@ func TestRenderHidesButtonsWhileActive(t *testing.T) {
 		{"disable dry run", rec(picket.ActionDisableUser, picket.OutcomeDryRunned, ""), all},
 		{"quarantine partial", rec(picket.ActionQuarantineInstance, picket.OutcomePartial, ""),
 			[]string{notifiers.ActionUndo, notifiers.ActionDisableUser, notifiers.ActionSuppress, notifiers.ActionEscalate}},
-		{"suppress succeeded", rec(picket.ActionSuppress, picket.OutcomeSucceeded, ""), all},
+		// Suppress is undone with its own Undo; Suppress stays offered
+		// (for another expiry or "similar").
+		{"suppress succeeded", rec(picket.ActionSuppress, picket.OutcomeSucceeded, ""), append([]string{notifiers.ActionUndo}, all...)},
+		{"suppress undone", rec(picket.ActionSuppress, picket.OutcomeSucceeded, "u1"), all},
+		{"suppress dry run", rec(picket.ActionSuppress, picket.OutcomeDryRunned, ""), all},
 	}
+	lifted := picket.ActionRecord{Request: picket.ActionRequest{ID: "l1", Kind: picket.ActionLiftSuppression,
+		Target: picket.Resource{Kind: picket.ResourceOther, ID: "sup-r1"}, Actor: picket.Actor{ID: "picket"}, At: t1}, Status: picket.OutcomeSucceeded}
+	t.Run("suppress lifted at its expiry", func(t *testing.T) {
+		recs := []picket.ActionRecord{rec(picket.ActionSuppress, picket.OutcomeSucceeded, ""), lifted}
+		if ids, _ := buttons(t, notifiers.Render(picket.Alert{Finding: f, Actions: recs})); !slices.Equal(ids, all) {
+			t.Errorf("got buttons %v, want %v (nothing left to undo)", ids, all)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ids, _ := buttons(t, notifiers.Render(picket.Alert{Finding: f, Actions: []picket.ActionRecord{tt.rec}}))
@@ -383,7 +395,7 @@ func replyCases() []struct {
 	}
 
 	_, undo := undoneDisable()
-	return []tc{
+	return append([]tc{
 		{"reply_pending", pendingQuarantine()},
 		{"reply_succeeded", disableRecord()},
 		{"reply_partial", partialQuarantine()},
@@ -396,7 +408,7 @@ func replyCases() []struct {
 		{"reply_undo", undo},
 		{"reply_hostile", hostile},
 		{"reply_many_steps", many},
-	}
+	}, patchReplyCases()...)
 }
 
 func TestRenderActionReplyGolden(t *testing.T) {
