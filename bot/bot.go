@@ -24,6 +24,9 @@ const (
 	ActionSuppress           = "picket.suppress"
 	ActionEscalate           = "picket.escalate"
 	ActionUndo               = "picket.undo"
+	// ActionPatchInstance is Patch instance (Amazon Inspector findings on
+	// an EC2 instance); its dialog offers the reboot option.
+	ActionPatchInstance = "picket.patch_instance"
 	ActionApprove            = "picket.approve"
 	ActionReject             = "picket.reject"
 	// ActionRespond is the menu beside each finding listed in a group's

@@ -72,6 +72,7 @@ type Account struct {
 var ActionNames = []string{
 	string(picket.ActionDisableUser), string(picket.ActionQuarantineInstance), string(picket.ActionRevokeSessions),
 	string(picket.ActionSuppress), string(picket.ActionEscalate), string(picket.ActionUndo),
+	string(picket.ActionPatchInstance),
 }
 
 // CommandNames are the /picket commands roles may name.

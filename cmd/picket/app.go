@@ -93,7 +93,7 @@ func (m appMetrics) initSeries() {
 		}
 	}
 	for _, kind := range []picket.ActionKind{picket.ActionDisableUser, picket.ActionQuarantineInstance,
-		picket.ActionRevokeSessions, picket.ActionSuppress, picket.ActionEscalate, picket.ActionUndo} {
+		picket.ActionRevokeSessions, picket.ActionSuppress, picket.ActionEscalate, picket.ActionUndo, picket.ActionPatchInstance} {
 		for _, outcome := range []picket.ActionOutcome{picket.OutcomeSucceeded, picket.OutcomePartial, picket.OutcomeFailed} {
 			m.ActionDurations.Init(string(kind), string(outcome))
 		}

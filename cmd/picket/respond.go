@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // newResponses builds the response machinery: one responder per button,
 // each acting through per-account clients, behind the Service that
 // authorizes, claims, audits and announces.
-func newResponses(cfg config.Config, awsCfg aws.Config, db *store.DB, announcer picket.Announcer,
+func newResponses(ctx context.Context, cfg config.Config, awsCfg aws.Config, db *store.DB, announcer picket.Announcer,
 	alerts picket.AlertSender, enricher picket.Enricher, log *slog.Logger, m appMetrics) (*actions.Service, error) {
 	roles := map[string]actions.AssumeRole{}
 	for _, a := range cfg.Responses.Accounts {
@@ -33,6 +34,7 @@ func newResponses(cfg config.Config, awsCfg aws.Config, db *store.DB, announcer 
 	revoke := &actions.RevokeSessions{Clients: clients, Guard: guard}
 	suppress := &actions.Suppress{Clients: clients}
 	escalate := &actions.Escalate{Clients: clients, TopicARN: r.EscalationTopicARN}
+	patch := &actions.Patch{Clients: clients, Guard: guard}
 
 	policy := actions.Policy{
 		DryRun: r.DryRun, ApprovalTimeout: r.ApprovalTimeout.Duration,
@@ -57,16 +59,21 @@ func newResponses(cfg config.Config, awsCfg aws.Config, db *store.DB, announcer 
 			picket.ActionRevokeSessions:     revoke,
 			picket.ActionSuppress:           suppress,
 			picket.ActionEscalate:           escalate,
+			picket.ActionPatchInstance:      patch,
 		},
 		Undoers: map[picket.ActionKind]actions.Undoer{
 			picket.ActionDisableUser:        disable,
 			picket.ActionQuarantineInstance: quarantine,
 			picket.ActionRevokeSessions:     revoke,
+			picket.ActionSuppress:           suppress,
 		},
 		Lifter:   suppress,
 		Findings: db, Actions: db, Suppressions: db, Audit: countingAuditor{db, m.AuditFailures},
 		Announcer: announcer, Alerts: alerts, Enricher: enricher,
 		Logger: log, Durations: m.ActionDurations,
+		// Following a patch command outlives the click; it stops with
+		// Picket and resumes at the next start.
+		Context: ctx,
 	})
 }
 

@@ -153,10 +153,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			return bot.Ping(ctx, cfg.Slack.BotToken.Reveal(), cfg.Slack.APIURL)
 		})
 		ann, _ := sender.(picket.Announcer)
-		svc, err := newResponses(cfg, awsCfg, db, ann, sender, enricher, log, m)
+		svc, err := newResponses(ctx, cfg, awsCfg, db, ann, sender, enricher, log, m)
 		if err != nil {
 			return err
 		}
+		// Following patch commands stops with ctx (a record still running
+		// is resumed by Recover at the next start).
+		defer func() { cancel(); svc.Wait() }()
 		if n := svc.Recover(ctx); n > 0 {
 			log.Warn("closed actions interrupted by the last stop", "count", n)
 		}
