@@ -1,0 +1,380 @@
+package actions_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/actions"
+	"github.com/picketsec/picket/bot"
+	"github.com/picketsec/picket/internal/awsfake"
+	"github.com/picketsec/picket/notifiers"
+	"github.com/picketsec/picket/store"
+)
+
+// patchFinding is an Amazon Inspector package vulnerability on instance
+// i-0abc, in an OS package with a fix, with hostile package text.
+func patchFinding() *picket.Finding {
+	return &picket.Finding{
+		Key: "fk-p", ID: "arn:aws:inspector2:us-east-1:123456789012:finding/f1", Source: picket.SourceInspector,
+		Type: "PACKAGE_VULNERABILITY", Title: "CVE-2023-38545 - curl", Account: qAccount, Region: "us-east-1",
+		Resources: []picket.Resource{{Kind: picket.ResourceEC2Instance, ID: qInstance}},
+		Vulnerabilities: []picket.Vulnerability{{ID: "CVE-2023-38545", FixAvailable: "YES", Packages: []picket.Package{
+			{Name: "curl <!channel>", Version: "7.88.1", FixedIn: "8.3.0 & later", Manager: "OS"},
+			{Name: "requests", Version: "2.25.0", FixedIn: "2.31.0", Manager: "PYTHONPKG"},
+		}}},
+	}
+}
+
+// patchScenario is what the fake AWS answers for a patch.
+type patchScenario struct {
+	tags        string // extra tag <item>s of the instance
+	notManaged  bool
+	ping        string             // default Online
+	invocations []awsfake.Response // GetCommandInvocation answers in order; default InProgress then Success
+}
+
+func invocation(status, out string) awsfake.Response {
+	return awsfake.JSONBody(map[string]any{"CommandId": "cmd-1", "InstanceId": qInstance, "Status": status,
+		"StatusDetails": status, "StandardOutputContent": out, "StandardErrorContent": ""})
+}
+
+func newPatchFake(t *testing.T, sc patchScenario) *awsfake.Server {
+	t.Helper()
+	srv := awsfake.New(t)
+	srv.On("ec2", "DescribeInstances", awsfake.Reply(awsfake.EC2Result("DescribeInstances", fmt.Sprintf(`
+<reservationSet><item><reservationId>r-1</reservationId><instancesSet><item>
+  <instanceId>%s</instanceId><instanceState><code>16</code><name>running</name></instanceState>
+  <tagSet><item><key>Name</key><value>web-1</value></item>%s</tagSet>
+</item></instancesSet></item></reservationSet>`, qInstance, sc.tags))))
+	info := []any{}
+	if !sc.notManaged {
+		ping := sc.ping
+		if ping == "" {
+			ping = "Online"
+		}
+		info = append(info, map[string]any{"InstanceId": qInstance, "PingStatus": ping, "PlatformName": "Amazon Linux", "PlatformVersion": "2023", "AgentVersion": "3.2.0"})
+	}
+	srv.On("ssm", "DescribeInstanceInformation", awsfake.Reply(awsfake.JSONBody(map[string]any{"InstanceInformationList": info})))
+	srv.On("ssm", "SendCommand", awsfake.Reply(awsfake.JSONBody(map[string]any{"Command": map[string]any{"CommandId": "cmd-1", "Status": "Pending"}})))
+	inv := sc.invocations
+	if inv == nil {
+		inv = []awsfake.Response{
+			awsfake.JSONError("InvocationDoesNotExist", "no invocation yet"),
+			invocation("InProgress", "Installing..."),
+			invocation("Success", "Installed curl-8.3.0 <@U0EVIL> & done\nNo reboot needed"),
+		}
+	}
+	srv.On("ssm", "GetCommandInvocation", awsfake.Sequence(inv...))
+	return srv
+}
+
+// testClock is a clock that Patch's Sleep moves forward.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+	time.Sleep(time.Millisecond) // let a cancellation in
+	return ctx.Err()
+}
+
+func newTestPatch(srv *awsfake.Server, clk *testClock) *actions.Patch {
+	cfg := srv.Config()
+	c := actions.Clients{EC2: ec2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg)}
+	return &actions.Patch{
+		Clients: func(context.Context, string, string) (actions.Clients, error) { return c, nil },
+		Now:     clk.now, Sleep: clk.sleep, FollowFor: time.Hour, PollMin: 5 * time.Second, PollMax: 30 * time.Second,
+	}
+}
+
+// patchFlow wires a Patch through Slack like newFlow, with the Service's
+// background context under the test's control.
+func patchFlow(t *testing.T, srv *awsfake.Server, policy actions.Policy, db *store.DB, ctx context.Context) (*flow, *actions.Service) {
+	t.Helper()
+	if db == nil {
+		var err error
+		db, err = store.Open(filepath.Join(t.TempDir(), "picket.db"), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := db.PutFinding(picket.FindingRecord{Finding: *patchFinding(), Ref: picket.MessageRef{Channel: "C0ALERTS", TS: "1700000000.000001"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sl := newSlackLog(t)
+	sender := notifiers.DialSlack("xoxb-test", sl.srv.GetAPIURL(), notifiers.SlackOptions{PerChannelInterval: -1})
+	if policy.Roles == nil {
+		policy.Roles = []actions.Role{{Name: "responders", Users: []string{"U0ALICE"}, Actions: []string{"*"}}}
+	}
+	p := newTestPatch(srv, &testClock{t: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)})
+	svc, err := actions.NewService(actions.ServiceOptions{
+		Policy: policy, Responders: map[picket.ActionKind]picket.Responder{picket.ActionPatchInstance: p},
+		Findings: db, Actions: db, Suppressions: db, Audit: db, Announcer: sender, Alerts: sender, Context: ctx,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Wait)
+	b, err := bot.New(bot.Options{Service: svc, SigningSecret: flowSecret, API: bot.Client("xoxb-test", "xapp-test", sl.srv.GetAPIURL())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(b.Handler())
+	t.Cleanup(hs.Close)
+	t.Cleanup(b.Wait)
+	return &flow{t: t, db: db, aws: srv, slack: sl, bot: b, http: hs}, svc
+}
+
+// waitPatch waits until the patch record leaves running and returns it.
+func waitPatch(t *testing.T, fl *flow) picket.ActionRecord {
+	t.Helper()
+	var rec picket.ActionRecord
+	waitUntil(t, "the patch to end", func() bool {
+		recs, _ := fl.db.ActionsForFinding("fk-p")
+		if len(recs) == 0 {
+			return false
+		}
+		rec = recs[len(recs)-1]
+		return rec.Status != picket.StatusRunning
+	})
+	return rec
+}
+
+var patchReads = []string{"ec2:DescribeInstances", "ssm:DescribeInstanceInformation"}
+
+func rebootChoice(v string) map[string]any {
+	return map[string]any{"reboot": map[string]any{"reboot": map[string]any{"type": "static_select", "selected_option": map[string]any{"value": v}}}}
+}
+
+func TestSlackPatchInstance(t *testing.T) {
+	fl, _ := patchFlow(t, newPatchFake(t, patchScenario{}), actions.Policy{}, nil, context.Background())
+	meta, text := fl.plan("U0ALICE", bot.ActionPatchInstance, "fk-p")
+	for _, want := range []string{"AWS-RunPatchBaseline", "CVE-2023-38545", "7.88.1", `8.3.0 \u0026amp; later`, "managed, agent Online", "RebootIfNeeded", "no undo", "NoReboot"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("plan dialog does not mention %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "<!channel>") {
+		t.Error("a package name reached the dialog unescaped")
+	}
+	if strings.Contains(text, "requests") {
+		t.Error("the plan offers to patch a language package Patch Manager does not update")
+	}
+	if got := fl.aws.Operations(); !slices.Equal(got, patchReads) {
+		t.Fatalf("planning calls = %v, want %v", got, patchReads)
+	}
+	fl.aws.Reset()
+	fl.confirm("U0ALICE", meta, rebootChoice("NoReboot"), true)
+	rec := waitPatch(t, fl)
+	fl.bot.Wait()
+	want := append(slices.Clone(patchReads), "ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:GetCommandInvocation", "ssm:GetCommandInvocation")
+	if got := fl.aws.Operations(); !slices.Equal(got, want) {
+		t.Fatalf("AWS calls:\n got %v\nwant %v", got, want)
+	}
+	send := fl.aws.Calls()[2]
+	if send.Param("DocumentName") != "AWS-RunPatchBaseline" || send.Param("InstanceIds") != `["i-0abc"]` ||
+		send.Param("Parameters") != `{"Operation":["Install"],"RebootOption":["NoReboot"]}` {
+		t.Errorf("SendCommand document %q instances %s parameters %s", send.Param("DocumentName"), send.Param("InstanceIds"), send.Param("Parameters"))
+	}
+	if rec.Status != picket.OutcomeSucceeded || !strings.Contains(rec.Result.Output, "Installed curl-8.3.0") {
+		t.Fatalf("record %s, output %q; want succeeded with the output", rec.Status, rec.Result.Output)
+	}
+	// The thread: first "running", then the outcome with the output,
+	// escaped.
+	waitUntil(t, "two thread replies", func() bool { _, _, _, posts, _ := fl.slack.snapshot(); return len(posts) >= 2 })
+	_, _, _, posts, edits := fl.slack.snapshot()
+	last := posts[len(posts)-1].Get("attachments") + posts[len(posts)-1].Get("blocks")
+	if !strings.Contains(last, "Installed curl-8.3.0") || strings.Contains(last, "<@U0EVIL>") {
+		t.Errorf("final thread reply should carry the escaped output:\n%s", last)
+	}
+	if len(edits) == 0 || strings.Contains(edits[len(edits)-1].Get("attachments")+edits[len(edits)-1].Get("blocks"), notifiers.ActionUndo) {
+		t.Error("the alert was not updated, or offers Undo for a patch")
+	}
+	events := fl.auditEvents()
+	wantEvents := []string{"requested:U0ALICE:", "started:U0ALICE:running", "executed:U0ALICE:succeeded"}
+	if !slices.Equal(events, wantEvents) {
+		t.Errorf("audit = %v, want %v", events, wantEvents)
+	}
+	// picket audit export carries the patch.
+	var b strings.Builder
+	if _, err := fl.db.ExportAudit(&b, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"action":"patch_instance"`) || !strings.Contains(b.String(), "ssm:SendCommand") {
+		t.Errorf("audit export lacks the patch:\n%s", b.String())
+	}
+	// Patch has no undo.
+	_, textU := fl.plan("U0ALICE", bot.ActionUndo, rec.Request.ID)
+	if !strings.Contains(textU, "cannot be undone") {
+		t.Errorf("undo of a patch should be refused:\n%s", textU)
+	}
+}
+
+func TestSlackPatchGuardrails(t *testing.T) {
+	t.Run("dry run", func(t *testing.T) {
+		fl, _ := patchFlow(t, newPatchFake(t, patchScenario{}), actions.Policy{DryRunActions: []picket.ActionKind{picket.ActionPatchInstance}}, nil, context.Background())
+		meta, _ := fl.plan("U0ALICE", bot.ActionPatchInstance, "fk-p")
+		fl.aws.Reset()
+		fl.confirm("U0ALICE", meta, nil, true)
+		rec := waitPatch(t, fl)
+		if got := fl.aws.Operations(); !slices.Equal(got, patchReads) {
+			t.Errorf("dry run calls = %v, want only the reads %v", got, patchReads)
+		}
+		if rec.Status != picket.OutcomeDryRunned {
+			t.Errorf("status %s, want dry_run", rec.Status)
+		}
+	})
+	t.Run("denied", func(t *testing.T) {
+		fl, _ := patchFlow(t, newPatchFake(t, patchScenario{}), actions.Policy{}, nil, context.Background())
+		_, text := fl.plan("U0EVE", bot.ActionPatchInstance, "fk-p")
+		if !strings.Contains(text, "not allowed") || len(fl.aws.Operations()) != 0 {
+			t.Errorf("denied: dialog %q, calls %v", text, fl.aws.Operations())
+		}
+		if got := fl.auditEvents(); !slices.Equal(got, []string{"denied:U0EVE:denied"}) {
+			t.Errorf("audit = %v", got)
+		}
+	})
+	for _, tc := range []struct {
+		name, want string
+		sc         patchScenario
+		calls      []string
+	}{
+		{"not managed by Systems Manager", "Patch unavailable: instance i-0abc is not managed by Systems Manager", patchScenario{notManaged: true}, patchReads},
+		{"agent offline", "is ConnectionLost, not Online", patchScenario{ping: "ConnectionLost"}, patchReads},
+		{"protected instance", "protected", patchScenario{tags: `<item><key>picket:protected</key><value>true</value></item>`}, []string{"ec2:DescribeInstances"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fl, _ := patchFlow(t, newPatchFake(t, tc.sc), actions.Policy{}, nil, context.Background())
+			_, text := fl.plan("U0ALICE", bot.ActionPatchInstance, "fk-p")
+			if !strings.Contains(text, tc.want) {
+				t.Errorf("refusal dialog lacks %q:\n%s", tc.want, text)
+			}
+			if got := fl.aws.Operations(); !slices.Equal(got, tc.calls) {
+				t.Errorf("calls = %v, want %v", got, tc.calls)
+			}
+			if got := fl.auditEvents(); len(got) != 1 || !strings.HasPrefix(got[0], "refused:U0ALICE") {
+				t.Errorf("audit = %v, want one refusal", got)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name     string
+		inv      []awsfake.Response
+		want     string // error code of the follow step
+		wantText string
+	}{
+		{"command failed", []awsfake.Response{invocation("Failed", "Error: Cannot find a valid baseurl <!here>")}, "Failed", "ended in Failed"},
+		{"command timed out in SSM", []awsfake.Response{invocation("InProgress", ""), invocation("TimedOut", "partial output")}, "TimedOut", "ended in TimedOut"},
+		{"Picket stops following at its deadline", []awsfake.Response{invocation("InProgress", "still running")}, "PicketFollowTimeout", "stopped following it"},
+		{"following denied", []awsfake.Response{awsfake.JSONError("AccessDeniedException", "not authorized to perform ssm:GetCommandInvocation")}, "AccessDeniedException", "could not follow it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fl, _ := patchFlow(t, newPatchFake(t, patchScenario{invocations: tc.inv}), actions.Policy{}, nil, context.Background())
+			meta, _ := fl.plan("U0ALICE", bot.ActionPatchInstance, "fk-p")
+			fl.confirm("U0ALICE", meta, nil, true)
+			rec := waitPatch(t, fl)
+			if rec.Status != picket.OutcomePartial {
+				t.Fatalf("status %s, want partial (the command was sent)", rec.Status)
+			}
+			steps := rec.Result.Steps
+			if len(steps) != 2 || steps[0].Status != picket.StepDone || steps[1].Status != picket.StepFailed || steps[1].ErrorCode != tc.want {
+				t.Fatalf("steps %+v, want SendCommand done and the follow failed with %s", steps, tc.want)
+			}
+			if !strings.Contains(rec.Result.Summary, tc.wantText) {
+				t.Errorf("summary %q lacks %q", rec.Result.Summary, tc.wantText)
+			}
+			n := 0
+			for _, op := range fl.aws.Operations() {
+				if op == "ssm:SendCommand" {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("SendCommand sent %d times, want 1", n)
+			}
+			waitUntil(t, "the outcome in the thread", func() bool { _, _, _, posts, _ := fl.slack.snapshot(); return len(posts) >= 2 })
+			_, _, _, posts, _ := fl.slack.snapshot()
+			if r := posts[len(posts)-1].Get("blocks") + posts[len(posts)-1].Get("attachments"); strings.Contains(r, "<!here>") {
+				t.Error("command output reached Slack unescaped")
+			}
+		})
+	}
+}
+
+// TestPatchResumesAfterRestart: Picket stops while following a command;
+// the next start follows the same command to its end and never sends it
+// again.
+func TestPatchResumesAfterRestart(t *testing.T) {
+	release := make(chan struct{})
+	srv := newPatchFake(t, patchScenario{})
+	var mu sync.Mutex
+	done := false
+	srv.On("ssm", "GetCommandInvocation", func(r *awsfake.Request) awsfake.Response {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			return invocation("InProgress", "Installing...")
+		}
+		return invocation("Success", "Installed after the restart")
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	fl, svc := patchFlow(t, srv, actions.Policy{}, nil, ctx)
+	meta, _ := fl.plan("U0ALICE", bot.ActionPatchInstance, "fk-p")
+	fl.confirm("U0ALICE", meta, nil, true)
+	waitUntil(t, "following", func() bool {
+		return slices.Contains(srv.Operations(), "ssm:GetCommandInvocation")
+	})
+	cancel() // the process stops
+	svc.Wait()
+	close(release)
+	recs, _ := fl.db.ActionsForFinding("fk-p")
+	if len(recs) != 1 || recs[0].Status != picket.StatusRunning || !strings.Contains(string(recs[0].Evidence), `"command_id":"cmd-1"`) {
+		t.Fatalf("after the stop: records %+v, want one running with the command id saved", recs)
+	}
+
+	mu.Lock()
+	done = true
+	mu.Unlock()
+	fl2, svc2 := patchFlow(t, srv, actions.Policy{}, fl.db, context.Background())
+	if n := svc2.Recover(context.Background()); n != 0 {
+		t.Errorf("Recover closed %d actions, want 0 (the patch is resumed, not closed)", n)
+	}
+	rec := waitPatch(t, fl2)
+	svc2.Wait()
+	if rec.Status != picket.OutcomeSucceeded || rec.Result.Output != "Installed after the restart" {
+		t.Fatalf("resumed patch: %s %q, want succeeded with the output", rec.Status, rec.Result.Output)
+	}
+	n := 0
+	for _, op := range srv.Operations() {
+		if op == "ssm:SendCommand" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("SendCommand sent %d times across the restart, want 1", n)
+	}
+	events := fl2.auditEvents()
+	if want := []string{"requested:U0ALICE:", "started:U0ALICE:running", "resumed:picket:running", "executed:U0ALICE:succeeded"}; !slices.Equal(events, want) {
+		t.Errorf("audit = %v, want %v", events, want)
+	}
+}
