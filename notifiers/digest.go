@@ -318,7 +318,7 @@ func responseLines(d picket.Digest) []string {
 	}
 	for _, a := range d.Actions {
 		line := fmt.Sprintf("• %s %s: %s on `%s` (%s)", a.Time.UTC().Format("02 Jan 15:04"),
-			digestActor(a.Actor), a.Kind.Label(), Escape(shorten(a.Target, 80)), Escape(string(a.Outcome)))
+			digestActor(a.Actor), a.Label(), Escape(shorten(a.Target, 80)), Escape(string(a.Outcome)))
 		lines = append(lines, clip(line, maxDigestLine))
 	}
 	return lines

@@ -190,3 +190,18 @@ func TestRenderPatchOutputIsInert(t *testing.T) {
 	}
 	checkLimits(t, []byte(js))
 }
+
+// TestRenderDigestNamesPatchesAndUndos: the digest says "Patch instance"
+// and what an Undo reversed, escaped.
+func TestRenderDigestNamesPatchesAndUndos(t *testing.T) {
+	d := picket.Digest{Name: "daily", From: t0, To: t1, Actions: []picket.DigestAction{
+		{Time: t1, Kind: picket.ActionPatchInstance, Actor: dana, Target: "i-<!channel>", Outcome: picket.OutcomeSucceeded},
+		{Time: t1, Kind: picket.ActionUndo, Undid: picket.ActionSuppress, Actor: erin, Target: account, Outcome: picket.OutcomePartial},
+	}, Actors: []picket.NamedCount{{Name: "Dana", Count: 1}, {Name: "Erin", Count: 1}}}
+	js := string(marshalMessage(t, notifiers.RenderDigest(d)))
+	for _, want := range []string{"Patch instance on `i-&lt;!channel&gt;` (succeeded)", "Undo suppress on `123456789012` (partial)"} {
+		if !strings.Contains(js, want) {
+			t.Errorf("digest lacks %q:\n%s", want, js)
+		}
+	}
+}
