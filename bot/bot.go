@@ -27,8 +27,8 @@ const (
 	// ActionPatchInstance is Patch instance (Amazon Inspector findings on
 	// an EC2 instance); its dialog offers the reboot option.
 	ActionPatchInstance = "picket.patch_instance"
-	ActionApprove            = "picket.approve"
-	ActionReject             = "picket.reject"
+	ActionApprove       = "picket.approve"
+	ActionReject        = "picket.reject"
 	// ActionRespond is the menu beside each finding listed in a group's
 	// thread: its chosen option's value is a response button's action id,
 	// a space and the finding key, handled like that button's click.

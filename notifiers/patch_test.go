@@ -112,7 +112,7 @@ func patchReplyCases() []struct {
 			{Operation: "securityhub:BatchUpdateFindings", Description: "Set the finding's workflow status in Security Hub back to NEW, with a note", Status: picket.StepFailed,
 				RequestID: "req-0003", ErrorCode: "AccessDeniedException", Error: "not authorized"},
 		},
-		Summary: "Picket undid the suppression of this finding and similar ones only in part: 1 steps done, 1 failed (securityhub:BatchUpdateFindings: AccessDeniedException). Picket's own rule stays in force until its expiry, when it retries.",
+		Summary:  "Picket undid the suppression of this finding and similar ones only in part: 1 steps done, 1 failed (securityhub:BatchUpdateFindings: AccessDeniedException). Picket's own rule stays in force until its expiry, when it retries.",
 		NextStep: "Finish the failed steps by hand in the console, or grant Picket's role the permissions named."}
 	return []tc{
 		{"reply_patch_running", running},
