@@ -257,6 +257,9 @@ func TestIAMPolicyIsLeastPrivilege(t *testing.T) {
 			{"Enrich", []string{"iam:GetUser", "ec2:DescribeInstances", "sts:GetCallerIdentity"}},
 			{"Respond", []string{"iam:UpdateAccessKey", "iam:PutUserPolicy", "ec2:ModifyNetworkInterfaceAttribute", "detective:StartInvestigation", "sts:AssumeRole"}},
 			{"Escalate", []string{"sns:Publish"}},
+			{"RespondPatch", []string{"ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation"}},
+			{"RespondUnarchive", []string{"guardduty:UnarchiveFindings"}},
+			{"Enrich", []string{"ssm:DescribeInstanceInformation"}},
 			{"Posture", []string{"iam:GenerateCredentialReport", "cloudtrail:DescribeTrails", "s3:GetAccountPublicAccessBlock", "access-analyzer:ListAnalyzers"}},
 		} {
 			t.Run(tc.sid, func(t *testing.T) {
@@ -280,7 +283,8 @@ func TestIAMPolicyIsLeastPrivilege(t *testing.T) {
 	// The scan itself must see the calls this package is known to make, so
 	// a change that blinds it (a renamed import, a moved file) fails here.
 	t.Run("scan sees known calls", func(t *testing.T) {
-		for _, a := range []string{"iam:PutUserPolicy", "iam:GetLoginProfile", "detective:ListGraphs", "sns:Publish", "sqs:ReceiveMessage", "securityhub:BatchUpdateFindings"} {
+		for _, a := range []string{"iam:PutUserPolicy", "iam:GetLoginProfile", "detective:ListGraphs", "sns:Publish", "sqs:ReceiveMessage", "securityhub:BatchUpdateFindings",
+			"ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation", "guardduty:UnarchiveFindings"} {
 			if _, ok := called[a]; !ok {
 				t.Errorf("scan: got no %s, want it found", a)
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/picketsec/picket"
 	"github.com/picketsec/picket/bot"
@@ -428,7 +429,7 @@ func newEnricher(cfg config.Config, awsCfg aws.Config, log *slog.Logger) picket.
 			if err != nil {
 				return enrich.Clients{}, err
 			}
-			return enrich.Clients{IAM: iam.NewFromConfig(c), EC2: ec2.NewFromConfig(c)}, nil
+			return enrich.Clients{IAM: iam.NewFromConfig(c), EC2: ec2.NewFromConfig(c), SSM: ssm.NewFromConfig(c)}, nil
 		},
 	})
 }
