@@ -32,8 +32,14 @@ type ActionRecord struct {
 const StatusRunning ActionOutcome = "running"
 
 // Active reports whether the record still holds its claim: pending,
-// running, or done successfully (a second run would act twice).
+// running, or done successfully (a second run would act twice). A Patch
+// instance done only in part (its command failed or was not followed to
+// its end) does not: patching again installs only what is still missing,
+// and is what its result asks for.
 func (r *ActionRecord) Active() bool {
+	if r.Request.Kind == ActionPatchInstance && r.Status == OutcomePartial {
+		return false
+	}
 	switch r.Status {
 	case OutcomePending, StatusRunning, OutcomeSucceeded, OutcomePartial:
 		return r.UndoneBy == ""

@@ -378,3 +378,47 @@ func TestPatchResumesAfterRestart(t *testing.T) {
 		t.Errorf("audit = %v, want %v", events, want)
 	}
 }
+
+// TestSlackPatchAgainAfterFailure: a patch whose command failed releases
+// its claim, so the alert offers Patch again and it runs; one that
+// succeeded keeps it.
+func TestSlackPatchAgainAfterFailure(t *testing.T) {
+	srv := newPatchFake(t, patchScenario{invocations: []awsfake.Response{invocation("Failed", "disk full")}})
+	fl, _ := patchFlow(t, srv, actions.Policy{Roles: []actions.Role{{Name: "r", Users: []string{"U0ALICE", "U0BOB", "U0CAROL"}, Actions: []string{"*"}}}},
+		nil, context.Background())
+	meta, _ := fl.plan("U0ALICE", bot.ActionPatchInstance, "fk-p")
+	fl.confirm("U0ALICE", meta, nil, true)
+	if rec := waitPatch(t, fl); rec.Status != picket.OutcomePartial {
+		t.Fatalf("first patch %s, want partial", rec.Status)
+	}
+	waitUntil(t, "the alert redrawn", func() bool {
+		_, _, _, _, edits := fl.slack.snapshot()
+		return len(edits) >= 2
+	})
+	_, _, _, _, edits := fl.slack.snapshot()
+	if a := edits[len(edits)-1].Get("attachments") + edits[len(edits)-1].Get("blocks"); !strings.Contains(a, notifiers.ActionPatchInstance) {
+		t.Errorf("after a failed patch the alert offers no Patch button:\n%s", a)
+	}
+	srv.On("ssm", "GetCommandInvocation", awsfake.Reply(invocation("Success", "ok")))
+	meta, _ = fl.plan("U0BOB", bot.ActionPatchInstance, "fk-p")
+	fl.confirm("U0BOB", meta, nil, true)
+	waitUntil(t, "the second patch", func() bool {
+		recs, _ := fl.db.ActionsForFinding("fk-p")
+		return len(recs) == 2 && recs[1].Status == picket.OutcomeSucceeded
+	})
+	n := 0
+	for _, op := range srv.Operations() {
+		if op == "ssm:SendCommand" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("SendCommand sent %d times, want 2 (the failed one and the retry)", n)
+	}
+	// After the success a third request conflicts.
+	meta, _ = fl.plan("U0CAROL", bot.ActionPatchInstance, "fk-p")
+	_, eph := fl.confirm("U0CAROL", meta, nil, false)
+	if !strings.Contains(eph.Get("text"), "already") {
+		t.Errorf("third patch: got %q, want told it is already done", eph.Get("text"))
+	}
+}
