@@ -339,6 +339,9 @@ func expiringLines(d picket.Digest) []string {
 	var lines []string
 	for _, s := range d.Expiring {
 		what := []string{}
+		if s.OneFinding {
+			what = append(what, "one finding ("+code(shorten(s.FindingKey, 60))+")")
+		}
 		if s.Type != "" {
 			what = append(what, code(shorten(s.Type, 80)))
 		}
