@@ -303,14 +303,25 @@ func TestSlackPatchGuardrails(t *testing.T) {
 			if !strings.Contains(rec.Result.Summary, tc.wantText) {
 				t.Errorf("summary %q lacks %q", rec.Result.Summary, tc.wantText)
 			}
-			n := 0
-			for _, op := range fl.aws.Operations() {
-				if op == "ssm:SendCommand" {
-					n++
+			// Exact order: the plan's reads, the execution's reads, one
+			// SendCommand, then only polls (one per answer given, or
+			// repeated until the deadline).
+			ops := fl.aws.Operations()
+			head := append(append(slices.Clone(patchReads), patchReads...), "ssm:SendCommand")
+			if len(ops) <= len(head) || !slices.Equal(ops[:len(head)], head) {
+				t.Fatalf("calls = %v, want %v then polls", ops, head)
+			}
+			polls := ops[len(head):]
+			for _, op := range polls {
+				if op != "ssm:GetCommandInvocation" {
+					t.Fatalf("calls after SendCommand = %v, want only ssm:GetCommandInvocation", polls)
 				}
 			}
-			if n != 1 {
-				t.Errorf("SendCommand sent %d times, want 1", n)
+			if tc.want != "PicketFollowTimeout" && len(polls) != len(tc.inv) {
+				t.Errorf("polled %d times, want %d", len(polls), len(tc.inv))
+			}
+			if tc.want == "PicketFollowTimeout" && len(polls) < 3 {
+				t.Errorf("polled %d times before the deadline, want several", len(polls))
 			}
 			waitUntil(t, "the outcome in the thread", func() bool { _, _, _, posts, _ := fl.slack.snapshot(); return len(posts) >= 2 })
 			_, _, _, posts, _ := fl.slack.snapshot()
