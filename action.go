@@ -112,8 +112,9 @@ type ActionRequest struct {
 // ClaimKey is the key that makes a request run at most once. A
 // containment (see ActionKind.Contains) claims its resource, whatever
 // finding it came from: two findings about one user give one disable. An
-// Undo claims the request it reverses. Any other action claims the finding
-// and resource it acts on. A double click, a retried payload or two people
+// Undo claims the request it reverses. Patch instance claims its instance
+// while it is pending or running (see ActionRecord.Active). Any other
+// action claims the finding and resource it acts on. A double click, a retried payload or two people
 // clicking at once share the key.
 func (r *ActionRequest) ClaimKey() string {
 	switch {
@@ -121,6 +122,14 @@ func (r *ActionRequest) ClaimKey() string {
 		return "undo|" + r.UndoOf
 	case r.Kind.Contains():
 		return "contain|" + r.ResourceKey()
+	case r.Kind == ActionPatchInstance:
+		// One patch at a time per instance, whichever finding asked: two
+		// Run Commands of AWS-RunPatchBaseline on one instance collide.
+		region := r.Target.Region
+		if region == "" {
+			region = r.Region
+		}
+		return string(r.Kind) + "|" + r.Account + "|" + region + "|" + r.Target.ID
 	}
 	return string(r.Kind) + "|" + r.FindingKey + "|" + r.Target.ID
 }

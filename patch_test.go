@@ -46,14 +46,15 @@ func TestPatchablePackagesMergesVulnerabilities(t *testing.T) {
 	}
 }
 
-func TestPatchClaimAfterPartial(t *testing.T) {
+func TestPatchClaimOnlyWhileUnderWay(t *testing.T) {
 	for _, tt := range []struct {
 		kind   picket.ActionKind
 		status picket.ActionOutcome
 		want   bool
 	}{
 		{picket.ActionPatchInstance, picket.StatusRunning, true},
-		{picket.ActionPatchInstance, picket.OutcomeSucceeded, true},
+		{picket.ActionPatchInstance, picket.OutcomePending, true},
+		{picket.ActionPatchInstance, picket.OutcomeSucceeded, false},
 		{picket.ActionPatchInstance, picket.OutcomePartial, false},
 		{picket.ActionQuarantineInstance, picket.OutcomePartial, true},
 	} {
@@ -77,5 +78,21 @@ func TestManagedInstancePatchBlocker(t *testing.T) {
 		if (tt.want == "") != (got == "") || (tt.want != "" && !strings.Contains(got, tt.want)) {
 			t.Errorf("%+v: got %q, want %q", tt.m, got, tt.want)
 		}
+	}
+}
+
+func TestPatchClaimsTheInstance(t *testing.T) {
+	req := func(finding string) picket.ActionRequest {
+		return picket.ActionRequest{Kind: picket.ActionPatchInstance, FindingKey: finding, Account: "123456789012", Region: "us-east-1",
+			Target: picket.Resource{Kind: picket.ResourceEC2Instance, ID: "i-1"}}
+	}
+	a, b := req("fk-cve-1"), req("fk-cve-2")
+	if a.ClaimKey() != b.ClaimKey() {
+		t.Errorf("two findings on one instance: claim keys %q and %q, want one", a.ClaimKey(), b.ClaimKey())
+	}
+	c := req("fk-cve-1")
+	c.Target.ID = "i-2"
+	if a.ClaimKey() == c.ClaimKey() {
+		t.Errorf("two instances share claim key %q", a.ClaimKey())
 	}
 }

@@ -33,12 +33,13 @@ const StatusRunning ActionOutcome = "running"
 
 // Active reports whether the record still holds its claim: pending,
 // running, or done successfully (a second run would act twice). A Patch
-// instance done only in part (its command failed or was not followed to
-// its end) does not: patching again installs only what is still missing,
-// and is what its result asks for.
+// instance holds its claim only while pending or running: patching an
+// instance again installs only what is still missing, which is what a
+// patch done in part asks for and what a later finding on the same
+// instance may need.
 func (r *ActionRecord) Active() bool {
-	if r.Request.Kind == ActionPatchInstance && r.Status == OutcomePartial {
-		return false
+	if r.Request.Kind == ActionPatchInstance {
+		return r.Status == OutcomePending || r.Status == StatusRunning
 	}
 	switch r.Status {
 	case OutcomePending, StatusRunning, OutcomeSucceeded, OutcomePartial:

@@ -391,8 +391,8 @@ func TestPatchResumesAfterRestart(t *testing.T) {
 }
 
 // TestSlackPatchAgainAfterFailure: a patch whose command failed releases
-// its claim, so the alert offers Patch again and it runs; one that
-// succeeded keeps it.
+// its claim, so the alert offers Patch again and it runs; once one
+// succeeded, the alert offers it no more.
 func TestSlackPatchAgainAfterFailure(t *testing.T) {
 	srv := newPatchFake(t, patchScenario{invocations: []awsfake.Response{invocation("Failed", "disk full")}})
 	fl, _ := patchFlow(t, srv, actions.Policy{Roles: []actions.Role{{Name: "r", Users: []string{"U0ALICE", "U0BOB", "U0CAROL"}, Actions: []string{"*"}}}},
@@ -426,10 +426,60 @@ func TestSlackPatchAgainAfterFailure(t *testing.T) {
 	if n != 2 {
 		t.Errorf("SendCommand sent %d times, want 2 (the failed one and the retry)", n)
 	}
-	// After the success a third request conflicts.
-	meta, _ = fl.plan("U0CAROL", bot.ActionPatchInstance, "fk-p")
-	_, eph := fl.confirm("U0CAROL", meta, nil, false)
-	if !strings.Contains(eph.Get("text"), "already") {
-		t.Errorf("third patch: got %q, want told it is already done", eph.Get("text"))
+	// Succeeded, the alert offers Patch no more.
+	waitUntil(t, "the alert redrawn after the success", func() bool {
+		_, _, _, _, edits := fl.slack.snapshot()
+		a := edits[len(edits)-1].Get("attachments") + edits[len(edits)-1].Get("blocks")
+		return strings.Contains(a, "patched instance") && !strings.Contains(a, notifiers.ActionPatchInstance)
+	})
+}
+
+// TestSlackPatchOneAtATimePerInstance: while a patch runs on an instance,
+// a patch asked from another finding on the same instance is refused with
+// who is patching; afterwards it may run.
+func TestSlackPatchOneAtATimePerInstance(t *testing.T) {
+	srv := newPatchFake(t, patchScenario{})
+	var mu sync.Mutex
+	finished := false
+	srv.On("ssm", "GetCommandInvocation", func(*awsfake.Request) awsfake.Response {
+		mu.Lock()
+		defer mu.Unlock()
+		if finished {
+			return invocation("Success", "ok")
+		}
+		return invocation("InProgress", "")
+	})
+	fl, _ := patchFlow(t, srv, actions.Policy{Roles: []actions.Role{{Name: "r", Users: []string{"U0ALICE", "U0BOB", "U0CAROL"}, Actions: []string{"*"}}}},
+		nil, context.Background())
+	other := patchFinding()
+	other.Key, other.ID = "fk-p2", "arn:aws:inspector2:us-east-1:123456789012:finding/f2"
+	if err := fl.db.PutFinding(picket.FindingRecord{Finding: *other, Ref: picket.MessageRef{Channel: "C0ALERTS", TS: "1700000000.000002"}}); err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := fl.plan("U0ALICE", bot.ActionPatchInstance, "fk-p")
+	fl.confirm("U0ALICE", meta, nil, true)
+	meta2, _ := fl.plan("U0BOB", bot.ActionPatchInstance, "fk-p2")
+	_, eph := fl.confirm("U0BOB", meta2, nil, false)
+	if txt := eph.Get("text"); !strings.Contains(txt, "already patching i-0abc") || !strings.Contains(txt, "alice") {
+		t.Errorf("second patch of the instance: got %q, want told alice is already patching it", txt)
+	}
+	mu.Lock()
+	finished = true
+	mu.Unlock()
+	waitPatch(t, fl)
+	meta3, _ := fl.plan("U0CAROL", bot.ActionPatchInstance, "fk-p2")
+	fl.confirm("U0CAROL", meta3, nil, true)
+	waitUntil(t, "the second finding's patch", func() bool {
+		recs, _ := fl.db.ActionsForFinding("fk-p2")
+		return len(recs) == 1 && recs[0].Status == picket.OutcomeSucceeded
+	})
+	n := 0
+	for _, op := range srv.Operations() {
+		if op == "ssm:SendCommand" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("SendCommand sent %d times, want 2 (one per patch that ran)", n)
 	}
 }

@@ -264,7 +264,7 @@ func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool
 		}
 	}
 	if !closed {
-		if inst, ok := f.PatchTarget(); ok && patchUnavailable(f, e) == "" && !activeOf(recs, picket.ActionPatchInstance) {
+		if inst, ok := f.PatchTarget(); ok && patchUnavailable(f, e) == "" && !patched(recs) {
 			out = append(out, action{
 				id:           ActionPatchInstance,
 				text:         "Patch instance",
@@ -279,6 +279,19 @@ func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool
 	}
 	out = append(out, action{id: ActionEscalate, text: "Escalate"})
 	return out
+}
+
+// patched reports whether recs hold a patch awaiting approval, running or
+// done: the alert then offers no second one (a patch done only in part
+// can be run again).
+func patched(recs []picket.ActionRecord) bool {
+	for _, r := range recs {
+		if r.Request.Kind == picket.ActionPatchInstance &&
+			(r.Status == picket.OutcomePending || r.Status == picket.StatusRunning || r.Status == picket.OutcomeSucceeded) {
+			return true
+		}
+	}
+	return false
 }
 
 // patchUnavailable is the note that replaces the Patch instance button
