@@ -290,7 +290,9 @@ type AuditEntry struct {
 	Time time.Time `json:"time"`
 	// Event says what happened: "requested", "approved", "executed",
 	// "denied", "refused", "rejected", "expired", "rejected_request" (a bad
-	// signature or unknown action id) ...
+	// signature or unknown action id), "started" (work that ends later
+	// was started in AWS: a patch command sent), "resumed" (following it
+	// again after a restart), "lifted" (a suppression's expiry) ...
 	Event      string       `json:"event"`
 	Actor      Actor        `json:"actor"`
 	Action     ActionKind   `json:"action,omitempty"`

@@ -87,6 +87,14 @@ func TestSlackSuppressUndo(t *testing.T) {
 		if got := fl.auditEvents(); !slices.Equal(got, want) {
 			t.Errorf("audit = %v, want %v", got, want)
 		}
+		// picket audit export carries the undo with its calls.
+		var b strings.Builder
+		if _, err := fl.db.ExportAudit(&b, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), `"action":"undo"`) || !strings.Contains(b.String(), "securityhub:BatchDeleteAutomationRules") {
+			t.Errorf("audit export lacks the undo:\n%s", b.String())
+		}
 		// A second undo is refused.
 		_, text := fl.plan("U0ALICE", bot.ActionUndo, id)
 		if !strings.Contains(text, "already undone") {
