@@ -267,3 +267,41 @@ func TestSlackPatchAndUndoOverSocketMode(t *testing.T) {
 		}
 	})
 }
+
+// TestSlackSuppressUndoGuardDuty: the Undo of a Suppress similar of a
+// GuardDuty finding deletes the filter, then unarchives the finding in
+// GuardDuty and sets it back in Security Hub.
+func TestSlackSuppressUndoGuardDuty(t *testing.T) {
+	srv := newSuppressFake(t)
+	srv.OnREST("guardduty", "UnarchiveFindings", "POST", "/detector/{DetectorId}/findings/unarchive",
+		awsfake.Reply(awsfake.JSONBody(map[string]any{})))
+	s := &actions.Suppress{Clients: realClientsAt(srv)}
+	f := testGuardDutyFinding(true)
+	f.WorkflowStatus = "NOTIFIED"
+	fl := newFlow(t, srv, actions.Policy{}, map[picket.ActionKind]picket.Responder{picket.ActionSuppress: s},
+		map[picket.ActionKind]actions.Undoer{picket.ActionSuppress: s}, f)
+	meta, _ := fl.plan("U0ALICE", bot.ActionSuppress, "fk-gd")
+	fl.confirm("U0ALICE", meta, suppressValues(true), true)
+	if got := writes(fl.aws.Operations()); !slices.Equal(got, []string{"guardduty:ArchiveFindings", "guardduty:CreateFilter", "securityhub:BatchUpdateFindings"}) {
+		t.Fatalf("suppress writes = %v", got)
+	}
+	recs, _ := fl.db.ActionsForFinding("fk-gd")
+	metaU, _ := fl.plan("U0BOB", bot.ActionUndo, recs[0].Request.ID)
+	fl.aws.Reset()
+	fl.confirm("U0BOB", metaU, nil, true)
+	want := []string{"guardduty:DeleteFilter", "guardduty:UnarchiveFindings", "securityhub:BatchUpdateFindings"}
+	if got := fl.aws.Operations(); !slices.Equal(got, want) {
+		t.Fatalf("undo calls = %v, want %v", got, want)
+	}
+	calls := fl.aws.Calls()
+	if calls[0].PathParams["FilterName"] == "" || calls[1].Param("findingIds") != `["gd-7"]` || calls[1].PathParams["DetectorId"] != sDetector {
+		t.Errorf("undo deleted filter %q and unarchived %s in %q", calls[0].PathParams["FilterName"], calls[1].Param("findingIds"), calls[1].PathParams["DetectorId"])
+	}
+	if got := fmt.Sprint(jsonAt(calls[2].JSON, "Workflow", "Status")); got != "NOTIFIED" {
+		t.Errorf("workflow restored to %s, want NOTIFIED (its status before)", got)
+	}
+	sups, _ := fl.db.Suppressions()
+	if len(sups) != 1 || sups[0].Lifted.IsZero() {
+		t.Errorf("suppressions %+v, want the local rule lifted", sups)
+	}
+}
