@@ -483,3 +483,38 @@ func TestSlackPatchOneAtATimePerInstance(t *testing.T) {
 		t.Errorf("SendCommand sent %d times, want 2 (one per patch that ran)", n)
 	}
 }
+
+// TestSlackPatchWithApproval: with the two-person rule nothing is sent
+// until a second person approves in the thread; then the command runs and
+// is followed as usual.
+func TestSlackPatchWithApproval(t *testing.T) {
+	srv := newPatchFake(t, patchScenario{})
+	fl, _ := patchFlow(t, srv, actions.Policy{Approvals: []picket.ActionKind{picket.ActionPatchInstance},
+		Roles: []actions.Role{{Name: "r", Users: []string{"U0ALICE", "U0BOB"}, Actions: []string{"*"}}}}, nil, context.Background())
+	meta, _ := fl.plan("U0ALICE", bot.ActionPatchInstance, "fk-p")
+	fl.aws.Reset()
+	thread, _ := fl.confirm("U0ALICE", meta, rebootChoice("NoReboot"), true)
+	if r := thread.Get("attachments") + thread.Get("blocks"); !strings.Contains(r, notifiers.ActionApprove) || !strings.Contains(r, "CVE-2023-38545") {
+		t.Fatalf("the approval request should offer Approve and name the CVE:\n%s", r)
+	}
+	if len(fl.aws.Operations()) != 0 {
+		t.Fatalf("calls before approval: %v", fl.aws.Operations())
+	}
+	recs, _ := fl.db.ActionsForFinding("fk-p")
+	fl.post("/slack/interactions", payloadForm(click("U0BOB", bot.ActionApprove, recs[0].Request.ID)), time.Now())
+	var rec picket.ActionRecord
+	waitUntil(t, "the approved patch to end", func() bool {
+		rec, _, _ = fl.db.Action(recs[0].Request.ID)
+		return rec.Status != picket.OutcomePending && rec.Status != picket.StatusRunning
+	})
+	if rec.Status != picket.OutcomeSucceeded || rec.Approver == nil || rec.Approver.ID != "U0BOB" {
+		t.Fatalf("record %s approved by %+v, want succeeded approved by U0BOB", rec.Status, rec.Approver)
+	}
+	want := append(slices.Clone(patchReads), "ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:GetCommandInvocation", "ssm:GetCommandInvocation")
+	if got := fl.aws.Operations(); !slices.Equal(got, want) {
+		t.Errorf("calls after approval:\n got %v\nwant %v", got, want)
+	}
+	if p := fl.aws.Calls()[2].Param("Parameters"); !strings.Contains(p, `"RebootOption":["NoReboot"]`) {
+		t.Errorf("parameters %s, want the requester's NoReboot", p)
+	}
+}
