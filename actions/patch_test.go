@@ -518,3 +518,28 @@ func TestSlackPatchWithApproval(t *testing.T) {
 		t.Errorf("parameters %s, want the requester's NoReboot", p)
 	}
 }
+
+// TestPatchRecoverBeforeCommandID: a patch stopped after saving its record
+// but before saving the command id is closed as partial, telling how to
+// find the command; nothing is sent or followed.
+func TestPatchRecoverBeforeCommandID(t *testing.T) {
+	srv := newPatchFake(t, patchScenario{})
+	fl, _ := patchFlow(t, srv, actions.Policy{}, nil, context.Background())
+	req := picket.ActionRequest{ID: "act-p9", Kind: picket.ActionPatchInstance, FindingKey: "fk-p", Account: qAccount, Region: "us-east-1",
+		Target: picket.Resource{Kind: picket.ResourceEC2Instance, ID: qInstance}, Actor: picket.Actor{ID: "U0ALICE"}, At: time.Now().UTC()}
+	rec := picket.ActionRecord{Request: req, Status: picket.StatusRunning, Evidence: []byte(`{"instance_id":"i-0abc","reboot_option":"RebootIfNeeded"}`)}
+	if _, ok, err := fl.db.ClaimAction(rec); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	_, svc2 := patchFlow(t, srv, actions.Policy{}, fl.db, context.Background())
+	if n := svc2.Recover(context.Background()); n != 1 {
+		t.Fatalf("Recover closed %d, want 1", n)
+	}
+	got, _, _ := fl.db.Action("act-p9")
+	if got.Status != picket.OutcomePartial || !strings.Contains(got.Result.NextStep, `"Picket act-p9"`) {
+		t.Errorf("recovered record %s, next step %q; want partial, pointing at the command's comment", got.Status, got.Result.NextStep)
+	}
+	if ops := srv.Operations(); len(ops) != 0 {
+		t.Errorf("calls on recovery: %v, want none", ops)
+	}
+}

@@ -164,7 +164,13 @@ func (s *Service) Recover(ctx context.Context) int {
 		res := picket.ActionResult{Request: rec.Request, Outcome: picket.OutcomeFailed, Started: rec.Updated, Finished: now,
 			Summary:  "Picket stopped while this action was running, so it cannot tell which steps were done.",
 			NextStep: "Check the resource in the AWS console (and CloudTrail for the calls), then run the action again if it is still needed."}
-		if len(rec.Evidence) > 0 {
+		if _, follows := s.o.Responders[rec.Request.Kind].(Follower); follows && len(rec.Evidence) > 0 {
+			// Stopped between saving its record and saving the command
+			// id: the command may or may not have been sent.
+			res.Outcome, res.Evidence = picket.OutcomePartial, rec.Evidence
+			res.Summary = "Picket stopped while sending the command, before it saved the command id; the command may or may not have been sent."
+			res.NextStep = "Look in Run Command history in the Systems Manager console for a command with the comment \"Picket " + rec.Request.ID + "\" before running it again."
+		} else if len(rec.Evidence) > 0 {
 			// The state before any change was saved: some steps may have
 			// been done, so the action keeps its claim and Undo restores
 			// that state.
