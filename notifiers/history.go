@@ -171,11 +171,17 @@ func undoButtons(recs []picket.ActionRecord) []undoButton {
 	return out
 }
 
-// liftedSuppression reports whether rec is a Suppress whose suppression a
-// later lift (its expiry) removed: there is nothing left to undo.
+// liftedSuppression reports whether rec is a Suppress that leaves nothing
+// to undo: a later lift (its expiry) removed it, or it recorded nothing to
+// reverse.
 func liftedSuppression(recs []picket.ActionRecord, rec picket.ActionRecord) bool {
 	if rec.Request.Kind != picket.ActionSuppress {
 		return false
+	}
+	if rec.Result == nil || !strings.Contains(string(rec.Result.Evidence), `"suppression"`) {
+		// Recorded before Suppress kept what it changed (a suppression
+		// of one finding): there is nothing Undo could reverse.
+		return true
 	}
 	for _, r := range recs {
 		if r.Request.Kind == picket.ActionLiftSuppression && r.Request.Target.ID == "sup-"+rec.Request.ID && r.Status == picket.OutcomeSucceeded {
