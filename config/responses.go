@@ -19,7 +19,7 @@ type Role struct {
 	// Groups are Slack user-group ids (S...).
 	Groups []string `yaml:"groups,omitempty"`
 	// Actions are disable_user, quarantine_instance, revoke_role_sessions,
-	// suppress, escalate, undo, or "*" for all.
+	// suppress, escalate, undo, patch_instance, or "*" for all.
 	Actions []string `yaml:"actions,omitempty"`
 	// Commands are the /picket commands the role may run (help, posture,
 	// check, finding, user, instance, audit, suppressions, digest, status),
