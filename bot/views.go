@@ -146,7 +146,8 @@ func planView(p picket.Plan, meta metadata) slack.ModalViewRequest {
 		}
 		sel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Expires after"), blockExpiry, opts...)
 		sel.InitialOption = initial
-		blocks = append(blocks, slack.NewInputBlock(blockExpiry, plain("Expires after"), nil, sel))
+		blocks = append(blocks, slack.NewInputBlock(blockExpiry, plain("Expires after"),
+			plain("At the expiry Picket sets this finding back (unarchived, its status before); with similar findings it lifts the rule instead."), sel))
 
 		simOpt := slack.NewOptionBlockObject(blockSimilar, plain("Suppress similar findings until then"), nil)
 		similar := slack.NewCheckboxGroupsBlockElement(blockSimilar, simOpt)
