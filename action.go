@@ -51,6 +51,9 @@ func (k ActionKind) Label() string {
 	case ActionPatchInstance:
 		return "Patch instance"
 	}
+	if l := fixLabel(k); l != "" {
+		return l
+	}
 	return string(k)
 }
 

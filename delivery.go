@@ -311,3 +311,18 @@ type GroupSender interface {
 	// lost in a crash.
 	FindPost(ctx context.Context, channel, thread, postID string, since time.Time) (MessageRef, bool, error)
 }
+
+// LeaseStore grants named, expiring leases: at any time at most one owner
+// holds a lease. Replicas sharing one store use it so that each channel is
+// delivered by one of them at a time (which keeps Slack's per-channel pace
+// and the channel's groups in one place); a replica that stops renewing
+// loses its leases when they expire. store.DB implements it.
+type LeaseStore interface {
+	// TakeLease gives name to owner until until when it is free, expired
+	// at now, or owner's already (a renewal); ok is false, and nothing
+	// changes, while another owner holds it.
+	TakeLease(name, owner string, now, until time.Time) (ok bool, err error)
+	// ReleaseLease frees name when owner holds it, so that another
+	// replica may take it at once; otherwise it does nothing.
+	ReleaseLease(name, owner string) error
+}

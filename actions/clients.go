@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -86,6 +88,8 @@ func NewClientsFunc(base aws.Config, roles map[string]AssumeRole) ClientsFunc {
 
 			AccessAnalyzer: accessanalyzer.NewFromConfig(cfg),
 			SSM:            ssm.NewFromConfig(cfg),
+			S3:             s3.NewFromConfig(cfg),
+			S3Control:      s3control.NewFromConfig(cfg),
 		}
 		cache[key] = c
 		return c, nil

@@ -26,4 +26,12 @@
 // is a Follower. The Service saves the command id, answers the click, and
 // follows the command in the background to its end; a restart resumes
 // following it (Recover) and never sends it again.
+//
+// The fix buttons of failed Security Hub controls (Fix, fix.go) share one
+// engine: the runbook of each kind (fix_s3.go: bucket and account Block
+// Public Access; fix_sg.go: world-open security group rules; fix_ebs.go: EBS
+// encryption by default) says what it reads, what it changes and how Undo
+// restores it; the engine checks that the finding calls for the fix
+// (picket.Fixes), reads the state again at execution, saves it before the
+// first change and words the result, partial failures included.
 package actions

@@ -22,6 +22,12 @@ type Guardrails struct {
 	ProtectedRoles []string
 	// ProtectedInstances are EC2 instance ids or Name tag values.
 	ProtectedInstances []string
+	// ProtectedBuckets are S3 bucket names or ARNs the fix buttons leave
+	// alone.
+	ProtectedBuckets []string
+	// ProtectedSecurityGroups are security group ids, names or ARNs the
+	// fix buttons leave alone.
+	ProtectedSecurityGroups []string
 	// ProtectedTag is a tag key: a user, role or instance carrying it with
 	// the value "true" is protected. Default DefaultProtectedTag.
 	ProtectedTag string
@@ -79,6 +85,34 @@ func (g *Guardrails) InstanceProtected(id, name string, tags map[string]string) 
 	}
 	for _, p := range g.ProtectedInstances {
 		for _, v := range []string{id, name} {
+			if v != "" && glob(p, v) {
+				return fmt.Sprintf("%s is protected (it matches %q in the guardrails), so Picket will not act on it.", what, p), true
+			}
+		}
+	}
+	return g.taggedProtected(what, tags)
+}
+
+// BucketProtected reports whether the S3 bucket name (with ARN arn) and
+// tags is protected, and the reason to show people. Bucket names are
+// lower case, so they are matched exactly.
+func (g *Guardrails) BucketProtected(name, arn string, tags map[string]string) (reason string, protected bool) {
+	return g.matchProtected("S3 bucket "+name, g.ProtectedBuckets, []string{name, arn}, tags)
+}
+
+// SecurityGroupProtected reports whether the security group with id, name
+// (may be empty), ARN and tags is protected, and the reason to show people.
+func (g *Guardrails) SecurityGroupProtected(id, name, arn string, tags map[string]string) (reason string, protected bool) {
+	what := "Security group " + id
+	if name != "" {
+		what += " (" + name + ")"
+	}
+	return g.matchProtected(what, g.ProtectedSecurityGroups, []string{id, name, arn}, tags)
+}
+
+func (g *Guardrails) matchProtected(what string, patterns, values []string, tags map[string]string) (string, bool) {
+	for _, p := range patterns {
+		for _, v := range values {
 			if v != "" && glob(p, v) {
 				return fmt.Sprintf("%s is protected (it matches %q in the guardrails), so Picket will not act on it.", what, p), true
 			}

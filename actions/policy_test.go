@@ -44,6 +44,15 @@ var sdkServices = map[string]string{
 var iamNames = map[string]string{
 	"s3:ListBuckets":                 "s3:ListAllMyBuckets",
 	"s3control:GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
+	// The fix buttons: S3 authorizes a bucket's Block Public Access
+	// calls as s3:*BucketPublicAccessBlock and the account's (S3 Control)
+	// as s3:*AccountPublicAccessBlock; deleting either configuration needs
+	// the Put permission (there is no Delete action in IAM).
+	"s3:GetPublicAccessBlock":           "s3:GetBucketPublicAccessBlock",
+	"s3:PutPublicAccessBlock":           "s3:PutBucketPublicAccessBlock",
+	"s3:DeletePublicAccessBlock":        "s3:PutBucketPublicAccessBlock",
+	"s3control:PutPublicAccessBlock":    "s3:PutAccountPublicAccessBlock",
+	"s3control:DeletePublicAccessBlock": "s3:PutAccountPublicAccessBlock",
 }
 
 // policyAllowed are actions the policy grants although no Input literal or
@@ -256,6 +265,8 @@ func TestIAMPolicyIsLeastPrivilege(t *testing.T) {
 			{"Ingest", []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"}},
 			{"Enrich", []string{"iam:GetUser", "ec2:DescribeInstances", "sts:GetCallerIdentity"}},
 			{"Respond", []string{"iam:UpdateAccessKey", "iam:PutUserPolicy", "ec2:ModifyNetworkInterfaceAttribute", "detective:StartInvestigation", "sts:AssumeRole"}},
+			{"RespondFix", []string{"s3:PutBucketPublicAccessBlock", "s3:PutAccountPublicAccessBlock", "ec2:RevokeSecurityGroupIngress",
+				"ec2:AuthorizeSecurityGroupIngress", "ec2:EnableEbsEncryptionByDefault", "ec2:DisableEbsEncryptionByDefault"}},
 			{"Escalate", []string{"sns:Publish"}},
 			{"RespondPatch", []string{"ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation"}},
 			{"RespondUnarchive", []string{"guardduty:UnarchiveFindings"}},
@@ -284,7 +295,10 @@ func TestIAMPolicyIsLeastPrivilege(t *testing.T) {
 	// a change that blinds it (a renamed import, a moved file) fails here.
 	t.Run("scan sees known calls", func(t *testing.T) {
 		for _, a := range []string{"iam:PutUserPolicy", "iam:GetLoginProfile", "detective:ListGraphs", "sns:Publish", "sqs:ReceiveMessage", "securityhub:BatchUpdateFindings",
-			"ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation", "guardduty:UnarchiveFindings"} {
+			"ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation", "guardduty:UnarchiveFindings",
+			// the fix buttons
+			"s3:PutBucketPublicAccessBlock", "s3:GetBucketPublicAccessBlock", "s3:GetBucketTagging", "s3:PutAccountPublicAccessBlock",
+			"ec2:RevokeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules", "ec2:EnableEbsEncryptionByDefault", "ec2:DisableEbsEncryptionByDefault"} {
 			if _, ok := called[a]; !ok {
 				t.Errorf("scan: got no %s, want it found", a)
 			}

@@ -235,6 +235,9 @@ func verb(k picket.ActionKind) string {
 	case picket.ActionPatchInstance:
 		return "patching"
 	}
+	if k.IsFix() {
+		return "fixing"
+	}
 	return "acting on"
 }
 
@@ -245,6 +248,12 @@ func (s *Service) RecordRejected(actor picket.Actor, detail string) {
 
 // pickTarget chooses the resource an action applies to.
 func pickTarget(kind picket.ActionKind, f *picket.Finding, targetID string) (picket.Resource, bool) {
+	if kind.IsFix() {
+		// A fix applies only to the resource of a failed control it
+		// handles (picket.Fixes), never to whatever the finding names.
+		x, ok := picket.FixFor(f, kind, targetID)
+		return x.Target, ok
+	}
 	fits := func(r picket.Resource) bool {
 		switch kind {
 		case picket.ActionDisableUser:

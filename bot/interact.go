@@ -25,6 +25,12 @@ var buttons = map[string]picket.ActionKind{
 
 	"picket.revoke_role_sessions": picket.ActionRevokeSessions, // notifiers.ActionRevokeSessions
 	ActionSuppressSimilar:         picket.ActionSuppress,
+
+	// The fix buttons (notifiers.ActionFix...): "picket." + the kind.
+	"picket." + string(picket.ActionFixBucketPublicAccess):  picket.ActionFixBucketPublicAccess,
+	"picket." + string(picket.ActionFixAccountPublicAccess): picket.ActionFixAccountPublicAccess,
+	"picket." + string(picket.ActionFixSecurityGroup):       picket.ActionFixSecurityGroup,
+	"picket." + string(picket.ActionFixEBSEncryption):       picket.ActionFixEBSEncryption,
 }
 
 // Block and action ids of the plan dialog's inputs.

@@ -105,7 +105,7 @@ func planView(p picket.Plan, meta metadata) slack.ModalViewRequest {
 		steps.WriteString("\n• " + escape(s.Description) + " (`" + escape(s.Operation) + "`)")
 	}
 	blocks := []slack.Block{}
-	if req.Kind == picket.ActionDisableUser || req.Kind == picket.ActionQuarantineInstance || req.Kind == picket.ActionPatchInstance {
+	if req.Kind == picket.ActionDisableUser || req.Kind == picket.ActionQuarantineInstance || req.Kind == picket.ActionPatchInstance || req.Kind.IsFix() {
 		blocks = append(blocks, section("warning",
 			":warning: This changes live resources in account "+escape(req.Account)+"."))
 	}

@@ -19,7 +19,9 @@ type Role struct {
 	// Groups are Slack user-group ids (S...).
 	Groups []string `yaml:"groups,omitempty"`
 	// Actions are disable_user, quarantine_instance, revoke_role_sessions,
-	// suppress, escalate, undo, patch_instance, or "*" for all.
+	// suppress, escalate, undo, patch_instance, the fix buttons
+	// (fix_s3_bucket_public_access, fix_s3_account_public_access,
+	// fix_security_group_open, fix_ebs_default_encryption), or "*" for all.
 	Actions []string `yaml:"actions,omitempty"`
 	// Commands are the /picket commands the role may run (help, posture,
 	// check, finding, user, instance, audit, suppressions, digest, status),
@@ -46,6 +48,11 @@ type Responses struct {
 	ProtectedUsers     []string `yaml:"protected_users,omitempty"`
 	ProtectedRoles     []string `yaml:"protected_roles,omitempty"`
 	ProtectedInstances []string `yaml:"protected_instances,omitempty"`
+	// ProtectedBuckets (S3 bucket names or ARNs) and
+	// ProtectedSecurityGroups (group ids, names or ARNs) are refused by the
+	// fix buttons; "*" globs are allowed, and the protected tag counts too.
+	ProtectedBuckets        []string `yaml:"protected_buckets,omitempty"`
+	ProtectedSecurityGroups []string `yaml:"protected_security_groups,omitempty"`
 	// ProtectedTag is a tag key: a user or instance tagged with it set to
 	// "true" is protected (default picket:protected).
 	ProtectedTag string `yaml:"protected_tag"`
@@ -72,6 +79,8 @@ type Account struct {
 var ActionNames = []string{
 	string(picket.ActionDisableUser), string(picket.ActionQuarantineInstance), string(picket.ActionRevokeSessions),
 	string(picket.ActionSuppress), string(picket.ActionEscalate), string(picket.ActionUndo),
+	string(picket.ActionFixBucketPublicAccess), string(picket.ActionFixAccountPublicAccess),
+	string(picket.ActionFixSecurityGroup), string(picket.ActionFixEBSEncryption),
 	string(picket.ActionPatchInstance),
 }
 

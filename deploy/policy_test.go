@@ -88,9 +88,33 @@ func readOnly(action string) bool {
 
 // scopingKeys are the condition keys that narrow a write to some
 // resources: tags, tag keys, a managed policy, the EC2 attribute or the
-// action creating the resource.
+// action creating the resource, or (for S3, whose bucket ARNs name no
+// account) the account that owns the bucket.
 var scopingKeys = []string{"aws:ResourceTag/", "aws:RequestTag/", "aws:TagKeys", "iam:PolicyARN", "iam:PermissionsBoundary",
-	"ec2:ResourceTag/", "ec2:Attribute", "ec2:CreateAction"}
+	"ec2:ResourceTag/", "ec2:Attribute", "ec2:CreateAction", "s3:ResourceAccount"}
+
+// accountLevelWrites are writes that change a setting of the account
+// itself: IAM defines them with no resource type, so they can only be
+// granted on "*", which in a role of one account is that account's
+// setting. Each may stand on "*" without a condition, but only in a
+// statement that grants nothing else (so the exception cannot carry
+// another write along).
+var accountLevelWrites = map[string]string{
+	"ec2:EnableEbsEncryptionByDefault":  "EBS encryption by default is a setting of the account and region (fix button, control EC2.7)",
+	"ec2:DisableEbsEncryptionByDefault": "its Undo",
+	"s3:PutAccountPublicAccessBlock":    "the account's S3 Block Public Access (fix button, control S3.1, and its Undo)",
+}
+
+// onlyAccountLevel reports whether every action of a statement is an
+// account-level write.
+func onlyAccountLevel(actions stringList) bool {
+	for _, a := range actions {
+		if _, ok := accountLevelWrites[a]; !ok {
+			return false
+		}
+	}
+	return len(actions) > 0
+}
 
 // scopingCondition reports whether a condition narrows what a statement
 // applies to: some operator that is not negated (a "Not" operator lets
@@ -154,6 +178,9 @@ func policyProblems(p iamPolicy, responderRole string) []string {
 				continue
 			}
 			for _, r := range s.Resource {
+				if r == "*" && !scoped && onlyAccountLevel(s.Action) {
+					continue
+				}
 				if unscoped(r) && !scoped {
 					add("statement %s: write %s on %q without a condition that scopes it (%v)", s.Sid, a, r, scopingKeys)
 				}
@@ -402,6 +429,41 @@ func TestPolicyScopedRejects(t *testing.T) {
 			name: "role writes scoped by tag",
 			old:  "{\n      \"Sid\": \"Posture\",", new: fmt.Sprintf(roleStatement, `"Resource": "*", "Condition": {"StringEquals": {"aws:ResourceTag/picket:revocable": "true"}}`),
 			want: "",
+		},
+		{
+			name: "bucket Block Public Access on every bucket of every account",
+			old: `"Resource": "arn:${partition}:s3:::*",
+      "Condition": {
+        "StringEquals": {
+          "s3:ResourceAccount": "${account_id}"
+        }
+      }`,
+			new:  `"Resource": "arn:${partition}:s3:::*"`,
+			want: "write s3:PutBucketPublicAccessBlock on \"arn:aws:s3:::*\"",
+		},
+		{
+			name: "bucket Block Public Access on buckets of other accounts",
+			old: `"StringEquals": {
+          "s3:ResourceAccount": "${account_id}"`,
+			new: `"StringNotEquals": {
+          "s3:ResourceAccount": "${account_id}"`,
+			want: "write s3:PutBucketPublicAccessBlock on \"arn:aws:s3:::*\"",
+		},
+		{
+			name: "another write carried along with the account settings",
+			old: `"ec2:DisableEbsEncryptionByDefault",
+        "ec2:EnableEbsEncryptionByDefault",`,
+			new: `"ec2:DisableEbsEncryptionByDefault",
+        "ec2:EnableEbsEncryptionByDefault",
+        "ec2:DeleteSecurityGroup",`,
+			want: "write ec2:EnableEbsEncryptionByDefault on \"*\"",
+		},
+		{
+			name: "security group rules of every account",
+			old: `"arn:${partition}:ec2:*:${account_id}:security-group/*",
+        "arn:${partition}:ec2:*:${account_id}:security-group-rule/*"`,
+			new:  `"*"`,
+			want: "write ec2:RevokeSecurityGroupIngress on \"*\"",
 		},
 		{
 			name: "role writes on every resource",

@@ -10,18 +10,17 @@ import (
 	"github.com/picketsec/picket"
 )
 
-// OCSF finding classes Security Hub v2 emits.
-const (
-	ocsfVulnerabilityFinding = 2002
-	ocsfComplianceFinding    = 2003
-	ocsfDetectionFinding     = 2004
-)
+// ocsfFindingsCategory is the OCSF category of every finding class
+// (class_uid / 1000): Security Hub v2 documents Vulnerability (2002),
+// Compliance (2003) and Detection (2004) Findings.
+const ocsfFindingsCategory = 2
 
 // ocsfFinding holds the OCSF attributes Picket uses. Security Hub v2 events
 // are not on the hot path of the v1 flow, so they are read with
 // encoding/json.
 type ocsfFinding struct {
 	ClassUID   int    `json:"class_uid"`
+	ClassName  string `json:"class_name"`
 	ActivityID int    `json:"activity_id"`
 	SeverityID int    `json:"severity_id"`
 	Status     string `json:"status"`
@@ -156,10 +155,12 @@ func finishOCSF(raw json.RawMessage, n int, ev *eventInfo) (picket.Finding, erro
 	if err := json.Unmarshal(raw, &o); err != nil {
 		return picket.Finding{}, invalidf("Security Hub v2 finding %d: %s", n, jsonError(err))
 	}
-	switch o.ClassUID {
-	case ocsfDetectionFinding, ocsfVulnerabilityFinding, ocsfComplianceFinding:
-	default:
-		return picket.Finding{}, unsupportedf("Security Hub v2 finding %d: OCSF class_uid %d is not a Detection (2004), Vulnerability (2002) or Compliance (2003) Finding", n, o.ClassUID)
+	// Detection, Vulnerability and Compliance Findings are what Security
+	// Hub documents; any other class of the Findings category (2xxx, such
+	// as a Data Security Finding) carries the same base attributes and is
+	// decoded from those rather than dropped.
+	if o.ClassUID/1000 != ocsfFindingsCategory {
+		return picket.Finding{}, unsupportedf("Security Hub v2 finding %d: OCSF class_uid %d is not a finding (the Findings category is 2000-2999)", n, o.ClassUID)
 	}
 	uid := o.FindingInfo.UID
 	if uid == "" {
@@ -187,6 +188,8 @@ func finishOCSF(raw json.RawMessage, n int, ev *eventInfo) (picket.Finding, erro
 	var first []byte
 	if len(o.FindingInfo.Types) > 0 {
 		first = []byte(o.FindingInfo.Types[0])
+	} else if o.ClassName != "" {
+		first = []byte(o.ClassName) // a finding without types is at least of its class
 	}
 	var ref string
 	if len(o.Remediation.References) > 0 {

@@ -154,7 +154,7 @@ func TestDecodeOCSFErrors(t *testing.T) {
 		code string
 		msg  string
 	}{
-		{"other class", set(func(f map[string]any) { f["class_uid"] = 2001 }), picket.EUNSUPPORTED, "OCSF class_uid 2001 is not"},
+		{"not a finding", set(func(f map[string]any) { f["class_uid"] = 3002 }), picket.EUNSUPPORTED, "OCSF class_uid 3002 is not a finding"},
 		{"no uid", set(func(f map[string]any) { delete(obj(f, "finding_info"), "uid") }), picket.EINVALID, "has no finding_info.uid"},
 		{"bad time", set(func(f map[string]any) { obj(f, "finding_info")["modified_time_dt"] = "yesterday" }), picket.EINVALID, `time "yesterday" is neither RFC 3339`},
 		{"wrong type", set(func(f map[string]any) { f["severity_id"] = "high" }), picket.EINVALID, "Security Hub v2 finding 1: invalid JSON"},
@@ -166,5 +166,28 @@ func TestDecodeOCSFErrors(t *testing.T) {
 			_, err := event.Decode(tc.body)
 			checkError(t, err, tc.code, tc.msg)
 		})
+	}
+}
+
+// TestDecodeOCSFOtherFindingClass: a finding of another class of the OCSF
+// Findings category (here a Data Security Finding, 2006, with no
+// finding_info.types) is decoded from its base attributes, not dropped as
+// unsupported; its class names its type.
+func TestDecodeOCSFOtherFindingClass(t *testing.T) {
+	base := readOCSF(t, "v2_detection_guardduty_SSHBruteForce.json")
+	body := edit(t, base, func(m map[string]any) {
+		f := obj(m, "detail")["findings"].([]any)[0].(map[string]any)
+		f["class_uid"] = 2006
+		f["class_name"] = "Data Security Finding"
+		delete(obj(f, "finding_info"), "types")
+	})
+	f := mustDecode(t, body)[0]
+	checkInvariants(t, &f)
+	if f.Type != "Data Security Finding" {
+		t.Errorf("Type = %q, want the class name", f.Type)
+	}
+	want := mustDecode(t, base)[0]
+	if f.Key != want.Key || f.Severity != want.Severity || f.Account != want.Account || f.Title != want.Title {
+		t.Errorf("got Key %s Severity %v Account %s Title %q, want %s %v %s %q", f.Key, f.Severity, f.Account, f.Title, want.Key, want.Severity, want.Account, want.Title)
 	}
 }

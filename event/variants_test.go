@@ -534,7 +534,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"GuardDuty archived a number", bytes.Replace(minimalGD("5", `"2024-05-01T12:00:00Z"`), []byte(`"archived":false`), []byte(`"archived":0`), 1), picket.EINVALID, "service.archived is a number, want a boolean"},
 		{"detail-type not a string", []byte(`{"detail-type":5,"detail":{}}`), picket.EINVALID, "detail-type is a number, want a string"},
 		{"no detail-type", []byte(`{"region":"us-east-1","detail":{"id":"x"}}`), picket.EINVALID, "EventBridge event has no detail-type"},
-		{"v2 OCSF", ebEvent(t, "ev", "Findings Imported V2", "aws.securityhub", "1", "us-east-1", []byte(`{"findings":[{"metadata":{}}]}`)), picket.EUNSUPPORTED, `Security Hub v2 finding 1: OCSF class_uid 0 is not a Detection (2004), Vulnerability (2002) or Compliance (2003) Finding`},
+		{"v2 OCSF", ebEvent(t, "ev", "Findings Imported V2", "aws.securityhub", "1", "us-east-1", []byte(`{"findings":[{"metadata":{}}]}`)), picket.EUNSUPPORTED, `Security Hub v2 finding 1: OCSF class_uid 0 is not a finding`},
 		{"other service finding", ebEvent(t, "ev", "Detective Finding", "aws.detective", "1", "us-east-1", []byte(`{}`)), picket.ENOTFINDING, "Detective Finding events are not handled: only GuardDuty, Security Hub, Inspector, Macie and IAM Access Analyzer"},
 		{"other event", ebEvent(t, "ev", "AWS API Call via CloudTrail", "aws.guardduty", "1", "us-east-1", []byte(`{}`)), picket.ENOTFINDING, `EventBridge event "AWS API Call via CloudTrail" from aws.guardduty is not a finding`},
 		{"SNS subscription", []byte(`{"Type":"SubscriptionConfirmation","TopicArn":"t","Message":"confirm"}`), picket.ENOTFINDING, "SNS SubscriptionConfirmation, not a notification"},

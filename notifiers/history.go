@@ -131,7 +131,9 @@ func undoable(rec picket.ActionRecord) bool {
 	switch rec.Request.Kind {
 	case picket.ActionDisableUser, picket.ActionQuarantineInstance, picket.ActionRevokeSessions, picket.ActionSuppress:
 	default:
-		return false
+		if !rec.Request.Kind.IsFix() {
+			return false
+		}
 	}
 	return (rec.Status == picket.OutcomeSucceeded || rec.Status == picket.OutcomePartial) &&
 		rec.UndoneBy == "" && rec.Request.ID != ""
@@ -235,6 +237,9 @@ func infPhrase(rec picket.ActionRecord, recs []picket.ActionRecord, st style) st
 	case picket.ActionPatchInstance:
 		return "patch instance " + id
 	}
+	if p := fixPhrase(req.Kind, id, false); p != "" {
+		return p
+	}
 	return strings.ToLower(st.text(req.Kind.Label())) + " on " + id
 }
 
@@ -260,7 +265,33 @@ func pastPhrase(rec picket.ActionRecord, recs []picket.ActionRecord, st style) s
 	case picket.ActionPatchInstance:
 		return "patched instance " + id
 	}
+	if p := fixPhrase(req.Kind, id, true); p != "" {
+		return p
+	}
 	return "ran " + strings.ToLower(st.text(req.Kind.Label())) + " on " + id
+}
+
+// fixPhrase is what a fix asks for (past false) or did (past true) on the
+// resource id, already styled: "turn on Block Public Access for S3 bucket
+// logs"; "" for an action that is not a fix.
+func fixPhrase(k picket.ActionKind, id string, past bool) string {
+	pick := func(inf, done string) string {
+		if past {
+			return done
+		}
+		return inf
+	}
+	switch k {
+	case picket.ActionFixBucketPublicAccess:
+		return pick("turn on", "turned on") + " Block Public Access for S3 bucket " + id
+	case picket.ActionFixAccountPublicAccess:
+		return pick("turn on", "turned on") + " S3 Block Public Access for account " + id
+	case picket.ActionFixSecurityGroup:
+		return pick("revoke", "revoked") + " the world-open ingress rules of security group " + id
+	case picket.ActionFixEBSEncryption:
+		return pick("turn on", "turned on") + " EBS encryption by default in account " + id
+	}
+	return ""
 }
 
 func suppressObject(req picket.ActionRequest) string {

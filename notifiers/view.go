@@ -27,6 +27,15 @@ const (
 	ActionSuppressSimilar = "picket.suppress_similar"
 )
 
+// Action ids of the fix buttons on failed Security Hub control findings
+// (see picket.Fixes); their value is the finding key too.
+const (
+	ActionFixBucketPublicAccess  = "picket." + string(picket.ActionFixBucketPublicAccess)
+	ActionFixAccountPublicAccess = "picket." + string(picket.ActionFixAccountPublicAccess)
+	ActionFixSecurityGroup       = "picket." + string(picket.ActionFixSecurityGroup)
+	ActionFixEBSEncryption       = "picket." + string(picket.ActionFixEBSEncryption)
+)
+
 // Action ids of the buttons that act on an earlier request: Undo on an
 // alert, Approve and Reject on a thread reply awaiting approval. Their value
 // is the request id (picket.ActionRequest.ID) they act on.
@@ -275,6 +284,7 @@ func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool
 				confirmOK: "Plan patch",
 			})
 		}
+		out = append(out, fixActions(f, account, recs)...)
 		out = append(out, action{id: ActionSuppress, text: "Suppress"})
 	}
 	out = append(out, action{id: ActionEscalate, text: "Escalate"})
@@ -307,6 +317,41 @@ func patchUnavailable(f *picket.Finding, e picket.Enrichment) string {
 		return "Patch unavailable: " + b + "."
 	}
 	return ""
+}
+
+// fixActions are the fix buttons of a failed control finding: one per fix
+// kind picket.Fixes offers, hidden while a fix of that kind is active.
+func fixActions(f *picket.Finding, account string, recs []picket.ActionRecord) []action {
+	var out []action
+	seen := map[picket.ActionKind]bool{}
+	for _, x := range picket.Fixes(f) {
+		if seen[x.Kind] || activeOf(recs, x.Kind) {
+			continue
+		}
+		seen[x.Kind] = true
+		a := action{id: "picket." + string(x.Kind), text: x.Kind.Label(), danger: true, confirmOK: "Fix"}
+		target := shorten(x.Target.ID, 64)
+		switch x.Kind {
+		case picket.ActionFixBucketPublicAccess:
+			a.confirmTitle = "Block public access?"
+			a.confirmText = "Turn on all four Block Public Access settings of S3 bucket " + target + " in account " + account +
+				" (control " + x.Control + ")? Public ACLs and bucket policies stop working. Picket records the current settings first so Undo restores them."
+		case picket.ActionFixAccountPublicAccess:
+			a.confirmTitle = "Block public access account-wide?"
+			a.confirmText = "Turn on all four S3 Block Public Access settings for every bucket in account " + account +
+				" (control " + x.Control + ")? Picket records the current settings first so Undo restores them."
+		case picket.ActionFixSecurityGroup:
+			a.confirmTitle = "Revoke world-open rules?"
+			a.confirmText = "Revoke the ingress rules of security group " + target + " in account " + account + " open to the internet on port " +
+				shorten(picket.PortList(x.Ports), 64) + " (control " + x.Control + ")? Picket records each rule first so Undo adds them back."
+		case picket.ActionFixEBSEncryption:
+			a.confirmTitle = "Encrypt new EBS volumes?"
+			a.confirmText = "Turn on EBS encryption by default in account " + account + ", region " + shorten(f.Region, 32) +
+				" (control " + x.Control + ")? Existing volumes are not changed; Undo turns it off again."
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // userTarget names the IAM user the Disable button acts on, or "" when the

@@ -51,12 +51,14 @@ var (
 	bucketGroupMembers = []byte("group_members")
 	bucketPosts        = []byte("posts")
 	bucketChannels     = []byte("channels")
+	bucketLeases       = []byte("leases")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketFindings, bucketFindingIDs, bucketMessages,
 		bucketAudit, bucketSuppressions, bucketDigests,
 		bucketActions, bucketClaims, bucketFindingActs,
 		bucketOutbox, bucketGroups, bucketGroupsOpen, bucketGroupMembers, bucketPosts, bucketChannels,
+		bucketLeases,
 	}
 
 	keySchema    = []byte("schema")

@@ -81,6 +81,11 @@ type DispatchOptions struct {
 	// RetryBase and RetryMax bound the wait after a failed Slack call
 	// before a channel tries again (doubling). Defaults 1s and 30s.
 	RetryBase, RetryMax time.Duration
+	// Replicas, when set, shares delivery with other replicas of Picket
+	// on the same store: a channel's lane runs only while this dispatcher
+	// holds the channel's lease (see Replicas). Nil: every channel is this
+	// process's.
+	Replicas *Replicas
 }
 
 // Dispatcher is delivery: it drains the outbox to Slack, one lane per
@@ -109,6 +114,9 @@ type Dispatcher struct {
 	// prove the message was not posted, with when the first attempt
 	// started; before trying again, Slack is asked whether it was.
 	uncertain map[string]time.Time
+	// poke wakes a replica's lease loop (Replicas) when its intake
+	// committed something.
+	poke chan struct{}
 }
 
 // lane is one channel's share of the outbox, kept in memory for
@@ -124,6 +132,18 @@ type lane struct {
 	// as invalid (not a channel or service problem): they wait until the
 	// time given, so one bad message never stalls its channel.
 	deferred map[string]deferral
+
+	// With Replicas: the lane runs under ctx while the channel's lease is
+	// held (renewed at renewed); cancel stops it and done closes when it
+	// has stopped. seen holds the newest Seq of each finding the lane has
+	// taken from the outbox, so that a poll of the store does not bring
+	// back an entry already delivered whose removal is still being
+	// written.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+	renewed time.Time
+	seen    map[string]uint64
 }
 
 type deferral struct {
@@ -247,6 +267,9 @@ func (d *Dispatcher) settle(ctx context.Context, p picket.Post) error {
 // waits for the lanes' calls in progress to end: each may take up to
 // ShutdownGrace more.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	if d.o.Replicas != nil {
+		return d.runReplica(ctx)
+	}
 	if err := d.Load(ctx); err != nil {
 		return fmt.Errorf("dispatcher: %w", err)
 	}
@@ -265,6 +288,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // Enqueued implements Notifier: it adds what an intake committed to the
 // lanes and wakes them.
 func (d *Dispatcher) Enqueued(res picket.IntakeResult) {
+	if d.o.Replicas != nil {
+		d.enqueuedReplica(res)
+		return
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, p := range res.Pending {
@@ -283,8 +310,7 @@ func (d *Dispatcher) Enqueued(res picket.IntakeResult) {
 func (d *Dispatcher) lane(channel string) *lane {
 	l := d.lanes[channel]
 	if l == nil {
-		l = &lane{channel: channel, wake: make(chan struct{}, 1), pending: map[string]picket.Pending{},
-			groups: map[string]picket.Group{}, open: map[string]string{}, deferred: map[string]deferral{}}
+		l = newLane(channel)
 		d.lanes[channel] = l
 		if d.ctx != nil {
 			d.start(l)
@@ -293,15 +319,26 @@ func (d *Dispatcher) lane(channel string) *lane {
 	return l
 }
 
+func newLane(channel string) *lane {
+	return &lane{channel: channel, wake: make(chan struct{}, 1), pending: map[string]picket.Pending{},
+		groups: map[string]picket.Group{}, open: map[string]string{}, deferred: map[string]deferral{}}
+}
+
 func (d *Dispatcher) start(l *lane) {
 	if l.running {
 		return
 	}
 	l.running = true
 	ctx := d.ctx
+	if l.ctx != nil {
+		ctx = l.ctx
+	}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
+		if l.done != nil {
+			defer close(l.done)
+		}
 		d.runLane(ctx, l)
 	}()
 }
@@ -648,6 +685,9 @@ func (d *Dispatcher) drop(l *lane, p picket.Pending) {
 	d.mu.Lock()
 	if cur, ok := l.pending[p.Key]; ok && cur.Seq == p.Seq {
 		delete(l.pending, p.Key)
+	}
+	if l.seen != nil && l.seen[p.Key] < p.Seq {
+		l.seen[p.Key] = p.Seq
 	}
 	delete(l.deferred, p.Key)
 	d.mu.Unlock()

@@ -28,6 +28,7 @@ func newResponses(ctx context.Context, cfg config.Config, awsCfg aws.Config, db 
 	guard := actions.Guardrails{
 		ProtectedUsers: r.ProtectedUsers, ProtectedRoles: r.ProtectedRoles,
 		ProtectedInstances: r.ProtectedInstances, ProtectedTag: r.ProtectedTag,
+		ProtectedBuckets: r.ProtectedBuckets, ProtectedSecurityGroups: r.ProtectedSecurityGroups,
 	}
 	disable := &actions.DisableUser{Clients: clients, Guard: guard}
 	quarantine := &actions.Quarantine{Clients: clients, Guard: guard, GroupName: r.IsolationGroup}
@@ -51,24 +52,31 @@ func newResponses(ctx context.Context, cfg config.Config, awsCfg aws.Config, db 
 			Name: role.Name, Users: role.Users, Groups: role.Groups, Actions: role.Actions, Accounts: role.Accounts,
 		})
 	}
+	responders := map[picket.ActionKind]picket.Responder{
+		picket.ActionDisableUser:        disable,
+		picket.ActionQuarantineInstance: quarantine,
+		picket.ActionRevokeSessions:     revoke,
+		picket.ActionSuppress:           suppress,
+		picket.ActionEscalate:           escalate,
+		picket.ActionPatchInstance:      patch,
+	}
+	undoers := map[picket.ActionKind]actions.Undoer{
+		picket.ActionDisableUser:        disable,
+		picket.ActionQuarantineInstance: quarantine,
+		picket.ActionRevokeSessions:     revoke,
+		picket.ActionSuppress:           suppress,
+	}
+	// The fix buttons of failed Security Hub controls: one runbook each.
+	for _, k := range picket.FixKinds {
+		fix := &actions.Fix{Kind: k, Clients: clients, Guard: guard}
+		responders[k], undoers[k] = fix, fix
+	}
 	return actions.NewService(actions.ServiceOptions{
-		Policy: policy,
-		Responders: map[picket.ActionKind]picket.Responder{
-			picket.ActionDisableUser:        disable,
-			picket.ActionQuarantineInstance: quarantine,
-			picket.ActionRevokeSessions:     revoke,
-			picket.ActionSuppress:           suppress,
-			picket.ActionEscalate:           escalate,
-			picket.ActionPatchInstance:      patch,
-		},
-		Undoers: map[picket.ActionKind]actions.Undoer{
-			picket.ActionDisableUser:        disable,
-			picket.ActionQuarantineInstance: quarantine,
-			picket.ActionRevokeSessions:     revoke,
-			picket.ActionSuppress:           suppress,
-		},
-		Lifter:   suppress,
-		Findings: db, Actions: db, Suppressions: db, Audit: countingAuditor{db, m.AuditFailures},
+		Policy:     policy,
+		Responders: responders,
+		Undoers:    undoers,
+		Lifter:     suppress,
+		Findings:   db, Actions: db, Suppressions: db, Audit: countingAuditor{db, m.AuditFailures},
 		Announcer: announcer, Alerts: alerts, Enricher: enricher,
 		Logger: log, Durations: m.ActionDurations,
 		// Following a patch command outlives the click; it stops with

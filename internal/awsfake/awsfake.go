@@ -140,6 +140,9 @@ const (
 type route struct {
 	service, operation, method string
 	segments                   []string
+	// query are the URL query parameters the request must carry (S3
+	// names many operations on one path by a query key: "?tagging").
+	query []string
 }
 
 // Server is a recording fake of AWS service endpoints. Create it with New.
@@ -219,15 +222,24 @@ func (s *Server) On(service, operation string, h Handler) {
 // OnREST registers h for a REST-JSON operation reached by method and path
 // pattern, as in the SDK's serializer: "/detector/{DetectorId}/findings/archive".
 // A {Label} matches one path segment and a {Label+} the rest of the path;
-// the values are in Request.PathParams.
+// the values are in Request.PathParams. A pattern may end in "?key" (or
+// "?key1&key2"): the route then matches only requests whose URL query has
+// those keys, as S3 tells "GET /{Bucket}?tagging" from
+// "GET /{Bucket}?publicAccessBlock".
 func (s *Server) OnREST(service, operation, method, pattern string, h Handler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	path, q, _ := strings.Cut(pattern, "?")
+	var query []string
+	if q != "" {
+		query = strings.Split(q, "&")
+	}
 	s.routes = append(s.routes, route{
 		service:   service,
 		operation: operation,
 		method:    strings.ToUpper(method),
-		segments:  splitPath(pattern),
+		segments:  splitPath(path),
+		query:     query,
 	})
 	s.handlers[service+":"+operation] = h
 }
@@ -302,7 +314,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, hr *http.Request) {
 
 	s.mu.Lock()
 	if proto == protoREST {
-		req.Operation, req.PathParams = s.matchRoute(service, hr.Method, hr.URL.EscapedPath())
+		req.Operation, req.PathParams = s.matchRoute(service, hr.Method, hr.URL.EscapedPath(), req.Query)
 	}
 	s.seq++
 	req.RequestID = fmt.Sprintf("req-%04d", s.seq)
@@ -336,10 +348,13 @@ func (s *Server) run(h Handler, req *Request, proto protocol) (resp Response) {
 	return h(req)
 }
 
-func (s *Server) matchRoute(service, method, escapedPath string) (string, map[string]string) {
+func (s *Server) matchRoute(service, method, escapedPath string, query url.Values) (string, map[string]string) {
 	segs := splitPath(escapedPath)
 	for _, r := range s.routes {
 		if r.service != service || r.method != method {
+			continue
+		}
+		if slices.ContainsFunc(r.query, func(k string) bool { return !query.Has(k) }) {
 			continue
 		}
 		if params, ok := matchSegments(r.segments, segs); ok {
@@ -474,6 +489,7 @@ func writeResponse(w http.ResponseWriter, resp Response, requestID string, p pro
 		}
 	}
 	h.Set("X-Amzn-RequestId", requestID)
+	h.Set("X-Amz-Request-Id", requestID) // the header S3 carries it in
 	status := resp.Status
 	if status == 0 {
 		status = http.StatusOK

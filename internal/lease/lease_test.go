@@ -1,0 +1,135 @@
+package lease_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/picketsec/picket/internal/lease"
+	"github.com/picketsec/picket/store"
+)
+
+func openStore(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "picket.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestRunOneAtATime: of three replicas running the same job under one
+// lease, one runs it at a time; when the holder stops, another takes over.
+func TestRunOneAtATime(t *testing.T) {
+	db := openStore(t)
+	var running, most atomic.Int32
+	var runs sync.Map // owner -> runs
+	job := func(owner string) lease.Job {
+		return func(ctx context.Context) {
+			n := running.Add(1)
+			for {
+				m := most.Load()
+				if n <= m || most.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			v, _ := runs.LoadOrStore(owner, new(atomic.Int32))
+			v.(*atomic.Int32).Add(1)
+			<-ctx.Done()
+			running.Add(-1)
+		}
+	}
+	type replica struct {
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+	start := func(owner string) replica {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			lease.Run(ctx, lease.Options{Leases: db, Name: "job:sweeper", Owner: owner, TTL: 150 * time.Millisecond}, job(owner))
+		}()
+		return replica{cancel, done}
+	}
+	rs := []replica{start("a"), start("b"), start("c")}
+	waitFor(t, func() bool { return running.Load() == 1 })
+	time.Sleep(300 * time.Millisecond) // two lease periods: nobody else starts
+	if m := most.Load(); m != 1 {
+		t.Fatalf("%d replicas ran the job at once, want 1", m)
+	}
+	// Stop whoever holds it: another takes over.
+	var holder string
+	runs.Range(func(k, _ any) bool { holder = k.(string); return false })
+	i := map[string]int{"a": 0, "b": 1, "c": 2}[holder]
+	rs[i].cancel()
+	<-rs[i].done
+	waitFor(t, func() bool {
+		n := 0
+		runs.Range(func(any, any) bool { n++; return true })
+		return n == 2 && running.Load() == 1
+	})
+	for j, r := range rs {
+		if j != i {
+			r.cancel()
+			<-r.done
+		}
+	}
+	if m := most.Load(); m != 1 {
+		t.Errorf("%d replicas ran the job at once, want 1", m)
+	}
+	if n := running.Load(); n != 0 {
+		t.Errorf("%d jobs still running after every replica stopped", n)
+	}
+}
+
+// refusing is a lease store that stops granting renewals when told.
+type refusing struct {
+	*store.DB
+	refuse atomic.Bool
+}
+
+func (r *refusing) TakeLease(name, owner string, now, until time.Time) (bool, error) {
+	if r.refuse.Load() {
+		return false, nil
+	}
+	return r.DB.TakeLease(name, owner, now, until)
+}
+
+// TestRunStopsJobWhenLeaseLost: a lease that cannot be renewed stops the
+// job.
+func TestRunStopsJobWhenLeaseLost(t *testing.T) {
+	ls := &refusing{DB: openStore(t)}
+	var running atomic.Bool
+	stopped := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go lease.Run(ctx, lease.Options{Leases: ls, Name: "job:x", Owner: "a", TTL: 90 * time.Millisecond}, func(ctx context.Context) {
+		running.Store(true)
+		<-ctx.Done()
+		running.Store(false)
+		close(stopped)
+	})
+	waitFor(t, running.Load)
+	ls.refuse.Store(true)
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job kept running after its lease was lost")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

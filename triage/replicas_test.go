@@ -1,0 +1,203 @@
+package triage_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/store"
+	"github.com/picketsec/picket/triage"
+)
+
+// replica is one Picket replica's intake and delivery on a shared store.
+type replica struct {
+	p      *triage.Pipeline
+	d      *triage.Dispatcher
+	snd    *fakeSender
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// noRelease is a lease store whose replica dies without releasing its
+// leases (SIGKILL): they pass on only when they expire.
+type noRelease struct{ picket.LeaseStore }
+
+func (noRelease) ReleaseLease(string, string) error { return nil }
+
+func startReplica(t *testing.T, db *store.DB, leases picket.LeaseStore, owner string, ttl time.Duration) *replica {
+	t.Helper()
+	router, err := triage.NewRouter([]triage.Rule{
+		{Name: "crit", MinSeverity: picket.SeverityCritical, Channel: "#crit"},
+	}, "#security", picket.SeverityMedium)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd := &fakeSender{}
+	d, err := triage.NewDispatcher(triage.DispatchOptions{Store: db, Alerts: snd, Groups: snd, Enricher: fixedEnricher{},
+		RetryBase: time.Millisecond, RetryMax: 10 * time.Millisecond,
+		Replicas: &triage.Replicas{Leases: leases, Owner: owner, TTL: ttl, Poll: 20 * time.Millisecond,
+			Channels: []string{"#security", "#crit"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := triage.NewPipeline(triage.Options{Store: db, Router: router, Notify: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &replica{p: p, d: d, snd: snd, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- d.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+func (r *replica) stop(t *testing.T) {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	if err := <-r.done; err != nil {
+		t.Error(err)
+	}
+	r.cancel = nil
+}
+
+func (r *replica) intake(t *testing.T, fs ...picket.Finding) {
+	t.Helper()
+	if _, err := r.p.HandleMessage(context.Background(), "", fs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// posts returns, per channel, the keys each replica posted.
+func posts(rs ...*replica) (byKey map[string]int, writers map[string]map[int]bool) {
+	byKey, writers = map[string]int{}, map[string]map[int]bool{}
+	for i, r := range rs {
+		for _, c := range r.snd.snapshot() {
+			if c.op != "post" {
+				continue
+			}
+			byKey[c.key]++
+			if writers[c.channel] == nil {
+				writers[c.channel] = map[int]bool{}
+			}
+			writers[c.channel][i] = true
+		}
+	}
+	return byKey, writers
+}
+
+func waitPosted(t *testing.T, keys []string, within time.Duration, rs ...*replica) map[string]map[int]bool {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		byKey, writers := posts(rs...)
+		all := true
+		for _, k := range keys {
+			if byKey[k] == 0 {
+				all = false
+			}
+		}
+		if all {
+			for k, n := range byKey {
+				if n != 1 {
+					t.Errorf("%s posted %d times, want once", k, n)
+				}
+			}
+			return writers
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v posted %v, want each of %v once", within, byKey, keys)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func mixed(prefix string, n int) ([]picket.Finding, []string) {
+	var fs []picket.Finding
+	var keys []string
+	for i := range n {
+		sev := picket.SeverityMedium
+		if i%3 == 0 {
+			sev = picket.SeverityCritical
+		}
+		f := finding("2026-11-22T08:00:00Z", 1, sev)
+		f.Key, f.ID = fmt.Sprintf("%s-%02d", prefix, i), fmt.Sprintf("id-%s-%02d", prefix, i)
+		fs = append(fs, *f)
+		keys = append(keys, f.Key)
+	}
+	return fs, keys
+}
+
+// TestReplicasOneWriterPerChannel: two replicas take findings from the same
+// queue into one store; every finding is posted once, and each channel is
+// posted to by one replica only (the holder of its lease).
+func TestReplicasOneWriterPerChannel(t *testing.T) {
+	db := openStore(t)
+	a := startReplica(t, db, db, "a", 10*time.Second)
+	b := startReplica(t, db, db, "b", 10*time.Second)
+	fs, keys := mixed("k", 24)
+	for i := range fs {
+		if i%2 == 0 {
+			a.intake(t, fs[i])
+		} else {
+			b.intake(t, fs[i])
+		}
+	}
+	writers := waitPosted(t, keys, 10*time.Second, a, b)
+	for ch, w := range writers {
+		if len(w) != 1 {
+			t.Errorf("channel %s was posted to by %d replicas, want 1", ch, len(w))
+		}
+	}
+	if len(writers) != 2 {
+		t.Errorf("posts went to %d channels, want #security and #crit", len(writers))
+	}
+}
+
+// TestReplicasDeadReplicaChannelsPassOn: a replica that dies without
+// releasing its leases stops delivering; another takes its channels once
+// the leases expire and posts what was queued since, once.
+func TestReplicasDeadReplicaChannelsPassOn(t *testing.T) {
+	db := openStore(t)
+	const ttl = 600 * time.Millisecond
+	a := startReplica(t, db, noRelease{db}, "a", ttl)
+	first, firstKeys := mixed("before", 4)
+	a.intake(t, first...)
+	waitPosted(t, firstKeys, 5*time.Second, a)
+	a.stop(t) // dies: its leases stay until they expire
+
+	b := startReplica(t, db, db, "b", ttl)
+	died := time.Now()
+	later, laterKeys := mixed("after", 6)
+	b.intake(t, later...)
+	waitPosted(t, append(firstKeys, laterKeys...), 10*time.Second, a, b)
+	if took := time.Since(died); took < ttl/2 {
+		t.Errorf("b delivered after %v, before a's leases (%v) could have expired", took, ttl)
+	}
+	for _, c := range a.snd.snapshot() {
+		for _, k := range laterKeys {
+			if c.key == k {
+				t.Errorf("dead replica a posted %s", k)
+			}
+		}
+	}
+}
+
+// TestReplicasStoppedReplicaHandsOverAtOnce: a replica stopped cleanly
+// (SIGTERM) releases its leases, so another delivers its channels without
+// waiting for them to expire.
+func TestReplicasStoppedReplicaHandsOverAtOnce(t *testing.T) {
+	db := openStore(t)
+	a := startReplica(t, db, db, "a", time.Hour)
+	first, firstKeys := mixed("before", 3)
+	a.intake(t, first...)
+	waitPosted(t, firstKeys, 5*time.Second, a)
+	b := startReplica(t, db, db, "b", time.Hour)
+	a.stop(t)
+	later, laterKeys := mixed("after", 3)
+	b.intake(t, later...)
+	waitPosted(t, append(firstKeys, laterKeys...), 5*time.Second, a, b)
+}
