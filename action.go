@@ -25,6 +25,10 @@ const (
 	// ActionLiftSuppression removes what a Suppress similar created, when
 	// its expiry passes or a person asks.
 	ActionLiftSuppression ActionKind = "lift_suppression"
+	// ActionPatchInstance installs the missing patches of an EC2 instance
+	// with the Systems Manager document AWS-RunPatchBaseline (Amazon
+	// Inspector package-vulnerability findings). It has no undo.
+	ActionPatchInstance ActionKind = "patch_instance"
 )
 
 // Label returns the action as a person reads it: "Disable user".
@@ -44,6 +48,8 @@ func (k ActionKind) Label() string {
 		return "Undo"
 	case ActionLiftSuppression:
 		return "Lift suppression"
+	case ActionPatchInstance:
+		return "Patch instance"
 	}
 	if l := fixLabel(k); l != "" {
 		return l
@@ -95,6 +101,10 @@ type ActionRequest struct {
 	// (a GuardDuty filter or a Security Hub automation rule, plus a local
 	// rule), until Until.
 	Similar bool `json:"similar,omitempty"`
+	// NoReboot asks Patch instance not to reboot the instance even when
+	// the patches need it (RebootOption NoReboot); by default it reboots
+	// only when needed (RebootIfNeeded).
+	NoReboot bool `json:"no_reboot,omitempty"`
 	// UndoOf is the ID of the request Undo reverses.
 	UndoOf string `json:"undo_of,omitempty"`
 	// DryRun plans and records without changing anything.
@@ -105,8 +115,9 @@ type ActionRequest struct {
 // ClaimKey is the key that makes a request run at most once. A
 // containment (see ActionKind.Contains) claims its resource, whatever
 // finding it came from: two findings about one user give one disable. An
-// Undo claims the request it reverses. Any other action claims the finding
-// and resource it acts on. A double click, a retried payload or two people
+// Undo claims the request it reverses. Patch instance claims its instance
+// while it is pending or running (see ActionRecord.Active). Any other
+// action claims the finding and resource it acts on. A double click, a retried payload or two people
 // clicking at once share the key.
 func (r *ActionRequest) ClaimKey() string {
 	switch {
@@ -114,6 +125,14 @@ func (r *ActionRequest) ClaimKey() string {
 		return "undo|" + r.UndoOf
 	case r.Kind.Contains():
 		return "contain|" + r.ResourceKey()
+	case r.Kind == ActionPatchInstance:
+		// One patch at a time per instance, whichever finding asked: two
+		// Run Commands of AWS-RunPatchBaseline on one instance collide.
+		region := r.Target.Region
+		if region == "" {
+			region = r.Region
+		}
+		return string(r.Kind) + "|" + r.Account + "|" + region + "|" + r.Target.ID
 	}
 	return string(r.Kind) + "|" + r.FindingKey + "|" + r.Target.ID
 }
@@ -157,6 +176,10 @@ type Plan struct {
 	Steps   []PlanStep    `json:"steps"`
 	// Undo says what Undo would restore; empty when the action has no undo.
 	Undo string `json:"undo,omitempty"`
+	// Details are facts to weigh before running, one line each (the
+	// vulnerabilities and packages a patch fixes, the instance's Systems
+	// Manager state, what happens about a reboot). Raw text.
+	Details []string `json:"details,omitempty"`
 	// Refusal is set when a guardrail refuses the action; Steps is then
 	// empty and Alternative may name what to do instead.
 	Refusal     string     `json:"refusal,omitempty"`
@@ -215,6 +238,10 @@ type ActionResult struct {
 	Evidence json.RawMessage `json:"evidence,omitempty"`
 	// Summary is one sentence for people: what happened.
 	Summary string `json:"summary"`
+	// Output is the tail of what a command run on the resource printed
+	// (Patch instance: the Run Command's standard output), raw; empty for
+	// actions that run no command.
+	Output string `json:"output,omitempty"`
 	// NextStep says what a person should do now, when anything.
 	NextStep string    `json:"next_step,omitempty"`
 	Started  time.Time `json:"started"`
@@ -266,7 +293,9 @@ type AuditEntry struct {
 	Time time.Time `json:"time"`
 	// Event says what happened: "requested", "approved", "executed",
 	// "denied", "refused", "rejected", "expired", "rejected_request" (a bad
-	// signature or unknown action id) ...
+	// signature or unknown action id), "started" (work that ends later
+	// was started in AWS: a patch command sent), "resumed" (following it
+	// again after a restart), "lifted" (a suppression's expiry) ...
 	Event      string       `json:"event"`
 	Actor      Actor        `json:"actor"`
 	Action     ActionKind   `json:"action,omitempty"`

@@ -12,6 +12,10 @@ type Enrichment struct {
 	AccountAlias string           `json:"account_alias,omitempty"`
 	User         *UserContext     `json:"user,omitempty"`
 	Instance     *InstanceContext `json:"instance,omitempty"`
+	// SSM is what Systems Manager knows of the instance of a finding
+	// Patch instance applies to (see Finding.PatchTarget); nil when not
+	// looked up or the lookup failed.
+	SSM *ManagedInstance `json:"ssm,omitempty"`
 	// Missing says, one line per lookup, what context could not be had and
 	// why ("IAM user details: timed out after 2s"). It is shown to people.
 	Missing []string `json:"missing,omitempty"`

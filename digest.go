@@ -1,6 +1,9 @@
 package picket
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // SeverityCounts counts findings by severity, indexed by Severity
 // (Informational first, Critical last).
@@ -75,6 +78,18 @@ type DigestAction struct {
 	Target     string        `json:"target"`
 	Outcome    ActionOutcome `json:"outcome"`
 	FindingKey string        `json:"finding_key,omitempty"`
+	// Undid is the kind of action an Undo reversed ("suppress"), when
+	// known.
+	Undid ActionKind `json:"undid,omitempty"`
+}
+
+// Label names the action as a digest lists it: "Patch instance", or for
+// an Undo what it reversed ("Undo suppress").
+func (a DigestAction) Label() string {
+	if a.Kind == ActionUndo && a.Undid != "" {
+		return "Undo " + strings.ToLower(a.Undid.Label())
+	}
+	return a.Kind.Label()
 }
 
 // RuleActivity is what one automatic response rule did in a digest's

@@ -32,8 +32,15 @@ type ActionRecord struct {
 const StatusRunning ActionOutcome = "running"
 
 // Active reports whether the record still holds its claim: pending,
-// running, or done successfully (a second run would act twice).
+// running, or done successfully (a second run would act twice). A Patch
+// instance holds its claim only while pending or running: patching an
+// instance again installs only what is still missing, which is what a
+// patch done in part asks for and what a later finding on the same
+// instance may need.
 func (r *ActionRecord) Active() bool {
+	if r.Request.Kind == ActionPatchInstance {
+		return r.Status == OutcomePending || r.Status == StatusRunning
+	}
 	switch r.Status {
 	case OutcomePending, StatusRunning, OutcomeSucceeded, OutcomePartial:
 		return r.UndoneBy == ""
@@ -85,22 +92,44 @@ type Suppression struct {
 	Remote []RemoteRule `json:"remote,omitempty"`
 	// Lifted is when the rule was lifted; zero while in force.
 	Lifted time.Time `json:"lifted,omitzero"`
+	// RequestID is the Suppress request that created the suppression.
+	RequestID string `json:"request_id,omitempty"`
+	// OneFinding marks the suppression of the one finding FindingKey
+	// (Suppress without "similar"): it matches nothing in triage, and
+	// exists so that at Until Picket restores the finding in AWS (see
+	// Suppressed).
+	OneFinding bool `json:"one_finding,omitempty"`
+	// Suppressed is the suppressed state the suppression gave the finding
+	// itself in AWS (archived in GuardDuty or IAM Access Analyzer,
+	// SUPPRESSED in Security Hub), restored when a suppression of one
+	// finding expires and by Undo.
+	Suppressed []RemoteRule `json:"suppressed,omitempty"`
 }
 
 // RemoteRule is one suppression object Picket created in AWS.
 type RemoteRule struct {
-	// Kind is "guardduty_filter" or "securityhub_automation_rule".
+	// Kind is "guardduty_filter" or "securityhub_automation_rule" for a
+	// rule, or for the finding's own state "guardduty_archive",
+	// "securityhub_workflow" or "access_analyzer_archive".
 	Kind    string `json:"kind"`
 	ID      string `json:"id"` // filter name or rule ARN
 	Account string `json:"account"`
 	Region  string `json:"region"`
-	// DetectorID is the GuardDuty detector of a filter.
+	// DetectorID is the GuardDuty detector of a filter or an archived
+	// finding.
 	DetectorID string `json:"detector_id,omitempty"`
+	// ProductARN is the Security Hub product of a suppressed finding, and
+	// Status its workflow status before (restored by Undo and expiry).
+	ProductARN string `json:"product_arn,omitempty"`
+	Status     string `json:"status,omitempty"`
+	// Analyzer is the IAM Access Analyzer analyzer of an archived
+	// finding.
+	Analyzer string `json:"analyzer,omitempty"`
 }
 
 // Matches reports whether the suppression is in force at now and matches f.
 func (s *Suppression) Matches(f *Finding, now time.Time) bool {
-	if !s.Lifted.IsZero() || (!s.Until.IsZero() && !now.Before(s.Until)) {
+	if s.OneFinding || !s.Lifted.IsZero() || (!s.Until.IsZero() && !now.Before(s.Until)) {
 		return false
 	}
 	if (s.Source != "" && s.Source != f.Source) || (s.Type != "" && s.Type != f.Type) ||
@@ -131,6 +160,8 @@ type RunInput struct {
 	Until   time.Time
 	Similar bool
 	DryRun  bool
+	// NoReboot is Patch instance's "do not reboot" choice.
+	NoReboot bool
 }
 
 // TargetAccount, given to ResponseService.Prepare as targetID, makes the

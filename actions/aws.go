@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
 // IAMAPI is the part of IAM the responders use.
@@ -95,6 +96,7 @@ type SecurityHubAPI interface {
 type GuardDutyAPI interface {
 	ListDetectors(ctx context.Context, in *guardduty.ListDetectorsInput, optFns ...func(*guardduty.Options)) (*guardduty.ListDetectorsOutput, error)
 	ArchiveFindings(ctx context.Context, in *guardduty.ArchiveFindingsInput, optFns ...func(*guardduty.Options)) (*guardduty.ArchiveFindingsOutput, error)
+	UnarchiveFindings(ctx context.Context, in *guardduty.UnarchiveFindingsInput, optFns ...func(*guardduty.Options)) (*guardduty.UnarchiveFindingsOutput, error)
 	CreateFilter(ctx context.Context, in *guardduty.CreateFilterInput, optFns ...func(*guardduty.Options)) (*guardduty.CreateFilterOutput, error)
 	DeleteFilter(ctx context.Context, in *guardduty.DeleteFilterInput, optFns ...func(*guardduty.Options)) (*guardduty.DeleteFilterOutput, error)
 }
@@ -116,6 +118,13 @@ type SNSAPI interface {
 	Publish(ctx context.Context, in *sns.PublishInput, optFns ...func(*sns.Options)) (*sns.PublishOutput, error)
 }
 
+// SSMAPI is the part of AWS Systems Manager that Patch instance uses.
+type SSMAPI interface {
+	DescribeInstanceInformation(ctx context.Context, in *ssm.DescribeInstanceInformationInput, optFns ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error)
+	SendCommand(ctx context.Context, in *ssm.SendCommandInput, optFns ...func(*ssm.Options)) (*ssm.SendCommandOutput, error)
+	GetCommandInvocation(ctx context.Context, in *ssm.GetCommandInvocationInput, optFns ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error)
+}
+
 // Clients are the AWS clients for one account and region. A nil client
 // means that service is not available there; a responder that needs it
 // refuses in Plan.
@@ -130,6 +139,8 @@ type Clients struct {
 	// AccessAnalyzer archives IAM Access Analyzer findings; nil where
 	// Picket has no access.
 	AccessAnalyzer AccessAnalyzerAPI
+	// SSM runs Patch instance's command; nil where Picket has no access.
+	SSM SSMAPI
 	// S3 and S3Control change Block Public Access settings (the fix
 	// buttons); nil where Picket has no access.
 	S3        S3API

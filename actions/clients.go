@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/picketsec/picket"
@@ -86,6 +87,7 @@ func NewClientsFunc(base aws.Config, roles map[string]AssumeRole) ClientsFunc {
 			SNS:         sns.NewFromConfig(cfg),
 
 			AccessAnalyzer: accessanalyzer.NewFromConfig(cfg),
+			SSM:            ssm.NewFromConfig(cfg),
 			S3:             s3.NewFromConfig(cfg),
 			S3Control:      s3control.NewFromConfig(cfg),
 		}

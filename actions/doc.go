@@ -1,6 +1,7 @@
 // Package actions runs Picket's responses against AWS: Disable user,
 // Quarantine instance, Revoke role sessions, Suppress, Escalate to
-// Detective, and Undo. Each
+// Detective, Patch instance, and Undo (of containments and of
+// suppressions). Each
 // response is a picket.Responder that plans first (read-only calls, guardrail
 // checks) and then executes step by step, recording every AWS call with its
 // request id so a partial failure is reported truthfully. Service ties the
@@ -20,6 +21,11 @@
 // short. Disable user acts only on IAM users: a role session is contained by
 // revoking its role's sessions, and root and federated principals are
 // escalated.
+//
+// Patch instance starts work that ends later (a Run Command invocation): it
+// is a Follower. The Service saves the command id, answers the click, and
+// follows the command in the background to its end; a restart resumes
+// following it (Recover) and never sends it again.
 //
 // The fix buttons of failed Security Hub controls (Fix, fix.go) share one
 // engine: the runbook of each kind (fix_s3.go: bucket and account Block

@@ -34,6 +34,7 @@ var sdkServices = map[string]string{
 	"github.com/aws/aws-sdk-go-v2/service/kms":            "kms",
 	"github.com/aws/aws-sdk-go-v2/service/s3":             "s3",
 	"github.com/aws/aws-sdk-go-v2/service/s3control":      "s3control",
+	"github.com/aws/aws-sdk-go-v2/service/ssm":            "ssm",
 }
 
 // iamNames maps an operation whose IAM action has another name to that
@@ -267,6 +268,9 @@ func TestIAMPolicyIsLeastPrivilege(t *testing.T) {
 			{"RespondFix", []string{"s3:PutBucketPublicAccessBlock", "s3:PutAccountPublicAccessBlock", "ec2:RevokeSecurityGroupIngress",
 				"ec2:AuthorizeSecurityGroupIngress", "ec2:EnableEbsEncryptionByDefault", "ec2:DisableEbsEncryptionByDefault"}},
 			{"Escalate", []string{"sns:Publish"}},
+			{"RespondPatch", []string{"ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation"}},
+			{"RespondUnarchive", []string{"guardduty:UnarchiveFindings"}},
+			{"Enrich", []string{"ssm:DescribeInstanceInformation"}},
 			{"Posture", []string{"iam:GenerateCredentialReport", "cloudtrail:DescribeTrails", "s3:GetAccountPublicAccessBlock", "access-analyzer:ListAnalyzers"}},
 		} {
 			t.Run(tc.sid, func(t *testing.T) {
@@ -291,6 +295,7 @@ func TestIAMPolicyIsLeastPrivilege(t *testing.T) {
 	// a change that blinds it (a renamed import, a moved file) fails here.
 	t.Run("scan sees known calls", func(t *testing.T) {
 		for _, a := range []string{"iam:PutUserPolicy", "iam:GetLoginProfile", "detective:ListGraphs", "sns:Publish", "sqs:ReceiveMessage", "securityhub:BatchUpdateFindings",
+			"ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation", "guardduty:UnarchiveFindings",
 			// the fix buttons
 			"s3:PutBucketPublicAccessBlock", "s3:GetBucketPublicAccessBlock", "s3:GetBucketTagging", "s3:PutAccountPublicAccessBlock",
 			"ec2:RevokeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules", "ec2:EnableEbsEncryptionByDefault", "ec2:DisableEbsEncryptionByDefault"} {

@@ -71,6 +71,20 @@ type Undoer interface {
 	ExecuteUndo(ctx context.Context, plan picket.Plan, original picket.ActionRecord) picket.ActionResult
 }
 
+// Follower is a responder whose execution starts work in AWS that ends
+// later (Patch instance: a Run Command invocation). Its ExecuteWith
+// returns a result with Outcome picket.StatusRunning once the work is
+// started and its handle saved in the evidence; the Service then calls
+// Follow in the background, and again after a restart (Recover), until it
+// returns any other outcome. Follow returns a StatusRunning result when
+// ctx ends first.
+type Follower interface {
+	Follow(ctx context.Context, rec picket.ActionRecord) picket.ActionResult
+	// Started reports whether evidence shows the work started, so that
+	// it can be followed (rather than only that it may have started).
+	Started(evidence json.RawMessage) bool
+}
+
 // Lifter removes what a suppression created in AWS.
 type Lifter interface {
 	Lift(ctx context.Context, s picket.Suppression) []picket.StepResult
@@ -103,6 +117,11 @@ type ServiceOptions struct {
 	// kind (isolate, undo...) and outcome (succeeded, partial, failed).
 	// Nil observes nothing.
 	Durations *metrics.HistogramVec
+	// Context bounds the work the Service goes on with after a request
+	// returns (following a patch command, see Follower); when it ends,
+	// that work stops and resumes at the next start. Default
+	// context.Background().
+	Context context.Context
 }
 
 // Service implements picket.ResponseService: authorization, guardrails,
@@ -114,6 +133,9 @@ type Service struct {
 	mu       sync.Mutex
 	prepared map[string]prepared // request id -> plan awaiting confirmation
 	locks    map[string]*sync.Mutex
+
+	followers sync.WaitGroup
+	following map[string]bool // request ids being followed
 }
 
 type prepared struct {
@@ -154,7 +176,10 @@ func NewService(o ServiceOptions) (*Service, error) {
 	if o.Policy.ApprovalTimeout <= 0 {
 		o.Policy.ApprovalTimeout = 30 * time.Minute
 	}
-	return &Service{o: o, prepared: map[string]prepared{}, locks: map[string]*sync.Mutex{}}, nil
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+	return &Service{o: o, prepared: map[string]prepared{}, locks: map[string]*sync.Mutex{}, following: map[string]bool{}}, nil
 }
 
 func randomID() string {
@@ -207,6 +232,8 @@ func verb(k picket.ActionKind) string {
 		return "escalating"
 	case picket.ActionUndo:
 		return "undoing"
+	case picket.ActionPatchInstance:
+		return "patching"
 	}
 	if k.IsFix() {
 		return "fixing"
@@ -239,6 +266,9 @@ func pickTarget(kind picket.ActionKind, f *picket.Finding, targetID string) (pic
 			return r.Kind == picket.ResourceEC2Instance
 		case picket.ActionRevokeSessions:
 			return r.Kind == picket.ResourceRoleSession
+		case picket.ActionPatchInstance:
+			t, ok := f.PatchTarget()
+			return ok && r.Kind == picket.ResourceEC2Instance && r.ID == t.ID
 		}
 		return true
 	}
@@ -321,6 +351,12 @@ func (s *Service) Prepare(ctx context.Context, actor picket.Actor, kind picket.A
 			plan = picket.Plan{Request: req, Refusal: "This action was already undone."}
 			break
 		}
+		if original.Request.Kind == picket.ActionSuppress {
+			if sup, ok := s.suppressionFor(original.Request.ID); ok && !sup.Lifted.IsZero() {
+				plan = picket.Plan{Request: req, Refusal: fmt.Sprintf("This suppression was already lifted at %s (it expired, or was undone).", sup.Lifted.UTC().Format("2006-01-02 15:04 UTC"))}
+				break
+			}
+		}
 		var refusal string
 		if refusal, err = s.laterContainment(original); err != nil {
 			return picket.Plan{}, err
@@ -399,7 +435,7 @@ func (s *Service) Run(ctx context.Context, requestID string, actor picket.Actor,
 	}
 	f := &frec.Finding
 
-	req.Reason, req.Until, req.Similar = in.Reason, in.Until, in.Similar
+	req.Reason, req.Until, req.Similar, req.NoReboot = in.Reason, in.Until, in.Similar, in.NoReboot
 	req.DryRun = req.DryRun || in.DryRun
 	if req.Kind == picket.ActionSuppress && plan.Refusal == "" {
 		// The plan depends on the reason, expiry and "similar" given in the
@@ -534,6 +570,11 @@ func (s *Service) execute(ctx context.Context, frec picket.FindingRecord, rec pi
 					s.o.Logger.Error("mark action undone", "request_id", orig.Request.ID, "err", err)
 				}
 			}
+			if orig.Request.Kind == picket.ActionSuppress && res.Outcome == picket.OutcomeSucceeded {
+				// Everything in AWS is reversed: lift Picket's own rule.
+				// After a partial undo it stays, and its expiry retries.
+				s.liftLocal(orig.Request.ID, res.Finished)
+			}
 		}
 	} else if cr, ok := s.o.Responders[req.Kind].(CheckpointResponder); ok {
 		save := func(evidence json.RawMessage) error {
@@ -549,6 +590,62 @@ func (s *Service) execute(ctx context.Context, frec picket.FindingRecord, rec pi
 		res = s.o.Responders[req.Kind].Execute(ctx, rec.Plan, &frec.Finding)
 	}
 	res.Request = req
+	if fo, ok := s.o.Responders[req.Kind].(Follower); ok && res.Outcome == picket.StatusRunning {
+		// Started in AWS: say so, and follow it to its end in the
+		// background (a restart resumes from the saved evidence).
+		rec.Result, rec.Status, rec.Evidence, rec.Updated = &res, picket.StatusRunning, res.Evidence, s.o.Now().UTC()
+		if err := s.o.Actions.PutAction(rec); err != nil {
+			s.o.Logger.Error("save started action", "request_id", req.ID, "err", err)
+		}
+		e := entryFor("started", req.Actor, req)
+		if rec.Approver != nil {
+			e.Detail = "approved by " + rec.Approver.ID + ". "
+		}
+		e.Plan, e.Calls, e.Outcome, e.Detail = rec.Plan.Steps, res.Steps, string(picket.StatusRunning), e.Detail+res.Summary
+		s.audit(e)
+		s.announce(ctx, frec, rec)
+		s.startFollow(fo, frec, rec, start)
+		return res
+	}
+	return s.finish(ctx, frec, rec, res, start)
+}
+
+// startFollow follows a started action in the background, unless it is
+// already being followed.
+func (s *Service) startFollow(fo Follower, frec picket.FindingRecord, rec picket.ActionRecord, start time.Time) {
+	s.mu.Lock()
+	if s.following[rec.Request.ID] {
+		s.mu.Unlock()
+		return
+	}
+	s.following[rec.Request.ID] = true
+	s.mu.Unlock()
+	s.followers.Go(func() {
+		defer func() {
+			s.mu.Lock()
+			delete(s.following, rec.Request.ID)
+			s.mu.Unlock()
+		}()
+		ctx := s.o.Context
+		res := fo.Follow(ctx, rec)
+		if res.Outcome == picket.StatusRunning {
+			// Stopped by shutdown: the record stays running, with its
+			// evidence, for Recover to resume.
+			s.o.Logger.Info("stopped following an action; it resumes at the next start", "request_id", rec.Request.ID)
+			return
+		}
+		res.Request = rec.Request
+		s.finish(context.WithoutCancel(ctx), frec, rec, res, start)
+	})
+}
+
+// Wait waits for the background work the Service started (following
+// commands) to stop; end ServiceOptions.Context first.
+func (s *Service) Wait() { s.followers.Wait() }
+
+// finish records an action's final result, audits it and tells everyone.
+func (s *Service) finish(ctx context.Context, frec picket.FindingRecord, rec picket.ActionRecord, res picket.ActionResult, start time.Time) picket.ActionResult {
+	req := rec.Request
 	s.o.Durations.Observe(s.o.Now().Sub(start).Seconds(), string(req.Kind), string(res.Outcome))
 	rec.Result, rec.Status, rec.Updated = &res, res.Outcome, s.o.Now().UTC()
 	if err := s.o.Actions.PutAction(rec); err != nil {
@@ -575,7 +672,40 @@ func (s *Service) execute(ctx context.Context, frec picket.FindingRecord, rec pi
 	return res
 }
 
-// saveSuppression stores the local rule a Suppress similar created.
+// suppressionFor finds the local suppression a Suppress request created.
+func (s *Service) suppressionFor(requestID string) (picket.Suppression, bool) {
+	if s.o.Suppressions == nil {
+		return picket.Suppression{}, false
+	}
+	sups, err := s.o.Suppressions.Suppressions()
+	if err != nil {
+		s.o.Logger.Warn("list suppressions", "err", err)
+		return picket.Suppression{}, false
+	}
+	for _, sup := range sups {
+		if sup.RequestID == requestID || sup.ID == "sup-"+requestID {
+			return sup, true
+		}
+	}
+	return picket.Suppression{}, false
+}
+
+// liftLocal marks the local suppression of a Suppress request lifted.
+func (s *Service) liftLocal(requestID string, at time.Time) {
+	sup, ok := s.suppressionFor(requestID)
+	if !ok || !sup.Lifted.IsZero() {
+		return
+	}
+	if at.IsZero() {
+		at = s.o.Now().UTC()
+	}
+	sup.Lifted = at
+	if err := s.o.Suppressions.PutSuppression(sup); err != nil {
+		s.o.Logger.Error("lift suppression after undo", "id", sup.ID, "err", err)
+	}
+}
+
+// saveSuppression stores the local record a Suppress created.
 func (s *Service) saveSuppression(res picket.ActionResult) {
 	if s.o.Suppressions == nil || len(res.Evidence) == 0 {
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,15 @@ import (
 const (
 	RemoteGuardDutyFilter       = "guardduty_filter"
 	RemoteSecurityHubAutomation = "securityhub_automation_rule"
+)
+
+// Kinds of picket.RemoteRule for the suppressed state of the finding
+// itself, which Undo (and the expiry of a suppression of one finding)
+// restores.
+const (
+	RemoteGuardDutyArchive      = "guardduty_archive"
+	RemoteSecurityHubWorkflow   = "securityhub_workflow"
+	RemoteAccessAnalyzerArchive = "access_analyzer_archive"
 )
 
 // automationRuleOrder places Picket's automation rules last (1 to 1000,
@@ -54,8 +64,10 @@ type Suppress struct {
 }
 
 // SuppressionEvidence is what a Suppress recorded. Suppression is the local
-// rule Suppress similar created, with the remote rules it made in AWS; it
-// is nil for a suppression of the one finding.
+// record the Service saves: for Suppress similar the rule triage enforces,
+// with the remote rules it made in AWS; for a suppression of the one
+// finding a record that matches nothing (OneFinding) and holds the expiry.
+// Both list the finding's own suppressed state (Suppressed) for Undo.
 type SuppressionEvidence struct {
 	Suppression *picket.Suppression `json:"suppression,omitempty"`
 	// GuardDutyFindingID and DetectorID identify the GuardDuty finding
@@ -165,6 +177,10 @@ func (s *Suppress) Plan(ctx context.Context, req picket.ActionRequest, f *picket
 			add("securityhub:CreateAutomationRule", fmt.Sprintf("Create Security Hub automation rule %s that suppresses new findings of type %s in account %s%s, until %s.",
 				suppressRuleName(req), f.Type, f.Account, suppressResourceClause(req.Target), until))
 		}
+	}
+	plan.Undo = "Set the finding back to the state it had (unarchived, its workflow status before) and delete any rule this creates; Picket's own rule is lifted."
+	if !req.Similar {
+		plan.Undo = "Set the finding back to the state it had (unarchived, its workflow status before)."
 	}
 	return plan, nil
 }
@@ -332,20 +348,30 @@ func (s *Suppress) Execute(ctx context.Context, plan picket.Plan, f *picket.Find
 	st := &steps{now: s.now, dryRun: req.DryRun}
 	t := suppressTargetOf(f)
 	ev := SuppressionEvidence{GuardDutyFindingID: t.gdID, SecurityHubFindingID: t.shID}
-	var sup *picket.Suppression
+	sup := &picket.Suppression{
+		ID: "sup-" + req.ID, RequestID: req.ID, FindingKey: req.FindingKey, OneFinding: true,
+		Account: f.Account, Region: f.Region,
+		Reason: req.Reason, Actor: req.Actor, Created: res.Started, Until: req.Until.UTC(),
+	}
+	if req.Until.IsZero() {
+		sup.Until = time.Time{}
+	}
+	ev.Suppression = sup
 	if req.Similar {
 		// The same scope as the remote rule: product and generator too
 		// (GuardDuty filters are of one product and have no generator).
-		sup = &picket.Suppression{
-			ID: "sup-" + req.ID, FindingKey: req.FindingKey,
-			Source: f.Source, ProductARN: f.ProductARN, GeneratorID: generatorOf(f),
-			Type: f.Type, Account: f.Account, Region: f.Region,
-			Reason: req.Reason, Actor: req.Actor, Created: res.Started, Until: req.Until.UTC(),
-		}
+		sup.OneFinding = false
+		sup.Source, sup.ProductARN, sup.GeneratorID, sup.Type = f.Source, f.ProductARN, generatorOf(f), f.Type
 		if req.Target.Kind != picket.ResourceAccount {
 			sup.ResourceID = req.Target.ID
 		}
-		ev.Suppression = sup
+	}
+	// suppressed records a change to the finding's own state, for Undo.
+	suppressed := func(ok bool, r picket.RemoteRule) {
+		if ok && !req.DryRun {
+			r.Account, r.Region = req.Account, req.Region
+			sup.Suppressed = append(sup.Suppressed, r)
+		}
 	}
 	c, err := s.Clients(ctx, req.Account, req.Region)
 	if err != nil {
@@ -365,10 +391,10 @@ func (s *Suppress) Execute(ctx context.Context, plan picket.Plan, f *picket.Find
 				st.skip("guardduty:CreateFilter", "Create GuardDuty filter "+name, "no GuardDuty detector was found")
 			}
 		} else {
-			st.call("guardduty:ArchiveFindings", fmt.Sprintf("Archive GuardDuty finding %s", t.gdID), func() (middleware.Metadata, error) {
+			suppressed(st.call("guardduty:ArchiveFindings", fmt.Sprintf("Archive GuardDuty finding %s", t.gdID), func() (middleware.Metadata, error) {
 				out, err := c.GuardDuty.ArchiveFindings(ctx, &guardduty.ArchiveFindingsInput{DetectorId: aws.String(det), FindingIds: []string{t.gdID}})
 				return resultMetadata(out, err, func() middleware.Metadata { return out.ResultMetadata })
-			})
+			}), picket.RemoteRule{Kind: RemoteGuardDutyArchive, ID: t.gdID, DetectorID: det})
 			if req.Similar {
 				desc := fmt.Sprintf("Create GuardDuty filter %s archiving new %s findings in account %s%s until %s",
 					name, f.Type, f.Account, suppressResourceClause(req.Target), req.Until.UTC().Format(time.RFC3339))
@@ -396,19 +422,23 @@ func (s *Suppress) Execute(ctx context.Context, plan picket.Plan, f *picket.Find
 
 	if err == nil && t.aaID != "" && c.AccessAnalyzer != nil {
 		ev.AccessAnalyzerFindingID, ev.Analyzer = t.aaID, t.analyzer
-		st.call("access-analyzer:UpdateFindings", fmt.Sprintf("Archive IAM Access Analyzer finding %s", t.aaID), func() (middleware.Metadata, error) {
+		suppressed(st.call("access-analyzer:UpdateFindings", fmt.Sprintf("Archive IAM Access Analyzer finding %s", t.aaID), func() (middleware.Metadata, error) {
 			out, err := c.AccessAnalyzer.UpdateFindings(ctx, &accessanalyzer.UpdateFindingsInput{
 				AnalyzerArn: aws.String(t.analyzer), Ids: []string{t.aaID}, Status: aatypes.FindingStatusUpdateArchived,
 				ClientToken: aws.String(clipText(req.ID, 64)),
 			})
 			return resultMetadata(out, err, func() middleware.Metadata { return out.ResultMetadata })
-		})
+		}), picket.RemoteRule{Kind: RemoteAccessAnalyzerArchive, ID: t.aaID, Analyzer: t.analyzer})
 	}
 
 	if err == nil && t.shID != "" && c.SecurityHub != nil {
 		productARN := f.ProductARN
 		by := "Picket for " + nameOf(req.Actor)
-		st.call("securityhub:BatchUpdateFindings", "Set the finding's workflow status in Security Hub to SUPPRESSED, with a note", func() (middleware.Metadata, error) {
+		prior := f.WorkflowStatus
+		if prior == "" || prior == picket.WorkflowSuppressed {
+			prior = "NEW"
+		}
+		suppressed(st.call("securityhub:BatchUpdateFindings", "Set the finding's workflow status in Security Hub to SUPPRESSED, with a note", func() (middleware.Metadata, error) {
 			out, err := c.SecurityHub.BatchUpdateFindings(ctx, &securityhub.BatchUpdateFindingsInput{
 				FindingIdentifiers: []shtypes.AwsSecurityFindingIdentifier{{Id: aws.String(t.shID), ProductArn: aws.String(productARN)}},
 				Workflow:           &shtypes.WorkflowUpdate{Status: shtypes.WorkflowStatusSuppressed},
@@ -423,7 +453,7 @@ func (s *Suppress) Execute(ctx context.Context, plan picket.Plan, f *picket.Find
 					Message: "finding not updated: " + aws.ToString(u.ErrorMessage)}
 			}
 			return out.ResultMetadata, nil
-		})
+		}), picket.RemoteRule{Kind: RemoteSecurityHubWorkflow, ID: t.shID, ProductARN: productARN, Status: prior})
 		if req.Similar && !gdReach {
 			desc := fmt.Sprintf("Create Security Hub automation rule %s suppressing new %s findings in account %s%s until %s",
 				name, f.Type, f.Account, suppressResourceClause(req.Target), req.Until.UTC().Format(time.RFC3339))
@@ -510,9 +540,22 @@ func suppressionSummary(req picket.ActionRequest, f *picket.Finding, sup *picket
 
 // Lift implements Lifter: it deletes every remote rule of sup. A rule that
 // is already gone counts as deleted.
+//
+// A suppression of one finding (OneFinding) also restores the finding's
+// state in AWS when it expires (see restore).
 func (s *Suppress) Lift(ctx context.Context, sup picket.Suppression) []picket.StepResult {
-	st := &steps{now: s.now}
-	for _, r := range sup.Remote {
+	rules := sup.Remote
+	if sup.OneFinding {
+		rules = append(slices.Clone(rules), sup.Suppressed...)
+	}
+	return s.lift(ctx, rules, false, "Suppression by Picket expired ("+sup.ID+"); the finding is active again.")
+}
+
+// lift removes the remote rules and restores the finding states in rules,
+// in order; note goes on a Security Hub finding restored.
+func (s *Suppress) lift(ctx context.Context, rules []picket.RemoteRule, dryRun bool, note string) []picket.StepResult {
+	st := &steps{now: s.now, dryRun: dryRun}
+	for _, r := range rules {
 		c, err := s.Clients(ctx, r.Account, r.Region)
 		switch r.Kind {
 		case RemoteGuardDutyFilter:
@@ -557,6 +600,8 @@ func (s *Suppress) Lift(ctx context.Context, sup picket.Suppression) []picket.St
 				}
 				return out.ResultMetadata, nil
 			})
+		case RemoteGuardDutyArchive, RemoteSecurityHubWorkflow, RemoteAccessAnalyzerArchive:
+			s.restore(ctx, st, c, err, r, note)
 		default:
 			addFailedStep(st, "picket:Lift", "Remove remote rule "+r.ID, fmt.Errorf("unknown remote rule kind %q", r.Kind))
 		}

@@ -180,8 +180,31 @@ func TestSuppressOneFinding(t *testing.T) {
 					}
 				}
 			}
-			if ev := decodeSuppression(t, res); ev.Suppression != nil {
-				t.Errorf("a one-finding suppression created a local rule %+v", ev.Suppression)
+			// A one-finding suppression keeps a record that matches
+			// nothing in triage, with the finding's suppressed states for
+			// Undo and the expiry, and no rule in AWS.
+			ev := decodeSuppression(t, res)
+			if sup := ev.Suppression; sup == nil || !sup.OneFinding || len(sup.Remote) != 0 || sup.RequestID != "act-s1" {
+				t.Fatalf("one-finding suppression record = %+v, want OneFinding, request act-s1, no remote rules", sup)
+			}
+			var kinds []string
+			for _, r := range ev.Suppression.Suppressed {
+				kinds = append(kinds, r.Kind)
+			}
+			var wantKinds []string
+			for _, op := range tt.ops {
+				switch op {
+				case "guardduty:ArchiveFindings":
+					wantKinds = append(wantKinds, actions.RemoteGuardDutyArchive)
+				case "securityhub:BatchUpdateFindings":
+					wantKinds = append(wantKinds, actions.RemoteSecurityHubWorkflow)
+				}
+			}
+			if !slices.Equal(kinds, wantKinds) {
+				t.Errorf("suppressed states = %v, want %v (one per suppressing call)", kinds, wantKinds)
+			}
+			if ev.Suppression.Matches(tt.finding, time.Time{}) {
+				t.Error("a one-finding suppression matches in triage")
 			}
 		})
 	}

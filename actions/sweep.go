@@ -59,7 +59,7 @@ func (s *Service) Sweep(ctx context.Context) (expired, lifted int) {
 func (s *Service) lift(ctx context.Context, sup picket.Suppression) {
 	start := s.o.Now().UTC()
 	var steps []picket.StepResult
-	if s.o.Lifter != nil && len(sup.Remote) > 0 {
+	if s.o.Lifter != nil && (len(sup.Remote) > 0 || (sup.OneFinding && len(sup.Suppressed) > 0)) {
 		steps = s.o.Lifter.Lift(ctx, sup)
 	}
 	res := picket.ActionResult{Outcome: picket.OutcomeOf(steps), Steps: steps, Started: start, Finished: s.o.Now().UTC()}
@@ -70,9 +70,20 @@ func (s *Service) lift(ctx context.Context, sup picket.Suppression) {
 		}
 		res.Summary = fmt.Sprintf("The suppression set by %s expired at %s and was lifted; matching findings are posted again.",
 			nameOf(sup.Actor), sup.Until.UTC().Format(time.RFC3339))
+		if sup.OneFinding {
+			res.Summary = fmt.Sprintf("The suppression of this finding set by %s expired at %s; Picket restored the finding in AWS.",
+				nameOf(sup.Actor), sup.Until.UTC().Format(time.RFC3339))
+			if len(steps) == 0 {
+				res.Summary = fmt.Sprintf("The suppression of this finding set by %s expired at %s.", nameOf(sup.Actor), sup.Until.UTC().Format(time.RFC3339))
+			}
+		}
 	} else {
 		res.Summary = fmt.Sprintf("The suppression set by %s expired, but Picket could not remove everything it created in AWS.", nameOf(sup.Actor))
 		res.NextStep = "Remove the listed GuardDuty filter or Security Hub automation rule by hand, or grant Picket the permission named above."
+		if sup.OneFinding {
+			res.Summary = fmt.Sprintf("The suppression of this finding set by %s expired, but Picket could not restore the finding everywhere in AWS.", nameOf(sup.Actor))
+			res.NextStep = "Set the finding's status back by hand in the console (the failed steps are listed), or grant Picket the permission named above; Picket retries at the next sweep."
+		}
 	}
 	req := picket.ActionRequest{
 		ID: s.o.NewID(), Kind: picket.ActionLiftSuppression, FindingKey: sup.FindingKey,
@@ -119,8 +130,10 @@ type RunningLister interface {
 // The steps it finished are unknown. One that had saved its evidence
 // before its first change is marked partial: it keeps its claim and can be
 // undone from that evidence. Any other changed nothing yet, and is marked
-// failed, which releases its claim. It returns how many it closed. Call it
-// once at start-up, before Slack requests are served.
+// failed, which releases its claim. One whose work runs on in AWS and can
+// be followed (a patch command whose id was saved, see Follower) is not
+// closed but followed again in the background. It returns how many it
+// closed. Call it once at start-up, before Slack requests are served.
 func (s *Service) Recover(ctx context.Context) int {
 	rl, ok := s.o.Actions.(RunningLister)
 	if !ok {
@@ -131,12 +144,33 @@ func (s *Service) Recover(ctx context.Context) int {
 		s.o.Logger.Warn("list interrupted actions", "err", err)
 		return 0
 	}
+	closed := 0
 	for _, rec := range recs {
+		if fo, ok := s.o.Responders[rec.Request.Kind].(Follower); ok && len(rec.Evidence) > 0 && fo.Started(rec.Evidence) {
+			// Started in AWS and followable (a patch command): follow it
+			// again rather than guess, and never start it a second time.
+			frec, _, err := s.o.Findings.Finding(rec.Request.FindingKey)
+			if err != nil {
+				s.o.Logger.Warn("load finding of a resumed action", "request_id", rec.Request.ID, "err", err)
+			}
+			e := entryFor("resumed", picket.Actor{ID: "picket", Name: "Picket"}, rec.Request)
+			e.Outcome, e.Detail = string(picket.StatusRunning), "following the started action again after a restart"
+			s.audit(e)
+			s.startFollow(fo, frec, rec, s.o.Now())
+			continue
+		}
+		closed++
 		now := s.o.Now().UTC()
 		res := picket.ActionResult{Request: rec.Request, Outcome: picket.OutcomeFailed, Started: rec.Updated, Finished: now,
 			Summary:  "Picket stopped while this action was running, so it cannot tell which steps were done.",
 			NextStep: "Check the resource in the AWS console (and CloudTrail for the calls), then run the action again if it is still needed."}
-		if len(rec.Evidence) > 0 {
+		if _, follows := s.o.Responders[rec.Request.Kind].(Follower); follows && len(rec.Evidence) > 0 {
+			// Stopped between saving its record and saving the command
+			// id: the command may or may not have been sent.
+			res.Outcome, res.Evidence = picket.OutcomePartial, rec.Evidence
+			res.Summary = "Picket stopped while sending the command, before it saved the command id; the command may or may not have been sent."
+			res.NextStep = "Look in Run Command history in the Systems Manager console for a command with the comment \"Picket " + rec.Request.ID + "\" before running it again."
+		} else if len(rec.Evidence) > 0 {
 			// The state before any change was saved: some steps may have
 			// been done, so the action keeps its claim and Undo restores
 			// that state.
@@ -156,5 +190,5 @@ func (s *Service) Recover(ctx context.Context) int {
 			s.announce(ctx, frec, rec)
 		}
 	}
-	return len(recs)
+	return closed
 }

@@ -24,8 +24,11 @@ const (
 	ActionSuppress           = "picket.suppress"
 	ActionEscalate           = "picket.escalate"
 	ActionUndo               = "picket.undo"
-	ActionApprove            = "picket.approve"
-	ActionReject             = "picket.reject"
+	// ActionPatchInstance is Patch instance (Amazon Inspector findings on
+	// an EC2 instance); its dialog offers the reboot option.
+	ActionPatchInstance = "picket.patch_instance"
+	ActionApprove       = "picket.approve"
+	ActionReject        = "picket.reject"
 	// ActionRespond is the menu beside each finding listed in a group's
 	// thread: its chosen option's value is a response button's action id,
 	// a space and the finding key, handled like that button's click.

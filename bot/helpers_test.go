@@ -168,6 +168,18 @@ func planFor(kind picket.ActionKind, key string) picket.Plan {
 	case picket.ActionUndo:
 		p.Steps = []picket.PlanStep{{Operation: "iam:UpdateAccessKey", Description: "Reactivate access key AKIAEXAMPLE"}}
 		p.Request.DryRun = true
+	case picket.ActionPatchInstance:
+		p.Request.Target = picket.Resource{Kind: picket.ResourceEC2Instance, ID: "i-0123456789abcdef0"}
+		p.Steps = []picket.PlanStep{
+			{Operation: "ssm:SendCommand", Description: "Run AWS-RunPatchBaseline on instance i-0123456789abcdef0 with Operation=Install and RebootOption=RebootIfNeeded (your choice below)."},
+			{Operation: "ssm:GetCommandInvocation", Description: "Follow the command to its end and report its outcome and output in the alert's thread."},
+		}
+		// Package names come from the finding: hostile text must stay inert.
+		p.Details = []string{
+			"Package curl <!channel> 7.88.1 installed, fixed in 8.3.0 & later (CVE-2023-38545, <@U0EVIL>)",
+			"Systems Manager: instance i-0123456789abcdef0 is managed, agent Online, Amazon Linux 2023",
+			"Reboot: only if a patch needs it (RebootIfNeeded); choose \"Do not reboot\" below to avoid one.",
+		}
 	}
 	return p
 }

@@ -111,6 +111,7 @@ func TestButtonsPlanTheirAction(t *testing.T) {
 		{"suppress", bot.ActionSuppress, "sh-key-3", picket.ActionSuppress, "sh-key-3", ""},
 		{"escalate", bot.ActionEscalate, "gd-key-4", picket.ActionEscalate, "gd-key-4", ""},
 		{"undo", bot.ActionUndo, "req-9", picket.ActionUndo, "", "req-9"},
+		{"patch", bot.ActionPatchInstance, "insp-key-5", picket.ActionPatchInstance, "insp-key-5", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -488,6 +489,26 @@ func TestViewSubmission(t *testing.T) {
 			wantRun:    &call{Method: "Run", RequestID: "req-7", In: picket.RunInput{Reason: "Known scanner <ours>", Similar: true}},
 			wantUntilD: 30 * 24 * time.Hour,
 			wantEphem:  "Done.",
+		},
+		{
+			name:      "patch without reboot",
+			meta:      map[string]string{"request_id": "req-9", "kind": "patch_instance", "channel_id": buttonChannel},
+			values:    map[string]any{"reboot": map[string]any{"reboot": map[string]any{"type": "static_select", "selected_option": map[string]any{"value": "NoReboot"}}}},
+			wantRun:   &call{Method: "Run", RequestID: "req-9", In: picket.RunInput{NoReboot: true}},
+			wantEphem: "Done.",
+		},
+		{
+			name:      "patch rebooting if needed (the default)",
+			meta:      map[string]string{"request_id": "req-9", "kind": "patch_instance", "channel_id": buttonChannel},
+			values:    map[string]any{},
+			wantRun:   &call{Method: "Run", RequestID: "req-9"},
+			wantEphem: "Done.",
+		},
+		{
+			name:     "patch with a forged reboot option",
+			meta:     map[string]string{"request_id": "req-9", "kind": "patch_instance", "channel_id": buttonChannel},
+			values:   map[string]any{"reboot": map[string]any{"reboot": map[string]any{"type": "static_select", "selected_option": map[string]any{"value": "RebootAlways"}}}},
+			wantBody: `{"response_action":"errors","errors":{"reboot":"Choose one of the offered reboot options."}}`,
 		},
 		{
 			name: "disable as dry run",

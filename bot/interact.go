@@ -21,6 +21,7 @@ var buttons = map[string]picket.ActionKind{
 	ActionSuppress:           picket.ActionSuppress,
 	ActionEscalate:           picket.ActionEscalate,
 	ActionUndo:               picket.ActionUndo,
+	ActionPatchInstance:      picket.ActionPatchInstance,
 
 	"picket.revoke_role_sessions": picket.ActionRevokeSessions, // notifiers.ActionRevokeSessions
 	ActionSuppressSimilar:         picket.ActionSuppress,
@@ -38,6 +39,13 @@ const (
 	blockExpiry  = "expiry"
 	blockSimilar = "similar"
 	blockDryRun  = "dry_run"
+	blockReboot  = "reboot"
+)
+
+// Values of the Patch instance dialog's reboot select.
+const (
+	rebootIfNeeded = "RebootIfNeeded"
+	rebootNever    = "NoReboot"
 )
 
 // expiries are the choices of the Suppress dialog's expiry select.
@@ -341,6 +349,15 @@ func (b *Bot) confirm(cb slack.InteractionCallback) (any, func(ctx context.Conte
 		}
 		in.Until = b.now().Add(d).UTC()
 		in.Similar = checked(values, blockSimilar)
+	}
+	if meta.Kind == picket.ActionPatchInstance {
+		switch values[blockReboot][blockReboot].SelectedOption.Value {
+		case "", rebootIfNeeded:
+		case rebootNever:
+			in.NoReboot = true
+		default:
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{blockReboot: "Choose one of the offered reboot options."}), nil
+		}
 	}
 	user, name := cb.User.ID, userName(cb.User)
 	return nil, func(ctx context.Context) {

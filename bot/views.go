@@ -83,6 +83,9 @@ func refusalView(p picket.Plan) slack.ModalViewRequest {
 		section("refusal", ":no_entry: *Picket will not "+escape(strings.ToLower(kind.Label()))+" here.*\n"+escape(p.Refusal)),
 		targetSection(p.Request),
 	}
+	if d := detailsSection(p); d != nil {
+		blocks = append(blocks, d)
+	}
 	if p.Alternative != "" {
 		blocks = append(blocks, section("alternative",
 			"*Instead:* "+escape(p.Alternative.Label())+" (use that button on the alert)."))
@@ -102,16 +105,21 @@ func planView(p picket.Plan, meta metadata) slack.ModalViewRequest {
 		steps.WriteString("\n• " + escape(s.Description) + " (`" + escape(s.Operation) + "`)")
 	}
 	blocks := []slack.Block{}
-	if req.Kind == picket.ActionDisableUser || req.Kind == picket.ActionQuarantineInstance || req.Kind.IsFix() {
+	if req.Kind == picket.ActionDisableUser || req.Kind == picket.ActionQuarantineInstance || req.Kind == picket.ActionPatchInstance || req.Kind.IsFix() {
 		blocks = append(blocks, section("warning",
 			":warning: This changes live resources in account "+escape(req.Account)+"."))
 	}
 	blocks = append(blocks, section("steps", steps.String()), targetSection(req))
+	if d := detailsSection(p); d != nil {
+		blocks = append(blocks, d)
+	}
 	switch {
 	case p.Undo != "":
 		blocks = append(blocks, section("undo", "*Undo would restore*\n"+escape(p.Undo)))
 	case req.Kind == picket.ActionUndo:
 		// An undo is not itself undone.
+	case req.Kind == picket.ActionPatchInstance:
+		blocks = append(blocks, section("undo", "*Undo*\nThere is none: Picket cannot uninstall patches. Restore from a snapshot or AMI if a patch breaks the instance."))
 	default:
 		blocks = append(blocks, section("undo", "*Undo*\nPicket cannot undo this."))
 	}
@@ -138,7 +146,8 @@ func planView(p picket.Plan, meta metadata) slack.ModalViewRequest {
 		}
 		sel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Expires after"), blockExpiry, opts...)
 		sel.InitialOption = initial
-		blocks = append(blocks, slack.NewInputBlock(blockExpiry, plain("Expires after"), nil, sel))
+		blocks = append(blocks, slack.NewInputBlock(blockExpiry, plain("Expires after"),
+			plain("At the expiry Picket sets this finding back (unarchived, its status before); with similar findings it lifts the rule instead."), sel))
 
 		simOpt := slack.NewOptionBlockObject(blockSimilar, plain("Suppress similar findings until then"), nil)
 		similar := slack.NewCheckboxGroupsBlockElement(blockSimilar, simOpt)
@@ -148,6 +157,14 @@ func planView(p picket.Plan, meta metadata) slack.ModalViewRequest {
 		in := slack.NewInputBlock(blockSimilar, plain("Similar findings"), nil, similar)
 		in.Optional = true
 		blocks = append(blocks, in)
+	}
+
+	if req.Kind == picket.ActionPatchInstance {
+		ifNeeded := slack.NewOptionBlockObject(rebootIfNeeded, plain("Reboot if a patch needs it"), nil)
+		never := slack.NewOptionBlockObject(rebootNever, plain("Do not reboot (patches needing one stay pending)"), nil)
+		sel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Reboot"), blockReboot, ifNeeded, never)
+		sel.InitialOption = ifNeeded
+		blocks = append(blocks, slack.NewInputBlock(blockReboot, plain("Reboot"), nil, sel))
 	}
 
 	dryOpt := slack.NewOptionBlockObject(blockDryRun, plain("Dry run (change nothing)"), nil)
@@ -168,6 +185,20 @@ func planView(p picket.Plan, meta metadata) slack.ModalViewRequest {
 	md, _ := json.Marshal(meta) // a struct of strings always marshals
 	v.PrivateMetadata = string(md)
 	return v
+}
+
+// detailsSection lists the plan's details (what a patch fixes, the
+// instance's Systems Manager state, the reboot), or nil.
+func detailsSection(p picket.Plan) slack.Block {
+	if len(p.Details) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("*Details*")
+	for _, d := range p.Details {
+		b.WriteString("\n• " + escape(clip(d, 500)))
+	}
+	return section("details", b.String())
 }
 
 // targetSection names the resource, account and region acted on.

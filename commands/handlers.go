@@ -836,6 +836,11 @@ func runSuppressions(_ context.Context, d Deps, _ picket.Actor, scope Scope, arg
 
 // matchText says what a suppression matches.
 func matchText(s picket.Suppression) string {
+	if s.OneFinding {
+		// It holds the expiry of one suppressed finding; triage matches
+		// nothing with it.
+		return "only finding " + code(s.FindingKey)
+	}
 	var parts []string
 	add := func(label, v string) {
 		if v != "" {

@@ -781,7 +781,7 @@ func TestValidateOther(t *testing.T) {
 		}, []string{
 			`roles[0].users[0]: "alice" is not a Slack user id (U... or W...)`,
 			`roles[0].groups[0]: "@sec" is not a Slack user-group id (S...)`,
-			`roles[0].actions[0]: "reboot" is not an action (want one of [disable_user quarantine_instance revoke_role_sessions suppress escalate undo fix_s3_bucket_public_access fix_s3_account_public_access fix_security_group_open fix_ebs_default_encryption])`,
+			`roles[0].actions[0]: "reboot" is not an action (want one of [disable_user quarantine_instance revoke_role_sessions suppress escalate undo fix_s3_bucket_public_access fix_s3_account_public_access fix_security_group_open fix_ebs_default_encryption patch_instance])`,
 			`roles[0].accounts[0]: "12" is not a 12-digit account id`,
 			`roles[1].name: "r" is already the name of roles[0]`,
 			`roles[1]: names no users and no groups: it grants nothing`,
@@ -794,7 +794,7 @@ func TestValidateOther(t *testing.T) {
 			c.Responses.IsolationGroup = ""
 			c.Responses.Accounts = []config.Account{{ID: "210987654321", RoleARN: "PicketResponder"}, {ID: "210987654321", RoleARN: "arn:aws:iam::210987654321:role/R"}}
 		}, []string{
-			`responses.approvals[0]: "*" is not an action (want one of [disable_user quarantine_instance revoke_role_sessions suppress escalate undo fix_s3_bucket_public_access fix_s3_account_public_access fix_security_group_open fix_ebs_default_encryption])`,
+			`responses.approvals[0]: "*" is not an action (want one of [disable_user quarantine_instance revoke_role_sessions suppress escalate undo fix_s3_bucket_public_access fix_s3_account_public_access fix_security_group_open fix_ebs_default_encryption patch_instance])`,
 			`responses.approval_timeout: 1s is out of range (1m to 24h)`,
 			`responses.escalation_topic_arn: "topic" is not an SNS topic ARN`,
 			`responses.isolation_group: required: the name of the isolation security group`,

@@ -19,9 +19,9 @@ type Role struct {
 	// Groups are Slack user-group ids (S...).
 	Groups []string `yaml:"groups,omitempty"`
 	// Actions are disable_user, quarantine_instance, revoke_role_sessions,
-	// suppress, escalate, undo, the fix buttons (fix_s3_bucket_public_access,
-	// fix_s3_account_public_access, fix_security_group_open,
-	// fix_ebs_default_encryption), or "*" for all.
+	// suppress, escalate, undo, patch_instance, the fix buttons
+	// (fix_s3_bucket_public_access, fix_s3_account_public_access,
+	// fix_security_group_open, fix_ebs_default_encryption), or "*" for all.
 	Actions []string `yaml:"actions,omitempty"`
 	// Commands are the /picket commands the role may run (help, posture,
 	// check, finding, user, instance, audit, suppressions, digest, status,
@@ -83,6 +83,7 @@ var ActionNames = []string{
 	string(picket.ActionSuppress), string(picket.ActionEscalate), string(picket.ActionUndo),
 	string(picket.ActionFixBucketPublicAccess), string(picket.ActionFixAccountPublicAccess),
 	string(picket.ActionFixSecurityGroup), string(picket.ActionFixEBSEncryption),
+	string(picket.ActionPatchInstance),
 }
 
 // CommandNames are the /picket commands roles may name.

@@ -30,6 +30,9 @@ var sampleValues = map[string]string{
 	"protected_tag":        "picket:protected",
 }
 
+// patchDocument is the only Systems Manager document Picket may send.
+const patchDocument = "AWS-RunPatchBaseline"
+
 var placeholderPattern = regexp.MustCompile(`\$\{([^}]*)\}`)
 
 // renderPolicy fills in the placeholders of a policy template the way
@@ -180,6 +183,18 @@ func policyProblems(p iamPolicy, responderRole string) []string {
 				}
 				if unscoped(r) && !scoped {
 					add("statement %s: write %s on %q without a condition that scopes it (%v)", s.Sid, a, r, scopingKeys)
+				}
+			}
+			if strings.EqualFold(a, "ssm:SendCommand") {
+				// Any other document runs any command on the instances
+				// (AWS-RunShellScript): only the patch document is allowed.
+				for _, r := range s.Resource {
+					if strings.Contains(r, ":document/") && !strings.HasSuffix(r, ":document/"+patchDocument) {
+						add("statement %s: ssm:SendCommand on document %q, want only %s", s.Sid, r, patchDocument)
+					}
+					if !strings.Contains(r, ":document/") && !strings.Contains(r, ":instance/") {
+						add("statement %s: ssm:SendCommand on %q, want only the %s document and instances", s.Sid, r, patchDocument)
+					}
 				}
 			}
 			if strings.EqualFold(a, "sts:AssumeRole") {
@@ -375,6 +390,35 @@ func TestPolicyScopedRejects(t *testing.T) {
 			name: "an allow of everything but",
 			old:  `"Resource": "${escalation_topic_arn}"`, new: `"NotResource": "${escalation_topic_arn}"`,
 			want: "NotAction or NotResource",
+		},
+		{
+			name: "patch command on every resource",
+			old: `"Resource": [
+        "arn:${partition}:ssm:*::document/AWS-RunPatchBaseline",
+        "arn:${partition}:ec2:*:${account_id}:instance/*"
+      ],
+      "Condition": {
+        "StringNotEqualsIgnoreCase": {
+          "aws:ResourceTag/${protected_tag}": "true"
+        }
+      }`,
+			new:  `"Resource": "*"`,
+			want: "write ssm:SendCommand on \"*\"",
+		},
+		{
+			name: "any document sent",
+			old:  `"arn:${partition}:ssm:*::document/AWS-RunPatchBaseline"`, new: `"arn:${partition}:ssm:*::document/*"`,
+			want: "ssm:SendCommand on document \"arn:aws:ssm:*::document/*\"",
+		},
+		{
+			name: "a shell script sent",
+			old:  `"arn:${partition}:ssm:*::document/AWS-RunPatchBaseline"`, new: `"arn:${partition}:ssm:*::document/AWS-RunShellScript"`,
+			want: "want only AWS-RunPatchBaseline",
+		},
+		{
+			name: "patch command on every ssm resource",
+			old:  `"arn:${partition}:ssm:*::document/AWS-RunPatchBaseline"`, new: `"arn:${partition}:ssm:*:${account_id}:*"`,
+			want: "write ssm:SendCommand",
 		},
 		{
 			name: "role writes scoped by ARN pattern",

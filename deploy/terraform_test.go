@@ -551,6 +551,19 @@ func TestMemberModule(t *testing.T) {
 			for _, p := range policyProblems(got, "PicketResponder") {
 				t.Error(p)
 			}
+			// Patch instance and the Undo of a suppression reach the
+			// member account through this role.
+			if slices.Contains(tt.want, "Respond") {
+				var actions []string
+				for _, st := range got.Statement {
+					actions = append(actions, st.Action...)
+				}
+				for _, a := range []string{"ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation", "guardduty:UnarchiveFindings"} {
+					if !slices.Contains(actions, a) {
+						t.Errorf("responder role: got no %s, want it", a)
+					}
+				}
+			}
 		})
 	}
 }

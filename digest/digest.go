@@ -318,6 +318,10 @@ func actionTime(r *picket.ActionRecord) time.Time {
 func allActions(recs []picket.ActionRecord, audit []picket.AuditEntry) []picket.DigestAction {
 	var out []picket.DigestAction
 	ids := make(map[string]bool, len(recs))
+	kinds := make(map[string]picket.ActionKind, len(recs))
+	for i := range recs {
+		kinds[recs[i].Request.ID] = recs[i].Request.Kind
+	}
 	for i := range recs {
 		r := &recs[i]
 		ids[r.Request.ID] = true
@@ -328,6 +332,7 @@ func allActions(recs []picket.ActionRecord, audit []picket.AuditEntry) []picket.
 		out = append(out, picket.DigestAction{
 			Time: actionTime(r).UTC(), Kind: r.Request.Kind, Actor: r.Request.Actor,
 			Target: target, Outcome: r.Status, FindingKey: r.Request.FindingKey,
+			Undid: kinds[r.Request.UndoOf],
 		})
 	}
 	for _, e := range audit {

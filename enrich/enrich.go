@@ -46,6 +46,9 @@ var (
 type Clients struct {
 	IAM IAMAPI
 	EC2 EC2API
+	// SSM tells whether an instance can be patched; nil leaves the
+	// Patch instance button to the plan's check.
+	SSM SSMAPI
 }
 
 // Options configure an Enricher. Only Clients is needed for lookups; the
@@ -149,6 +152,9 @@ func (e *Enricher) Enrich(ctx context.Context, f *picket.Finding) picket.Enrichm
 	if res, ok := instanceOf(f); ok {
 		start("EC2 instance "+res.ID, func(t *task) { r.instance(t, res) })
 	}
+	if res, ok := f.PatchTarget(); ok {
+		start("Systems Manager state of instance "+res.ID, func(t *task) { r.managed(t, res) })
+	}
 
 	done := make(chan struct{})
 	go func() {
@@ -231,6 +237,7 @@ type task struct {
 	alias    *string
 	user     *picket.UserContext
 	instance *picket.InstanceContext
+	ssm      *picket.ManagedInstance
 	missing  []string
 	failed   bool
 }
@@ -269,6 +276,10 @@ func (t *task) collect(enr *picket.Enrichment, unfinished func(string) string) [
 	}
 	if t.instance != nil {
 		enr.Instance = cloneInstance(t.instance)
+	}
+	if t.ssm != nil {
+		m := *t.ssm
+		enr.SSM = &m
 	}
 	missing := slices.Clone(t.missing)
 	if !t.done {

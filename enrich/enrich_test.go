@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/picketsec/picket"
 	"github.com/picketsec/picket/enrich"
@@ -174,6 +175,7 @@ func newFixture(t *testing.T, opts enrich.Options) *fixture {
 		return enrich.Clients{
 			IAM: iam.NewFromConfig(cfg, func(o *iam.Options) { o.Region = region }),
 			EC2: ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.Region = region }),
+			SSM: ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.Region = region }),
 		}, nil
 	}
 	opts.Now = fx.clock.Now

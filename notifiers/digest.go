@@ -321,7 +321,7 @@ func responseLines(d picket.Digest) []string {
 	}
 	for _, a := range d.Actions {
 		line := fmt.Sprintf("• %s %s: %s on `%s` (%s)", a.Time.UTC().Format("02 Jan 15:04"),
-			digestActor(a.Actor), a.Kind.Label(), Escape(shorten(a.Target, 80)), Escape(string(a.Outcome)))
+			digestActor(a.Actor), a.Label(), Escape(shorten(a.Target, 80)), Escape(string(a.Outcome)))
 		lines = append(lines, clip(line, maxDigestLine))
 	}
 	return lines
@@ -366,6 +366,9 @@ func expiringLines(d picket.Digest) []string {
 	var lines []string
 	for _, s := range d.Expiring {
 		what := []string{}
+		if s.OneFinding {
+			what = append(what, "one finding ("+code(shorten(s.FindingKey, 60))+")")
+		}
 		if s.Type != "" {
 			what = append(what, code(shorten(s.Type, 80)))
 		}

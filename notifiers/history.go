@@ -123,11 +123,13 @@ func recordByID(recs []picket.ActionRecord, id string) (picket.ActionRecord, boo
 	return picket.ActionRecord{}, false
 }
 
-// undoable reports whether rec is a Disable user or Quarantine instance
-// that changed something and has not been undone.
+// undoable reports whether rec is a Disable user, Quarantine instance,
+// Revoke role sessions or Suppress that changed something and has not been
+// undone. (A suppression whose expiry lifted it is left out by
+// undoButtons.)
 func undoable(rec picket.ActionRecord) bool {
 	switch rec.Request.Kind {
-	case picket.ActionDisableUser, picket.ActionQuarantineInstance, picket.ActionRevokeSessions:
+	case picket.ActionDisableUser, picket.ActionQuarantineInstance, picket.ActionRevokeSessions, picket.ActionSuppress:
 	default:
 		if !rec.Request.Kind.IsFix() {
 			return false
@@ -152,7 +154,7 @@ const maxUndoButtons = 5
 func undoButtons(recs []picket.ActionRecord) []undoButton {
 	var out []undoButton
 	for _, rec := range recs {
-		if !undoable(rec) || undoUnderWay(recs, rec.Request.ID) {
+		if !undoable(rec) || undoUnderWay(recs, rec.Request.ID) || liftedSuppression(recs, rec) {
 			continue
 		}
 		what := rec.Plan.Undo
@@ -169,6 +171,26 @@ func undoButtons(recs []picket.ActionRecord) []undoButton {
 		}
 	}
 	return out
+}
+
+// liftedSuppression reports whether rec is a Suppress that leaves nothing
+// to undo: a later lift (its expiry) removed it, or it recorded nothing to
+// reverse.
+func liftedSuppression(recs []picket.ActionRecord, rec picket.ActionRecord) bool {
+	if rec.Request.Kind != picket.ActionSuppress {
+		return false
+	}
+	if rec.Result == nil || !strings.Contains(string(rec.Result.Evidence), `"suppression"`) {
+		// Recorded before Suppress kept what it changed (a suppression
+		// of one finding): there is nothing Undo could reverse.
+		return true
+	}
+	for _, r := range recs {
+		if r.Request.Kind == picket.ActionLiftSuppression && r.Request.Target.ID == "sup-"+rec.Request.ID && r.Status == picket.OutcomeSucceeded {
+			return true
+		}
+	}
+	return false
 }
 
 // undoUnderWay reports whether an Undo of request id is pending or running.
@@ -212,6 +234,8 @@ func infPhrase(rec picket.ActionRecord, recs []picket.ActionRecord, st style) st
 		return "lift the suppression"
 	case picket.ActionUndo:
 		return "undo " + undoObject(req, recs, st)
+	case picket.ActionPatchInstance:
+		return "patch instance " + id
 	}
 	if p := fixPhrase(req.Kind, id, false); p != "" {
 		return p
@@ -238,6 +262,8 @@ func pastPhrase(rec picket.ActionRecord, recs []picket.ActionRecord, st style) s
 		return "lifted the suppression"
 	case picket.ActionUndo:
 		return "undid " + undoObject(req, recs, st)
+	case picket.ActionPatchInstance:
+		return "patched instance " + id
 	}
 	if p := fixPhrase(req.Kind, id, true); p != "" {
 		return p
@@ -282,6 +308,9 @@ func suppressObject(req picket.ActionRequest) string {
 // undoObject names the action an Undo reverses: "disable user alice".
 func undoObject(req picket.ActionRequest, recs []picket.ActionRecord, st style) string {
 	if orig, ok := recordByID(recs, req.UndoOf); ok {
+		if orig.Request.Kind == picket.ActionSuppress {
+			return "the suppression of " + suppressObject(orig.Request)
+		}
 		return strings.ToLower(orig.Request.Kind.Label()) + " " + st.text(shorten(orig.Request.Target.ID, 128))
 	}
 	if req.Target.ID != "" {

@@ -284,6 +284,9 @@ func goldenCases() []struct {
 	for _, c := range actionAlertCases() {
 		cases = append(cases, tc{c.name, c.alert})
 	}
+	for _, c := range patchAlertCases() {
+		cases = append(cases, tc{c.name, c.alert})
+	}
 	for _, c := range fixAlertCases() {
 		cases = append(cases, tc{c.name, c.alert})
 	}
@@ -670,7 +673,7 @@ var (
 	ourMarkup = regexp.MustCompile(`<!subteam\^[A-Za-z0-9]+>|<https?://[^|<>\s]+\|[^<>|]+>|<@[UW][A-Z0-9]{2,}>|<#[CGD][A-Z0-9]{2,}>`)
 	knownIDs  = []string{notifiers.ActionDisableUser, notifiers.ActionQuarantineInstance, notifiers.ActionRevokeSessions, notifiers.ActionSuppress, notifiers.ActionEscalate, notifiers.ActionSuppressSimilar,
 		notifiers.ActionUndo, notifiers.ActionApprove, notifiers.ActionReject,
-		notifiers.ActionFixBucketPublicAccess, notifiers.ActionFixAccountPublicAccess, notifiers.ActionFixSecurityGroup, notifiers.ActionFixEBSEncryption}
+		notifiers.ActionFixBucketPublicAccess, notifiers.ActionFixAccountPublicAccess, notifiers.ActionFixSecurityGroup, notifiers.ActionFixEBSEncryption, notifiers.ActionPatchInstance}
 )
 
 type textObj struct {

@@ -28,6 +28,8 @@ type reply struct {
 	undo     string   // what Undo would restore (plan only)
 	next     string   // "What to do:" line
 	context  string   // request id
+	details  []string // the plan's details (awaiting approval or running)
+	output   string   // raw tail of a command's output
 }
 
 // statusWord says in a few words how rec stands, for the headline.
@@ -192,6 +194,14 @@ func newReply(rec picket.ActionRecord, st style) reply {
 			r.undo = st.bold("Undo") + " would " + st.text(lowerFirst(rec.Plan.Undo))
 		}
 	}
+	if rec.Status == picket.OutcomePending || rec.Status == picket.StatusRunning {
+		for _, d := range rec.Plan.Details {
+			r.details = append(r.details, "• "+st.text(shorten(d, 500)))
+		}
+	}
+	if rec.Result != nil {
+		r.output = rec.Result.Output
+	}
 	if req.ID != "" {
 		r.context = "Request " + st.code(shorten(req.ID, 128))
 	}
@@ -279,6 +289,12 @@ func RenderActionReply(rec picket.ActionRecord) Message {
 	}
 	head = append(head, slack.NewSectionBlock(mrkdwn(clip(status, MaxSectionText)), nil, nil))
 
+	if len(r.details) > 0 {
+		head = append(head, slack.NewSectionBlock(mrkdwn(clip(strings.Join(r.details, "\n"), MaxSectionText)), nil, nil))
+	}
+	if r.output != "" {
+		tail = append(tail, slack.NewSectionBlock(mrkdwn(outputBlock(r.output)), nil, nil))
+	}
 	if r.undo != "" {
 		tail = append(tail, slack.NewSectionBlock(mrkdwn(clip(r.undo, MaxSectionText)), nil, nil))
 	}
@@ -303,6 +319,33 @@ func RenderActionReply(rec picket.ActionRecord) Message {
 		Text:   clip(r.headline, maxFallbackText),
 		Color:  replyColor(rec),
 		Blocks: blocks,
+	}
+}
+
+// outputHeading introduces a command's output in a reply.
+const outputHeading = "*Output* (the end of the command's standard output)\n"
+
+// outputBlock shows the tail of a command's output as a code block within
+// one section: escaped (so it mentions no one and links nothing), with
+// backticks replaced so it cannot close the block, and cut at the front
+// when it is too long, keeping its end.
+func outputBlock(raw string) string {
+	raw = strings.ReplaceAll(raw, "`", "'")
+	room := MaxSectionText - utf8.RuneCountInString(outputHeading) - 8
+	for {
+		esc := Escape(raw)
+		if utf8.RuneCountInString(esc) <= room {
+			return outputHeading + "```" + esc + "```"
+		}
+		// Keep the end: drop from the front in proportion to what does
+		// not fit (escaping lengthens text unevenly, so check again).
+		r := []rune(raw)
+		n := utf8.RuneCountInString(esc)
+		drop := max(len(r)*(n-room)/n, 1) + 1
+		if drop >= len(r) {
+			return outputHeading + "```…```"
+		}
+		raw = "…" + string(r[drop:])
 	}
 }
 
@@ -374,8 +417,17 @@ func renderActionReplyText(rec picket.ActionRecord) string {
 			b.WriteString(indent(part, "  ") + "\n")
 		}
 	}
+	for _, d := range r.details {
+		b.WriteString("  " + d + "\n")
+	}
 	for _, s := range r.steps {
 		b.WriteString("    " + s + "\n")
+	}
+	if r.output != "" {
+		b.WriteString("  Output (the end of the command's standard output):\n")
+		for _, l := range strings.Split(r.output, "\n") {
+			b.WriteString("    | " + terminalLine(l) + "\n")
+		}
 	}
 	for _, part := range []string{r.undo, r.next} {
 		if part != "" {

@@ -243,6 +243,8 @@ func TestRenderHidesButtonsWhileActive(t *testing.T) {
 	}
 	f := baseFinding("T", "t", userResource("alice"), instanceResource("i-0abc123def4567890"))
 	all := []string{notifiers.ActionDisableUser, notifiers.ActionQuarantineInstance, notifiers.ActionSuppress, notifiers.ActionEscalate}
+	suppressed := rec(picket.ActionSuppress, picket.OutcomeSucceeded, "")
+	suppressed.Result = &picket.ActionResult{Outcome: picket.OutcomeSucceeded, Evidence: []byte(`{"suppression":{"id":"sup-r1","one_finding":true}}`)}
 	tests := []struct {
 		name string
 		rec  picket.ActionRecord
@@ -257,8 +259,21 @@ func TestRenderHidesButtonsWhileActive(t *testing.T) {
 		{"disable dry run", rec(picket.ActionDisableUser, picket.OutcomeDryRunned, ""), all},
 		{"quarantine partial", rec(picket.ActionQuarantineInstance, picket.OutcomePartial, ""),
 			[]string{notifiers.ActionUndo, notifiers.ActionDisableUser, notifiers.ActionSuppress, notifiers.ActionEscalate}},
-		{"suppress succeeded", rec(picket.ActionSuppress, picket.OutcomeSucceeded, ""), all},
+		// Suppress is undone with its own Undo; Suppress stays offered
+		// (for another expiry or "similar").
+		{"suppress succeeded", suppressed, append([]string{notifiers.ActionUndo}, all...)},
+		{"suppress recorded without what it changed", rec(picket.ActionSuppress, picket.OutcomeSucceeded, ""), all},
+		{"suppress undone", func() picket.ActionRecord { r := suppressed; r.UndoneBy = "u1"; return r }(), all},
+		{"suppress dry run", rec(picket.ActionSuppress, picket.OutcomeDryRunned, ""), all},
 	}
+	lifted := picket.ActionRecord{Request: picket.ActionRequest{ID: "l1", Kind: picket.ActionLiftSuppression,
+		Target: picket.Resource{Kind: picket.ResourceOther, ID: "sup-r1"}, Actor: picket.Actor{ID: "picket"}, At: t1}, Status: picket.OutcomeSucceeded}
+	t.Run("suppress lifted at its expiry", func(t *testing.T) {
+		recs := []picket.ActionRecord{suppressed, lifted}
+		if ids, _ := buttons(t, notifiers.Render(picket.Alert{Finding: f, Actions: recs})); !slices.Equal(ids, all) {
+			t.Errorf("got buttons %v, want %v (nothing left to undo)", ids, all)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ids, _ := buttons(t, notifiers.Render(picket.Alert{Finding: f, Actions: []picket.ActionRecord{tt.rec}}))
@@ -383,7 +398,7 @@ func replyCases() []struct {
 	}
 
 	_, undo := undoneDisable()
-	return []tc{
+	return append([]tc{
 		{"reply_pending", pendingQuarantine()},
 		{"reply_succeeded", disableRecord()},
 		{"reply_partial", partialQuarantine()},
@@ -396,7 +411,7 @@ func replyCases() []struct {
 		{"reply_undo", undo},
 		{"reply_hostile", hostile},
 		{"reply_many_steps", many},
-	}
+	}, patchReplyCases()...)
 }
 
 func TestRenderActionReplyGolden(t *testing.T) {

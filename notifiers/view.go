@@ -19,6 +19,9 @@ const (
 	ActionRevokeSessions     = "picket.revoke_role_sessions"
 	ActionSuppress           = "picket.suppress"
 	ActionEscalate           = "picket.escalate"
+	// ActionPatchInstance is Patch instance, on Amazon Inspector
+	// package-vulnerability findings about an EC2 instance.
+	ActionPatchInstance = "picket.patch_instance"
 	// ActionSuppressSimilar is the group message's Suppress button: the
 	// dialog starts with "suppress similar" chosen.
 	ActionSuppressSimilar = "picket.suppress_similar"
@@ -211,6 +214,9 @@ func newView(a picket.Alert) view {
 		v.notes = append(v.notes, "Sent from Security Hub with the custom action "+f.CustomAction)
 	}
 	v.notes = append(v.notes, manualContainment(f)...)
+	if n := patchUnavailable(f, a.Enrichment); n != "" && len(v.closed) == 0 {
+		v.notes = append(v.notes, n)
+	}
 
 	if f.Key != "" { // a button without the key could not say which finding it is for
 		v.actions = actions(f, a.Enrichment, v.account, len(v.closed) > 0, a.Actions)
@@ -267,11 +273,50 @@ func actions(f *picket.Finding, e picket.Enrichment, account string, closed bool
 		}
 	}
 	if !closed {
+		if inst, ok := f.PatchTarget(); ok && patchUnavailable(f, e) == "" && !patched(recs) {
+			out = append(out, action{
+				id:           ActionPatchInstance,
+				text:         "Patch instance",
+				danger:       true,
+				confirmTitle: "Patch EC2 instance?",
+				confirmText: "Plan installing the missing patches on " + shorten(inst.ID, 64) + " in account " + account +
+					" with Systems Manager (AWS-RunPatchBaseline)? You choose the reboot option in the next step. Patching cannot be undone.",
+				confirmOK: "Plan patch",
+			})
+		}
 		out = append(out, fixActions(f, account, recs)...)
 		out = append(out, action{id: ActionSuppress, text: "Suppress"})
 	}
 	out = append(out, action{id: ActionEscalate, text: "Escalate"})
 	return out
+}
+
+// patched reports whether recs hold a patch awaiting approval, running or
+// done: the alert then offers no second one (a patch done only in part
+// can be run again).
+func patched(recs []picket.ActionRecord) bool {
+	for _, r := range recs {
+		if r.Request.Kind == picket.ActionPatchInstance &&
+			(r.Status == picket.OutcomePending || r.Status == picket.StatusRunning || r.Status == picket.OutcomeSucceeded) {
+			return true
+		}
+	}
+	return false
+}
+
+// patchUnavailable is the note that replaces the Patch instance button
+// when enrichment found that Systems Manager cannot patch the instance (not
+// managed, agent not Online), or "". Without that lookup the button is
+// shown, and the plan checks.
+func patchUnavailable(f *picket.Finding, e picket.Enrichment) string {
+	inst, ok := f.PatchTarget()
+	if !ok || e.SSM == nil || e.SSM.InstanceID != inst.ID {
+		return ""
+	}
+	if b := e.SSM.PatchBlocker(); b != "" {
+		return "Patch unavailable: " + b + "."
+	}
+	return ""
 }
 
 // fixActions are the fix buttons of a failed control finding: one per fix

@@ -93,7 +93,7 @@ func (m appMetrics) initSeries() {
 		}
 	}
 	kinds := append([]picket.ActionKind{picket.ActionDisableUser, picket.ActionQuarantineInstance,
-		picket.ActionRevokeSessions, picket.ActionSuppress, picket.ActionEscalate, picket.ActionUndo}, picket.FixKinds...)
+		picket.ActionRevokeSessions, picket.ActionSuppress, picket.ActionEscalate, picket.ActionUndo, picket.ActionPatchInstance}, picket.FixKinds...)
 	for _, kind := range kinds {
 		for _, outcome := range []picket.ActionOutcome{picket.OutcomeSucceeded, picket.OutcomePartial, picket.OutcomeFailed} {
 			m.ActionDurations.Init(string(kind), string(outcome))

@@ -44,7 +44,7 @@ func TestAutoCommandAsRunWiresIt(t *testing.T) {
 	srv := awsfake.New(t)
 	srv.AllowUnexpected()
 	log := slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))
-	svc, err := newResponses(cfg, srv.Config(), db, nil, nil, nil, log, appMetrics{})
+	svc, err := newResponses(context.Background(), cfg, srv.Config(), db, nil, nil, nil, log, appMetrics{})
 	if err != nil {
 		t.Fatal(err)
 	}

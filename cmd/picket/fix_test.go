@@ -55,7 +55,7 @@ func TestResponsesWireFixes(t *testing.T) {
 	cfg.Roles = []config.Role{{Name: "fixers", Users: []string{"U0ALICE"}, Actions: []string{string(picket.ActionFixEBSEncryption)}}}
 	cfg.Responses.Accounts = []config.Account{{ID: "111111111111", RoleARN: "arn:aws:iam::111111111111:role/PicketResponder", ExternalID: "ext"}}
 	cfg.Responses.DryRunActions = []string{string(picket.ActionFixEBSEncryption)}
-	svc, err := newResponses(cfg, srv.Config(), db, nil, nil, nil, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), appMetrics{})
+	svc, err := newResponses(context.Background(), cfg, srv.Config(), db, nil, nil, nil, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), appMetrics{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestResponsesWireFixes(t *testing.T) {
 		}
 	}
 	cfg.Roles[0].Actions = []string{"suppress"}
-	svc2, _ := newResponses(cfg, srv.Config(), db, nil, nil, nil, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), appMetrics{})
+	svc2, _ := newResponses(context.Background(), cfg, srv.Config(), db, nil, nil, nil, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), appMetrics{})
 	if _, err := svc2.Prepare(ctx, alice, picket.ActionFixEBSEncryption, f.Key, "", ""); picket.ErrorCode(err) != picket.EUNAUTHORIZED {
 		t.Errorf("a role without the fix: got %v, want refused", err)
 	}

@@ -855,7 +855,7 @@ func minimalConfigProblems(t *testing.T, doc string) []string {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))
-	svc, err := newResponses(cfg, srv.Config(), db, nil, nil, nil, log, appMetrics{})
+	svc, err := newResponses(context.Background(), cfg, srv.Config(), db, nil, nil, nil, log, appMetrics{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // newResponses builds the response machinery: one responder per button,
 // each acting through per-account clients, behind the Service that
 // authorizes, claims, audits and announces.
-func newResponses(cfg config.Config, awsCfg aws.Config, db *store.DB, announcer picket.Announcer,
+func newResponses(ctx context.Context, cfg config.Config, awsCfg aws.Config, db *store.DB, announcer picket.Announcer,
 	alerts picket.AlertSender, enricher picket.Enricher, log *slog.Logger, m appMetrics) (*actions.Service, error) {
 	roles := map[string]actions.AssumeRole{}
 	for _, a := range cfg.Responses.Accounts {
@@ -34,6 +35,7 @@ func newResponses(cfg config.Config, awsCfg aws.Config, db *store.DB, announcer 
 	revoke := &actions.RevokeSessions{Clients: clients, Guard: guard}
 	suppress := &actions.Suppress{Clients: clients}
 	escalate := &actions.Escalate{Clients: clients, TopicARN: r.EscalationTopicARN}
+	patch := &actions.Patch{Clients: clients, Guard: guard}
 
 	policy := actions.Policy{
 		DryRun: r.DryRun, ApprovalTimeout: r.ApprovalTimeout.Duration,
@@ -56,11 +58,13 @@ func newResponses(cfg config.Config, awsCfg aws.Config, db *store.DB, announcer 
 		picket.ActionRevokeSessions:     revoke,
 		picket.ActionSuppress:           suppress,
 		picket.ActionEscalate:           escalate,
+		picket.ActionPatchInstance:      patch,
 	}
 	undoers := map[picket.ActionKind]actions.Undoer{
 		picket.ActionDisableUser:        disable,
 		picket.ActionQuarantineInstance: quarantine,
 		picket.ActionRevokeSessions:     revoke,
+		picket.ActionSuppress:           suppress,
 	}
 	// The fix buttons of failed Security Hub controls: one runbook each.
 	for _, k := range picket.FixKinds {
@@ -75,6 +79,9 @@ func newResponses(cfg config.Config, awsCfg aws.Config, db *store.DB, announcer 
 		Findings:   db, Actions: db, Suppressions: db, Audit: countingAuditor{db, m.AuditFailures},
 		Announcer: announcer, Alerts: alerts, Enricher: enricher,
 		Logger: log, Durations: m.ActionDurations,
+		// Following a patch command outlives the click; it stops with
+		// Picket and resumes at the next start.
+		Context: ctx,
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/picketsec/picket"
 	"github.com/picketsec/picket/bot"
@@ -161,10 +162,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			return bot.Ping(ctx, cfg.Slack.BotToken.Reveal(), cfg.Slack.APIURL)
 		})
 		ann, _ := sender.(picket.Announcer)
-		svc, err := newResponses(cfg, awsCfg, db, ann, sender, enricher, log, m)
+		svc, err := newResponses(ctx, cfg, awsCfg, db, ann, sender, enricher, log, m)
 		if err != nil {
 			return err
 		}
+		// Following patch commands stops with ctx (a record still running
+		// is resumed by Recover at the next start).
+		defer func() { cancel(); svc.Wait() }()
 		if n := svc.Recover(ctx); n > 0 {
 			log.Warn("closed actions interrupted by the last stop", "count", n)
 		}
@@ -448,7 +452,7 @@ func newEnricher(cfg config.Config, awsCfg aws.Config, log *slog.Logger) picket.
 			if err != nil {
 				return enrich.Clients{}, err
 			}
-			return enrich.Clients{IAM: iam.NewFromConfig(c), EC2: ec2.NewFromConfig(c)}, nil
+			return enrich.Clients{IAM: iam.NewFromConfig(c), EC2: ec2.NewFromConfig(c), SSM: ssm.NewFromConfig(c)}, nil
 		},
 	})
 }
