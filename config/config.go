@@ -40,6 +40,9 @@ type Config struct {
 	Log      Log    `yaml:"log"`
 	// Audit configures the audit trail's key and head export.
 	Audit Audit `yaml:"audit"`
+	// Store picks where state is kept: the bbolt file in DataDir
+	// (default) or a DynamoDB table shared by several replicas.
+	Store Store `yaml:"store"`
 }
 
 // Audit configures the audit trail.
@@ -253,6 +256,7 @@ func Default() Config {
 		HTTPAddr: "127.0.0.1:8080",
 		Log:      Log{Level: "info", Format: "json"},
 		Audit:    Audit{HeadInterval: Dur(15 * time.Minute)},
+		Store:    Store{Backend: StoreBolt},
 	}
 }
 
