@@ -211,6 +211,7 @@ func (s *Store) expired(it item) bool {
 }
 
 // MarkMessageDone records that the queue message was fully handled at at.
+// The mark expires Options.MessageTTL after it is written.
 func (s *Store) MarkMessageDone(messageID string, at time.Time) error {
 	if err := s.markMessage(messageID, at); err != nil {
 		return fmt.Errorf("mark message %s done: %w", messageID, err)
@@ -226,7 +227,7 @@ func (s *Store) markMessage(messageID string, at time.Time) error {
 		at = s.now()
 	}
 	return s.put(item{"pk": attrS(shard("m", messageID)), "sk": attrS(messageID),
-		"at": attrN(at.UnixNano()), "ttl": attrN(at.Add(s.messageTTL).Unix())}, nil)
+		"at": attrN(at.UnixNano()), "ttl": attrN(s.now().Add(s.messageTTL).Unix())}, nil)
 }
 
 // PruneMessages forgets the message ids marked before before. The table's

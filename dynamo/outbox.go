@@ -186,6 +186,17 @@ func (s *Store) getGroup(id string) (picket.Group, int64, bool, error) {
 // putGroup writes g as version ver+1 on condition that it is still ver (0:
 // new), and puts a group with work on the open list.
 func (s *Store) putGroup(g picket.Group, ver int64) error {
+	if err := s.putGroupItem(g, ver); err != nil {
+		return err
+	}
+	if g.Work() {
+		return s.put(item{"pk": attrS("gopen"), "sk": attrS(g.ID), "gver": attrN(ver + 1)}, nil)
+	}
+	return nil
+}
+
+// putGroupItem writes g alone, leaving the open list as it is.
+func (s *Store) putGroupItem(g picket.Group, ver int64) error {
 	v, err := json.Marshal(g)
 	if err != nil {
 		return fmt.Errorf("encode group %s: %w", g.ID, err)
@@ -194,13 +205,7 @@ func (s *Store) putGroup(g picket.Group, ver int64) error {
 	if ver > 0 {
 		c = &cond{expr: "ver = :ver", values: item{":ver": attrN(ver)}}
 	}
-	if err := s.put(item{"pk": attrS(groupPK(g.ID)), "sk": attrS("-"), "v": attrB(v), "ver": attrN(ver + 1)}, c); err != nil {
-		return err
-	}
-	if g.Work() {
-		return s.put(item{"pk": attrS("gopen"), "sk": attrS(g.ID), "gver": attrN(ver + 1)}, nil)
-	}
-	return nil
+	return s.put(item{"pk": attrS(groupPK(g.ID)), "sk": attrS("-"), "v": attrB(v), "ver": attrN(ver + 1)}, c)
 }
 
 var errNoGroup = errors.New("no such group")
@@ -296,7 +301,7 @@ func (s *Store) formGroup(g picket.Group, members []picket.Pending, at time.Time
 		g.ID = "g" + strconv.FormatInt(getN(out, "n"), 10)
 		g.Opened = at
 		// Written empty (and so not open) before any member points at it.
-		if err := s.putGroup(g, 0); err != nil {
+		if err := s.putGroupItem(g, 0); err != nil {
 			return g, nil, err
 		}
 	} else {
