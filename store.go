@@ -23,6 +23,7 @@ type Store interface {
 	SuppressionStore
 	Auditor
 	DigestStore
+	Porter
 
 	// FindingByID returns the record whose source id (GuardDuty id or
 	// ASFF Id) is id.

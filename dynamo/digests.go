@@ -26,6 +26,9 @@ func (s *Store) PutDigestSnapshot(name string, snap picket.DigestSnapshot) error
 	snap.Day = utcDay(snap.Day)
 	v, err := encodeJSON(&snap)
 	if err == nil {
+		err = s.nameDigest(name)
+	}
+	if err == nil {
 		err = s.put(item{"pk": attrS("ds#" + name), "sk": attrS(dayKey(snap.Day)), "v": attrB(v)}, nil)
 	}
 	if err != nil {
@@ -96,6 +99,10 @@ func (s *Store) ClaimDigestRun(name string, slot time.Time) (bool, error) {
 		map[string]string{"#slot": "slot"}, item{":slot": attrN(slot.UnixNano())})
 	if errors.Is(err, errConflict) {
 		return false, nil
+	}
+	if err == nil {
+		// Export finds the schedule by its name.
+		err = s.nameDigest(name)
 	}
 	if err != nil {
 		return false, fmt.Errorf("claim digest run %s at %s: %w", name, slot.UTC().Format(time.RFC3339), err)
