@@ -23,8 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/picketsec/picket/dynamo"
 )
 
 // RequireEnv turns a missing dynalite from a skipped test into a failed one.
@@ -84,7 +82,7 @@ func (s *Server) Table(tb testing.TB) string {
 	name := fmt.Sprintf("picket-test-%d-%d", os.Getpid(), s.tables.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := dynamo.CreateTable(ctx, s.Client(), name, 20*time.Millisecond); err != nil {
+	if err := CreateTable(ctx, s.Client(), name, 20*time.Millisecond); err != nil {
 		tb.Fatalf("%v", err)
 	}
 	return name

@@ -1,4 +1,4 @@
-package dynamo
+package dynalite
 
 import (
 	"context"
@@ -10,11 +10,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// CreateTable creates the store's table (on-demand, keys pk and sk) and
-// waits until it is active, polling every poll (the SDK waiter's default
-// first delay is 20 s; a local test server is ready at once). Production
-// tables are created by Terraform (deploy/terraform), which also turns on
-// point-in-time recovery, encryption with a KMS key and TTL on "ttl".
+// CreateTable creates a store table (on-demand, string keys pk and sk, as
+// package dynamo expects) and waits until it is active, polling every poll
+// (the SDK waiter's default first delay is 20 s; dynalite is ready at
+// once). Production tables are created by Terraform (deploy/terraform,
+// store.tf), which also turns on point-in-time recovery, encryption with a
+// KMS key and TTL on "ttl"; the bot's role may not create tables.
 func CreateTable(ctx context.Context, c *dynamodb.Client, table string, poll time.Duration) error {
 	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName: aws.String(table),
