@@ -2,49 +2,12 @@ package dynamo_test
 
 import (
 	"context"
-	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/picketsec/picket"
 	"github.com/picketsec/picket/dynamo"
 	"github.com/picketsec/picket/internal/dynalite"
 )
-
-// counting wraps the client and counts the calls made through it.
-type counting struct {
-	dynamo.API
-	calls atomic.Int64
-}
-
-func (c *counting) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	c.calls.Add(1)
-	return c.API.GetItem(ctx, in, o...)
-}
-
-func (c *counting) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	c.calls.Add(1)
-	return c.API.PutItem(ctx, in, o...)
-}
-
-func (c *counting) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	c.calls.Add(1)
-	return c.API.UpdateItem(ctx, in, o...)
-}
-
-func (c *counting) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	c.calls.Add(1)
-	return c.API.DeleteItem(ctx, in, o...)
-}
-
-func (c *counting) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	c.calls.Add(1)
-	return c.API.Query(ctx, in, o...)
-}
 
 // TestMessageExpiryHonoured: DynamoDB deletes expired items only
 // eventually, so a processed-message mark past its TTL must read as absent
@@ -90,48 +53,4 @@ func TestNewRefusesMissingTable(t *testing.T) {
 	if err := s.Ping(context.Background()); err == nil {
 		t.Error("Ping of a missing table: got nil, want an error")
 	}
-}
-
-func decide(f *picket.Finding, prev picket.FindingRecord, found bool) (picket.FindingRecord, picket.Outcome, bool) {
-	rec := prev
-	rec.Finding, rec.Route = *f, picket.Route{Channel: "#sec"}
-	rec.Deliveries++
-	return rec, picket.OutcomeQueued, true
-}
-
-// BenchmarkIntake measures findings/s through Intake on dynalite, one
-// finding per queue message as SQS delivers them, with 8 concurrent
-// callers (ingest's workers), and the DynamoDB calls each finding costs.
-func BenchmarkIntake(b *testing.B) {
-	srv := dynalite.Shared(b)
-	api := &counting{API: srv.Client()}
-	s, err := dynamo.New(api, dynamo.Options{Table: srv.Table(b)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var next atomic.Int64
-	const workers = 8
-	b.ResetTimer()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := next.Add(1)
-				if i > int64(b.N) {
-					return
-				}
-				f := picket.Finding{Key: fmt.Sprintf("k%d", i), ID: fmt.Sprintf("id%d", i), Severity: picket.SeverityHigh,
-					Type: "T", Account: "111122223333", UpdatedAt: time.Now()}
-				if _, err := s.Intake(fmt.Sprintf("m%d", i), time.Time{}, []picket.Finding{f}, decide); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "findings/s")
-	b.ReportMetric(float64(api.calls.Load())/float64(b.N), "calls/finding")
 }
