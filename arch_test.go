@@ -41,7 +41,7 @@ func TestImportRules(t *testing.T) {
 		"github.com/slack-go/slack":     {"bot", "notifiers"},
 		"github.com/robfig/cron":        {"cmd/picket"},
 		"github.com/prometheus/":        {"metrics"},
-		"github.com/aws/aws-sdk-go-v2/": {"ingest", "enrich", "actions", "posture", "notifiers", "cmd/picket", "internal/awsfake", "internal/fauxqs"},
+		"github.com/aws/aws-sdk-go-v2/": {"ingest", "enrich", "actions", "posture", "notifiers", "cmd/picket", "internal/awsfake", "internal/fauxqs", "dynamo", "internal/dynalite"},
 	}
 	// Adapters that may import other module packages besides the root,
 	// metrics and internal helpers.

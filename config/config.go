@@ -43,6 +43,9 @@ type Config struct {
 	Log      Log    `yaml:"log"`
 	// Audit configures the audit trail's key and head export.
 	Audit Audit `yaml:"audit"`
+	// Store picks where state is kept: the bbolt file in DataDir
+	// (default) or a DynamoDB table shared by several replicas.
+	Store Store `yaml:"store"`
 }
 
 // Audit configures the audit trail.
@@ -258,6 +261,7 @@ func Default() Config {
 		Audit:    Audit{HeadInterval: Dur(15 * time.Minute)},
 		// The seeds' example, documented and off until enabled.
 		Automation: Automation{Rules: []AutoRule{ExampleAutoRule()}},
+		Store:      Store{Backend: StoreBolt},
 	}
 }
 

@@ -1039,3 +1039,41 @@ func TestTypeErrorsNameKeys(t *testing.T) {
 		})
 	}
 }
+
+func TestStoreProblemsListed(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		store config.Store
+		want  []string
+	}{
+		{"bolt default", config.Store{Backend: "bolt"}, nil},
+		{"dynamodb", config.Store{Backend: "dynamodb", Table: "picket-state", Region: "eu-west-1", Endpoint: "http://127.0.0.1:8000"}, nil},
+		{"unknown backend", config.Store{Backend: "redis"}, []string{`store.backend: "redis" is not a store (want bolt or dynamodb)`}},
+		{"dynamodb without table, bad region and endpoint", config.Store{Backend: "dynamodb", Region: "mars", Endpoint: "127.0.0.1:8000"}, []string{
+			"store.table: required with store.backend dynamodb",
+			`store.region: "mars" is not an AWS region`,
+			`store.endpoint: "127.0.0.1:8000" is not an http(s) URL`,
+		}},
+		{"table with bolt", config.Store{Backend: "bolt", Table: "t-1"}, []string{"store.table: is set, but store.backend is bolt"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Store = tt.store
+			err := cfg.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("got %v, want no problem", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("got no problem, want %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %q, want it to list %q", err, w)
+				}
+			}
+		})
+	}
+}

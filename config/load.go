@@ -36,6 +36,10 @@ type envSetting struct {
 func envSettings() []envSetting {
 	return []envSetting{
 		{EnvVar{"PICKET_DATA_DIR", "data_dir", "directory of the database"}, func(c *Config, v string) { c.DataDir = v }},
+		{EnvVar{"PICKET_STORE_BACKEND", "store.backend", "bolt or dynamodb"}, func(c *Config, v string) { c.Store.Backend = v }},
+		{EnvVar{"PICKET_STORE_TABLE", "store.table", "DynamoDB table of the dynamodb store"}, func(c *Config, v string) { c.Store.Table = v }},
+		{EnvVar{"PICKET_STORE_REGION", "store.region", "region of the DynamoDB table"}, func(c *Config, v string) { c.Store.Region = v }},
+		{EnvVar{"PICKET_STORE_ENDPOINT", "store.endpoint", "DynamoDB endpoint (local test servers)"}, func(c *Config, v string) { c.Store.Endpoint = v }},
 		{EnvVar{"PICKET_HTTP_ADDR", "http_addr", `HTTP listen address; "off" disables the server`}, func(c *Config, v string) { c.HTTPAddr = v }},
 		{EnvVar{"PICKET_SLACK_API_URL", "slack.api_url", "Slack Web API base URL (test servers)"}, func(c *Config, v string) { c.Slack.APIURL = v }},
 		{EnvVar{"PICKET_SLACK_MODE", "slack.mode", "socket or http"}, func(c *Config, v string) { c.Slack.Mode = v }},
@@ -126,6 +130,7 @@ type fileConfig struct {
 	Audit     fileAudit `yaml:"audit"`
 	// Automation has no secrets: decoded as is.
 	Automation Automation `yaml:"automation"`
+	Store      Store      `yaml:"store"`
 }
 
 type fileAudit struct {
@@ -245,6 +250,7 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 		DataDir: cfg.DataDir, HTTPAddr: cfg.HTTPAddr, Log: cfg.Log,
 		Audit:      fileAudit{HeadInterval: cfg.Audit.HeadInterval},
 		Automation: cfg.Automation,
+		Store:      cfg.Store,
 	}
 	var problems []string
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -297,6 +303,7 @@ func decodeFile(data []byte, cfg *Config, secretFiles map[string]string, src sou
 	cfg.DataDir, cfg.HTTPAddr, cfg.Log = fc.DataDir, fc.HTTPAddr, fc.Log
 	cfg.Audit.HeadInterval = fc.Audit.HeadInterval
 	cfg.Automation = fc.Automation
+	cfg.Store = fc.Store
 	return problems
 }
 

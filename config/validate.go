@@ -115,6 +115,7 @@ func validate(c Config, src sources) []string {
 		v.addr("http_addr", c.HTTPAddr)
 	}
 	v.audit(c)
+	v.store(c.Store)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

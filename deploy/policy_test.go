@@ -18,7 +18,7 @@ import (
 
 // policyPlaceholders are the ${...} the policy file may use; both modules
 // fill in every one.
-var policyPlaceholders = []string{"partition", "account_id", "queue_arn", "escalation_topic_arn", "responder_role_name", "protected_tag"}
+var policyPlaceholders = []string{"partition", "account_id", "queue_arn", "escalation_topic_arn", "responder_role_name", "protected_tag", "store_table_arn"}
 
 // sampleValues render the policy as a deployment would.
 var sampleValues = map[string]string{
@@ -28,6 +28,7 @@ var sampleValues = map[string]string{
 	"escalation_topic_arn": "arn:aws:sns:eu-west-1:111122223333:picket-escalations",
 	"responder_role_name":  "PicketResponder",
 	"protected_tag":        "picket:protected",
+	"store_table_arn":      "arn:aws:dynamodb:eu-west-1:111122223333:table/picket-state",
 }
 
 // patchDocument is the only Systems Manager document Picket may send.
@@ -197,6 +198,18 @@ func policyProblems(p iamPolicy, responderRole string) []string {
 					}
 				}
 			}
+			if service, op, _ := strings.Cut(a, ":"); strings.EqualFold(service, "dynamodb") {
+				// The store needs item reads and writes and Query on its
+				// one table: never Scan, never the table itself.
+				if !slices.Contains(storeActions, op) {
+					add("statement %s: %s is not one the store uses (%v)", s.Sid, a, storeActions)
+				}
+				for _, r := range s.Resource {
+					if strings.Contains(r, "*") || !strings.Contains(r, ":table/") || strings.Contains(r, "/index/") {
+						add("statement %s: %s on %q, want only the store table", s.Sid, a, r)
+					}
+				}
+			}
 			if strings.EqualFold(a, "sts:AssumeRole") {
 				for _, r := range s.Resource {
 					if !strings.HasSuffix(r, ":role/"+responderRole) || strings.ContainsAny(responderRole, "*?") {
@@ -208,6 +221,9 @@ func policyProblems(p iamPolicy, responderRole string) []string {
 	}
 	return problems
 }
+
+// storeActions are the DynamoDB operations package dynamo calls.
+var storeActions = []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"}
 
 // parsePolicy decodes a rendered policy.
 func parsePolicy(t *testing.T, src string) iamPolicy {
@@ -385,6 +401,21 @@ func TestPolicyScopedRejects(t *testing.T) {
 			name: "publish to every topic",
 			old:  `"Resource": "${escalation_topic_arn}"`, new: `"Resource": "arn:${partition}:sns:*:${account_id}:*"`,
 			want: "write sns:Publish",
+		},
+		{
+			name: "store on every table",
+			old:  `"Resource": "${store_table_arn}"`, new: `"Resource": "arn:${partition}:dynamodb:*:${account_id}:table/*"`,
+			want: "want only the store table",
+		},
+		{
+			name: "store may scan",
+			old:  `"dynamodb:Query",`, new: `"dynamodb:Query", "dynamodb:Scan",`,
+			want: "dynamodb:Scan is not one the store uses",
+		},
+		{
+			name: "store may delete the table",
+			old:  `"dynamodb:Query",`, new: `"dynamodb:Query", "dynamodb:DeleteTable",`,
+			want: "dynamodb:DeleteTable is not one the store uses",
 		},
 		{
 			name: "an allow of everything but",

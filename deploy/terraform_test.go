@@ -382,6 +382,7 @@ func checkWiring(m *module) []string {
 			"escalation_topic_arn": "arn:" + partition + ":sns:*:data.aws_caller_identity.current.account_id:picket-escalations",
 			"responder_role_name":  "PicketResponder",
 			"protected_tag":        "picket:protected",
+			"store_table_arn":      "arn:" + partition + ":dynamodb:data.aws_region.current.name:data.aws_caller_identity.current.account_id:table/picket-state",
 		})
 		if err != nil {
 			fail("%v", err)
@@ -514,7 +515,7 @@ func TestMemberModule(t *testing.T) {
 			// named, less STS, exactly as the file scopes them.
 			rendered, err := renderPolicyFile(map[string]string{
 				"partition": partition, "account_id": account, "queue_arn": "", "escalation_topic_arn": "",
-				"responder_role_name": "PicketResponder", "protected_tag": "picket:protected",
+				"responder_role_name": "PicketResponder", "protected_tag": "picket:protected", "store_table_arn": "",
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -21,26 +21,13 @@ var _ picket.Auditor = (*DB)(nil)
 
 // ErrAuditBroken is matched (errors.Is) by the error VerifyAudit returns when
 // the audit chain is broken, as opposed to the file being unreadable.
-var ErrAuditBroken = errors.New("audit trail broken")
+var ErrAuditBroken = picket.ErrAuditBroken
 
 // AuditError says which audit entry breaks the chain and how.
-type AuditError struct {
-	// Seq is the sequence number of the entry at fault (the missing one,
-	// for a gap).
-	Seq uint64
-	// Msg names the entry and the problem: "entry 7: content changed
-	// (hash mismatch)".
-	Msg string
-}
-
-// Error returns Msg.
-func (e *AuditError) Error() string { return e.Msg }
-
-// Is reports whether target is ErrAuditBroken.
-func (e *AuditError) Is(target error) bool { return target == ErrAuditBroken }
+type AuditError = picket.AuditError
 
 func auditErrorf(seq uint64, format string, args ...any) *AuditError {
-	return &AuditError{Seq: seq, Msg: fmt.Sprintf(format, args...)}
+	return picket.AuditErrorf(seq, format, args...)
 }
 
 // Errors Audit returns (wrapped) when the audit key does not fit the
@@ -180,18 +167,8 @@ func (db *DB) KeyAudit() (picket.AuditEntry, bool, error) {
 	return e, true, nil
 }
 
-// ChainHead is the newest entry of the audit trail, as exported to logs so
-// that a later check can tell whether the trail was cut back or rewritten.
-type ChainHead struct {
-	// Seq is the newest entry's sequence number; 0 for an empty trail.
-	Seq uint64
-	// Hash is its hash (an HMAC when KeyID is set).
-	Hash string
-	// KeyID names the key that sealed it; empty for plain SHA-256.
-	KeyID string
-	// Time is when it was written.
-	Time time.Time
-}
+// ChainHead is the newest entry of the audit trail (see picket.ChainHead).
+type ChainHead = picket.ChainHead
 
 // AuditHead returns the newest entry's sequence number, hash, key id and
 // time, as recorded when it was written.
@@ -236,17 +213,9 @@ func (db *DB) AuditAt(seq uint64) (e picket.AuditEntry, ok bool, err error) {
 	return e, ok, nil
 }
 
-// AuditChain is what VerifyAuditChain found in an intact trail.
-type AuditChain struct {
-	// Entries is how many entries verified.
-	Entries int
-	// Keyed is how many of them are sealed with the audit key; they are
-	// the newest ones, from FirstKeyed on (0 when none is).
-	Keyed      int
-	FirstKeyed uint64
-	// Head is the newest entry.
-	Head ChainHead
-}
+// AuditChain is what VerifyAuditChain found in an intact trail (see
+// picket.AuditChain).
+type AuditChain = picket.AuditChain
 
 // VerifyAudit walks the audit trail in order and checks the chain (see
 // VerifyAuditChain). It returns how many entries passed before the first

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/picketsec/picket"
 	"github.com/picketsec/picket/config"
 	"github.com/picketsec/picket/store"
 )
@@ -52,12 +53,12 @@ func cmdAudit(e env, args []string) int {
 	}
 	// A missing store is a wrong data directory or a lost volume, not an
 	// intact trail: never create one here.
-	if _, err := os.Stat(storePath(cfg.DataDir)); err != nil {
+	if _, err := os.Stat(storePath(cfg.DataDir)); err != nil && cfg.Store.Backend != config.StoreDynamoDB {
 		fmt.Fprintf(e.stderr, "picket audit: no store at %s (%v): check data_dir / PICKET_DATA_DIR; nothing to %s\n",
 			storePath(cfg.DataDir), errors.Unwrap(err), args[0])
 		return exitFailure
 	}
-	db, err := store.Open(storePath(cfg.DataDir), store.Options{AuditKey: auditKey(cfg)})
+	db, err := openStore(context.Background(), cfg, store.Options{AuditKey: auditKey(cfg)})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "picket audit: %v\n", err)
 		return exitFailure
@@ -85,7 +86,7 @@ func cmdAudit(e env, args []string) int {
 		// An empty trail in a store that holds no finding either is a
 		// new store (or a replaced one), not a verified trail.
 		if n, err := db.CountFindings(); err != nil || n == 0 {
-			fmt.Fprintf(e.stderr, "audit trail EMPTY in a new store %s: no finding and no audit entry; is this the right data directory?\n", storePath(cfg.DataDir))
+			fmt.Fprintf(e.stderr, "audit trail EMPTY in a new store %s: no finding and no audit entry; is this the right data directory?\n", storeName(cfg))
 			return exitFailure
 		}
 	}
@@ -126,7 +127,7 @@ func parseHead(s string) (exportedHead, error) {
 
 // checkHead returns "" when the trail holds entry h.seq with hash h.hash,
 // and otherwise what is wrong.
-func checkHead(db *store.DB, h exportedHead) string {
+func checkHead(db picket.Store, h exportedHead) string {
 	e, ok, err := db.AuditAt(h.seq)
 	switch {
 	case err != nil:
@@ -156,7 +157,7 @@ func auditKey(cfg config.Config) []byte {
 // where whoever can rewrite the store cannot reach. `picket audit verify
 // --head SEQ:HASH` later checks a logged head against the trail. The
 // returned stop function ends the logging and waits for the last line.
-func startAuditHeads(ctx context.Context, db *store.DB, every time.Duration, log *slog.Logger) (stop func(), err error) {
+func startAuditHeads(ctx context.Context, db picket.Store, every time.Duration, log *slog.Logger) (stop func(), err error) {
 	if e, wrote, err := db.KeyAudit(); err != nil {
 		return nil, fmt.Errorf("audit trail: %w", err)
 	} else if wrote {
@@ -187,7 +188,7 @@ func startAuditHeads(ctx context.Context, db *store.DB, every time.Duration, log
 
 // logAuditHead logs the newest audit entry's sequence number, hash, key id
 // and time as one structured line.
-func logAuditHead(db *store.DB, log *slog.Logger) {
+func logAuditHead(db picket.Store, log *slog.Logger) {
 	h, err := db.AuditHead()
 	if err != nil {
 		log.Error("read audit chain head", "err", err)

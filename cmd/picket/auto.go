@@ -10,7 +10,6 @@ import (
 	"github.com/picketsec/picket/actions"
 	"github.com/picketsec/picket/config"
 	"github.com/picketsec/picket/event"
-	"github.com/picketsec/picket/store"
 )
 
 // autoHook is the pipeline's Committed hook: the autopilot, once the
@@ -36,7 +35,7 @@ func (h *autoHook) Committed(ctx context.Context, findings []picket.Finding) err
 // startAutopilot builds the automatic response rules' autopilot on the
 // response service and runs it until ctx is done; nil when no rule is
 // configured.
-func startAutopilot(ctx context.Context, cfg config.Config, svc *actions.Service, db *store.DB,
+func startAutopilot(ctx context.Context, cfg config.Config, svc *actions.Service, db picket.Store,
 	sender picket.AlertSender, log *slog.Logger, wg *sync.WaitGroup) (*actions.Autopilot, error) {
 	if len(cfg.Automation.Rules) == 0 {
 		return nil, nil

@@ -13,7 +13,6 @@ import (
 	"github.com/picketsec/picket/commands"
 	"github.com/picketsec/picket/config"
 	"github.com/picketsec/picket/ingest"
-	"github.com/picketsec/picket/store"
 	"github.com/picketsec/picket/triage"
 )
 
@@ -98,7 +97,7 @@ func statusFunc(cfg config.Config, awsCfg aws.Config, consumer *ingest.Consumer,
 }
 
 // commandDeps is what the slash commands read.
-func commandDeps(cfg config.Config, db *store.DB, enricher picket.Enricher, posture picket.PostureChecker,
+func commandDeps(cfg config.Config, db picket.Store, enricher picket.Enricher, posture picket.PostureChecker,
 	status func(context.Context) commands.Status) commands.Deps {
 	d := commands.Deps{
 		Findings: db, Actions: db, Audit: db, Suppressions: db,

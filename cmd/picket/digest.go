@@ -240,7 +240,7 @@ var errStopDigest = errors.New("stop")
 // once now; a slot is never posted twice (the store's claim), and a run
 // still in progress is not started again. posture may be nil. The returned
 // wait blocks until running digests have finished after ctx ends.
-func startDigests(ctx context.Context, cfgs []config.Digest, db *store.DB, poster digestPoster,
+func startDigests(ctx context.Context, cfgs []config.Digest, db picket.Store, poster digestPoster,
 	posture picket.PostureChecker, log *slog.Logger) (wait func(), err error) {
 	jobs, err := newDigestJobs(cfgs)
 	if err != nil || len(jobs) == 0 {
@@ -321,7 +321,7 @@ func cmdDigest(ctx context.Context, e env, args []string) int {
 		return exitUsage
 	}
 	log := newLogger(e.stderr, cfg.Log)
-	db, err := store.Open(storePath(cfg.DataDir), store.Options{Logger: log})
+	db, err := openStore(ctx, cfg, store.Options{Logger: log})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "picket digest: %v\n", err)
 		return exitFailure

@@ -482,7 +482,7 @@ func (g *guide) terraform(line int, w []string) {
 
 var picketCommands = map[string]bool{
 	"run": true, "demo": true, "replay": true, "config": true, "version": true, "healthcheck": true,
-	"check": true, "digest": true, "audit": true,
+	"check": true, "digest": true, "audit": true, "store": true,
 }
 
 // picket checks a picket command line: the command exists and every flag

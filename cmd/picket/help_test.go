@@ -13,7 +13,7 @@ import (
 
 // commandArgs are the commands with flags, as typed before -h.
 var commandArgs = [][]string{
-	{"run"}, {"demo"}, {"replay"}, {"config", "check"}, {"healthcheck"}, {"status"}, {"check"}, {"digest"}, {"audit", "verify"}, {"audit", "export"},
+	{"run"}, {"demo"}, {"replay"}, {"config", "check"}, {"healthcheck"}, {"status"}, {"check"}, {"digest"}, {"audit", "verify"}, {"audit", "export"}, {"store", "export"}, {"store", "import"},
 }
 
 // realFlags returns the flags each command's flag set defines, by

@@ -14,6 +14,8 @@
 //	picket digest [--dry-run] [--name N] [--chart FILE] [--config FILE]  the daily digest now
 //	picket audit verify [--head SEQ:HASH]... [--config FILE]  check the audit trail and logged chain heads
 //	picket audit export [--since TIME] [--config FILE]  export the audit trail
+//	picket store export [--config FILE]  every item of the store as JSON lines
+//	picket store import [--config FILE]  load a store export into a new store
 package main
 
 import (
@@ -84,6 +86,10 @@ Usage:
         check the audit trail's chain, and logged chain heads (exit 1 if broken)
   picket audit export [--since TIME] [--config FILE]
         print audit entries as JSON lines
+  picket store export [--config FILE]
+        print every item of the store (audit chain included) as JSON lines
+  picket store import [--config FILE]
+        load JSON lines from store export (stdin) into a new, empty store
 
 Configuration: a YAML file (--config FILE, PICKET_CONFIG, or its YAML in
 PICKET_CONFIG_YAML) and environment variables; see
@@ -118,6 +124,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdStatus(ctx, e, args[1:])
 	case "audit":
 		return cmdAudit(e, args[1:])
+	case "store":
+		return cmdStore(ctx, e, args[1:])
 	case "check":
 		return cmdCheck(ctx, e, args[1:])
 	case "digest":

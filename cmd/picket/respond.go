@@ -11,13 +11,12 @@ import (
 	"github.com/picketsec/picket/actions"
 	"github.com/picketsec/picket/config"
 	"github.com/picketsec/picket/metrics"
-	"github.com/picketsec/picket/store"
 )
 
 // newResponses builds the response machinery: one responder per button,
 // each acting through per-account clients, behind the Service that
 // authorizes, claims, audits and announces.
-func newResponses(ctx context.Context, cfg config.Config, awsCfg aws.Config, db *store.DB, announcer picket.Announcer,
+func newResponses(ctx context.Context, cfg config.Config, awsCfg aws.Config, db picket.Store, announcer picket.Announcer,
 	alerts picket.AlertSender, enricher picket.Enricher, log *slog.Logger, m appMetrics) (*actions.Service, error) {
 	roles := map[string]actions.AssumeRole{}
 	for _, a := range cfg.Responses.Accounts {

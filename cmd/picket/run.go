@@ -73,7 +73,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	m.initSeries()
 	ready := &readiness{log: log}
 
-	db, err := store.Open(storePath(cfg.DataDir), store.Options{Logger: log, AuditKey: auditKey(cfg)})
+	db, err := openStore(ctx, cfg, store.Options{Logger: log, AuditKey: auditKey(cfg)})
 	if err != nil {
 		return err
 	}
@@ -310,8 +310,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 }
 
 // storeReady is the /readyz check of the store: it can be read.
-func storeReady(db *store.DB) func(context.Context) error {
-	return func(context.Context) error { _, err := db.CountFindings(); return err }
+func storeReady(db picket.Store) func(context.Context) error {
+	return db.Ping
 }
 
 // logBacklog says at start-up what waits in the outbox.
@@ -326,7 +326,7 @@ func logBacklog(log *slog.Logger, d *triage.Dispatcher) {
 }
 
 // pruneMessages forgets processed message ids older than ttl, hourly.
-func pruneMessages(ctx context.Context, db *store.DB, ttl time.Duration, log *slog.Logger) {
+func pruneMessages(ctx context.Context, db picket.Store, ttl time.Duration, log *slog.Logger) {
 	if ttl <= 0 {
 		return
 	}
@@ -383,14 +383,14 @@ func newSender(cfg config.Config, log *slog.Logger, stdout io.Writer, m appMetri
 // force, and the dispatcher that drains the outbox to sender (grouping
 // bursts when the sender can show groups) with the actions shown on
 // alerts.
-func newPipeline(cfg config.Config, db *store.DB, sender picket.AlertSender, enricher picket.Enricher,
+func newPipeline(cfg config.Config, db picket.Store, sender picket.AlertSender, enricher picket.Enricher,
 	log *slog.Logger, m triage.Metrics, dm triage.DispatchMetrics) (*triage.Pipeline, *triage.Dispatcher, error) {
 	return newPipelineWith(cfg, db, sender, enricher, log, m, dm, nil)
 }
 
 // newPipelineWith is newPipeline whose intake also tells after (when not
 // nil) about every commit: run's automatic response rules.
-func newPipelineWith(cfg config.Config, db *store.DB, sender picket.AlertSender, enricher picket.Enricher,
+func newPipelineWith(cfg config.Config, db picket.Store, sender picket.AlertSender, enricher picket.Enricher,
 	log *slog.Logger, m triage.Metrics, dm triage.DispatchMetrics, after triage.Committer) (*triage.Pipeline, *triage.Dispatcher, error) {
 	router, err := newRouter(cfg)
 	if err != nil {
@@ -461,7 +461,7 @@ func newEnricher(cfg config.Config, awsCfg aws.Config, log *slog.Logger) picket.
 // configured store and Slack (or the terminal). handle commits a finding
 // and delivers what it queued before returning.
 func newLocalPipeline(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) (handle func(*picket.Finding) (picket.Outcome, error), closeFn func(), err error) {
-	db, err := store.Open(storePath(cfg.DataDir), store.Options{Logger: log})
+	db, err := openStore(ctx, cfg, store.Options{Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/config"
 	"github.com/picketsec/picket/ingest"
 	"github.com/picketsec/picket/store"
 )
@@ -70,14 +71,15 @@ func cmdStatus(ctx context.Context, e env, args []string) int {
 	} else {
 		fmt.Fprintf(e.stdout, "oldest message: waited %s when received (from the running bot)\n", age.Round(time.Second))
 	}
-	printOutbox(e.stdout, cfg.DataDir, now)
+	printOutbox(ctx, e.stdout, cfg, now)
 	return code
 }
 
 // printOutbox prints what waits in the store's outbox per channel, or that
 // the running bot holds the store.
-func printOutbox(w io.Writer, dataDir string, now time.Time) {
-	db, err := store.Open(storePath(dataDir), store.Options{Timeout: 200 * time.Millisecond})
+func printOutbox(ctx context.Context, w io.Writer, cfg config.Config, now time.Time) {
+	// The DynamoDB store is shared: read it while the bot runs.
+	db, err := openStore(ctx, cfg, store.Options{Timeout: 200 * time.Millisecond})
 	if errors.Is(err, store.ErrLocked) {
 		fmt.Fprintln(w, "outbox: held by the running bot (store locked); ask it with /picket status")
 		return

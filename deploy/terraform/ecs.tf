@@ -32,6 +32,10 @@ locals {
       { name = "PICKET_HTTP_ADDR", value = "127.0.0.1:8080" },
     ],
     var.picket_config != "" ? [{ name = "PICKET_CONFIG_YAML", value = var.picket_config }] : [],
+    var.store_table ? [
+      { name = "PICKET_STORE_BACKEND", value = "dynamodb" },
+      { name = "PICKET_STORE_TABLE", value = local.store_table_name },
+    ] : [],
   )
 }
 

@@ -67,6 +67,7 @@ locals {
     escalation_topic_arn = local.escalation_topic_arn
     responder_role_name  = var.responder_role_name
     protected_tag        = var.protected_tag
+    store_table_arn      = local.store_table_arn
   }
 
   custom_action_pattern = jsonencode({

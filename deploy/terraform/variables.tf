@@ -184,3 +184,9 @@ variable "log_retention_days" {
   type        = number
   default     = 30
 }
+
+variable "store_table" {
+  description = "Create the DynamoDB table Picket's replicas share (store.backend dynamodb, table \"<name>-state\"): on-demand, point-in-time recovery, KMS, TTL. The ECS task then uses it instead of EFS's bbolt file. false (default): one replica with the bbolt file."
+  type        = bool
+  default     = false
+}

@@ -20,6 +20,7 @@ locals {
     escalation_topic_arn = ""
     responder_role_name  = var.role_name
     protected_tag        = var.protected_tag
+    store_table_arn      = ""
   }))
 
   # The statements whose Sid starts with one of var.policy_sids, without
