@@ -26,6 +26,9 @@ type ActionRecord struct {
 	// restart interrupts can still be undone.
 	Evidence json.RawMessage `json:"evidence,omitempty"`
 	Updated  time.Time       `json:"updated"`
+	// Runner is the replica that runs (or ran) the action, when several
+	// share the store (see actions.ServiceOptions.Runner).
+	Runner string `json:"runner,omitempty"`
 }
 
 // StatusRunning marks an action record whose execution is under way.
@@ -208,4 +211,18 @@ type Announcer interface {
 	// PostEscalation posts a notice of an escalation to channel (the
 	// escalation channel), linking the alert when ref is not zero.
 	PostEscalation(ctx context.Context, channel string, ref MessageRef, f *Finding, rec ActionRecord) error
+}
+
+// PlanStore keeps the plans shown in confirmation dialogs until they are
+// confirmed, so that whichever replica receives the confirmation runs the
+// plan another prepared. store.DB and dynamo.Store implement it.
+type PlanStore interface {
+	// PutPlan keeps p under p.Request.ID until expires.
+	PutPlan(p Plan, expires time.Time) error
+	// PreparedPlan returns the plan kept under id and when it expires.
+	PreparedPlan(id string) (p Plan, expires time.Time, ok bool, err error)
+	// DeletePlan removes the plan under id; deleted reports whether this
+	// call removed it: of concurrent calls exactly one does, which is what
+	// makes a plan run once.
+	DeletePlan(id string) (deleted bool, err error)
 }

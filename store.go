@@ -26,6 +26,7 @@ type Store interface {
 	Porter
 	AutoStore
 	LeaseStore
+	PlanStore
 
 	// FindingByID returns the record whose source id (GuardDuty id or
 	// ASFF Id) is id.

@@ -135,7 +135,7 @@ func (s *Service) Automatic(ctx context.Context, a AutoRequest) (picket.ActionRe
 		return rec, nil
 	}
 
-	rec := picket.ActionRecord{Request: req, Plan: plan, Status: picket.StatusRunning, Updated: now}
+	rec := picket.ActionRecord{Request: req, Plan: plan, Status: picket.StatusRunning, Updated: now, Runner: s.o.Runner}
 	if (a.Approve || plan.Approvals > 0) && !req.DryRun {
 		rec.Status, rec.ApproveBy = picket.OutcomePending, now.Add(s.o.Policy.ApprovalTimeout)
 	}

@@ -117,6 +117,18 @@ type ServiceOptions struct {
 	// kind (isolate, undo...) and outcome (succeeded, partial, failed).
 	// Nil observes nothing.
 	Durations *metrics.HistogramVec
+	// Plans keeps the plans of open confirmation dialogs, so that any
+	// replica can run the plan another prepared (nil: kept in this
+	// process, for one replica).
+	Plans picket.PlanStore
+	// Runner names this replica on the records of the actions it runs;
+	// RunnerGone reports whether the replica that ran a record is gone
+	// (its liveness lease expired), so that Recover, run periodically by
+	// one replica, closes only actions whose runner died. With RunnerGone
+	// nil, every running record is taken to be interrupted (one process,
+	// Recover at start-up).
+	Runner     string
+	RunnerGone func(runner string) bool
 	// Context bounds the work the Service goes on with after a request
 	// returns (following a patch command, see Follower); when it ends,
 	// that work stops and resumes at the next start. Default
@@ -383,6 +395,13 @@ func (s *Service) Prepare(ctx context.Context, actor picket.Actor, kind picket.A
 	}
 	s.mu.Lock()
 	now := s.o.Now()
+	if s.o.Plans != nil {
+		s.mu.Unlock()
+		if err := s.o.Plans.PutPlan(plan, now.Add(preparedTTL)); err != nil {
+			return picket.Plan{}, err
+		}
+		return plan, nil
+	}
 	for id, p := range s.prepared {
 		if now.After(p.expires) {
 			delete(s.prepared, id)
@@ -391,6 +410,49 @@ func (s *Service) Prepare(ctx context.Context, actor picket.Actor, kind picket.A
 	s.prepared[req.ID] = prepared{plan: plan, expires: now.Add(preparedTTL)}
 	s.mu.Unlock()
 	return plan, nil
+}
+
+// takePlan returns the prepared plan of requestID for actor and forgets
+// it, so that it runs once: ENOTFOUND when there is none (expired, or
+// submitted already), EUNAUTHORIZED (keeping it) when actor is not who
+// clicked.
+func (s *Service) takePlan(requestID string, actor picket.Actor) (picket.Plan, error) {
+	gone := picket.Errorf(picket.ENOTFOUND, "This request has expired or was already submitted; click the button on the alert again.")
+	notYours := picket.Errorf(picket.EUNAUTHORIZED, "Only the person who clicked can confirm this request.")
+	if s.o.Plans != nil {
+		plan, expires, ok, err := s.o.Plans.PreparedPlan(requestID)
+		if err != nil {
+			return picket.Plan{}, err
+		}
+		if !ok || s.o.Now().After(expires) {
+			return picket.Plan{}, gone
+		}
+		if plan.Request.Actor.ID != actor.ID {
+			return picket.Plan{}, notYours
+		}
+		deleted, err := s.o.Plans.DeletePlan(requestID)
+		if err != nil {
+			return picket.Plan{}, err
+		}
+		if !deleted {
+			return picket.Plan{}, gone // another submit took it first
+		}
+		return plan, nil
+	}
+	s.mu.Lock()
+	p, ok := s.prepared[requestID]
+	mine := ok && p.plan.Request.Actor.ID == actor.ID
+	if mine {
+		delete(s.prepared, requestID) // a plan runs once; a second submit finds nothing
+	}
+	s.mu.Unlock()
+	if !ok || s.o.Now().After(p.expires) {
+		return picket.Plan{}, gone
+	}
+	if !mine {
+		return picket.Plan{}, notYours
+	}
+	return p.plan, nil
 }
 
 // guardedPlan plans an action other than Undo for req on f behind the
@@ -414,20 +476,10 @@ func (s *Service) guardedPlan(ctx context.Context, req picket.ActionRequest, f *
 
 // Run implements picket.ResponseService.
 func (s *Service) Run(ctx context.Context, requestID string, actor picket.Actor, in picket.RunInput) (picket.ActionResult, error) {
-	s.mu.Lock()
-	p, ok := s.prepared[requestID]
-	mine := ok && p.plan.Request.Actor.ID == actor.ID
-	if mine {
-		delete(s.prepared, requestID) // a plan runs once; a second submit finds nothing
+	plan, err := s.takePlan(requestID, actor)
+	if err != nil {
+		return picket.ActionResult{}, err
 	}
-	s.mu.Unlock()
-	if !ok || s.o.Now().After(p.expires) {
-		return picket.ActionResult{}, picket.Errorf(picket.ENOTFOUND, "This request has expired or was already submitted; click the button on the alert again.")
-	}
-	if !mine {
-		return picket.ActionResult{}, picket.Errorf(picket.EUNAUTHORIZED, "Only the person who clicked can confirm this request.")
-	}
-	plan := p.plan
 	req := plan.Request
 	frec, ok, err := s.o.Findings.Finding(req.FindingKey)
 	if err != nil || !ok {
@@ -453,7 +505,7 @@ func (s *Service) Run(ctx context.Context, requestID string, actor picket.Actor,
 		return picket.ActionResult{Request: req, Outcome: picket.OutcomeRefused, Summary: plan.Refusal, Started: now, Finished: now}, nil
 	}
 
-	rec := picket.ActionRecord{Request: req, Plan: plan, Status: picket.StatusRunning, Updated: now}
+	rec := picket.ActionRecord{Request: req, Plan: plan, Status: picket.StatusRunning, Updated: now, Runner: s.o.Runner}
 	if plan.Approvals > 0 && !req.DryRun {
 		rec.Status, rec.ApproveBy = picket.OutcomePending, now.Add(s.o.Policy.ApprovalTimeout)
 	}
@@ -776,7 +828,7 @@ func (s *Service) Approve(ctx context.Context, requestID string, approver picket
 	if s.o.Now().After(rec.ApproveBy) {
 		return picket.ActionResult{}, s.expire(ctx, frec, rec)
 	}
-	rec.Approver, rec.Status, rec.Updated = &approver, picket.StatusRunning, s.o.Now().UTC()
+	rec.Approver, rec.Status, rec.Updated, rec.Runner = &approver, picket.StatusRunning, s.o.Now().UTC(), s.o.Runner
 	if err := s.o.Actions.PutAction(rec); err != nil {
 		return picket.ActionResult{}, fmt.Errorf("save approval: %w", err)
 	}

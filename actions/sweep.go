@@ -133,7 +133,9 @@ type RunningLister interface {
 // failed, which releases its claim. One whose work runs on in AWS and can
 // be followed (a patch command whose id was saved, see Follower) is not
 // closed but followed again in the background. It returns how many it
-// closed. Call it once at start-up, before Slack requests are served.
+// closed. Call it once at start-up, before Slack requests are served; with
+// replicas (ServiceOptions.RunnerGone), one replica calls it periodically
+// and it closes only the actions of replicas that died.
 func (s *Service) Recover(ctx context.Context) int {
 	rl, ok := s.o.Actions.(RunningLister)
 	if !ok {
@@ -146,12 +148,24 @@ func (s *Service) Recover(ctx context.Context) int {
 	}
 	closed := 0
 	for _, rec := range recs {
+		if !s.orphaned(rec) {
+			continue
+		}
 		if fo, ok := s.o.Responders[rec.Request.Kind].(Follower); ok && len(rec.Evidence) > 0 && fo.Started(rec.Evidence) {
 			// Started in AWS and followable (a patch command): follow it
 			// again rather than guess, and never start it a second time.
 			frec, _, err := s.o.Findings.Finding(rec.Request.FindingKey)
 			if err != nil {
 				s.o.Logger.Warn("load finding of a resumed action", "request_id", rec.Request.ID, "err", err)
+			}
+			if rec.Runner != s.o.Runner {
+				// Followed here from now on: while this replica lives,
+				// no other resumes it.
+				rec.Runner = s.o.Runner
+				if err := s.o.Actions.PutAction(rec); err != nil {
+					s.o.Logger.Warn("take over a resumed action", "request_id", rec.Request.ID, "err", err)
+					continue
+				}
 			}
 			e := entryFor("resumed", picket.Actor{ID: "picket", Name: "Picket"}, rec.Request)
 			e.Outcome, e.Detail = string(picket.StatusRunning), "following the started action again after a restart"
@@ -191,4 +205,25 @@ func (s *Service) Recover(ctx context.Context) int {
 		}
 	}
 	return closed
+}
+
+// orphaned reports whether a running record was left by a runner that is
+// gone: with one process (RunnerGone nil) every running record found is;
+// with replicas, one run by this replica or followed here is not, and one
+// whose runner still holds its liveness lease is not.
+func (s *Service) orphaned(rec picket.ActionRecord) bool {
+	s.mu.Lock()
+	followed := s.following[rec.Request.ID]
+	s.mu.Unlock()
+	switch {
+	case followed:
+		return false
+	case s.o.RunnerGone == nil:
+		return true
+	case rec.Runner != "" && rec.Runner == s.o.Runner:
+		return false
+	case rec.Runner == "":
+		return true // written by one process before replicas shared the store
+	}
+	return s.o.RunnerGone(rec.Runner)
 }

@@ -52,6 +52,7 @@ var (
 	bucketPosts        = []byte("posts")
 	bucketChannels     = []byte("channels")
 	bucketLeases       = []byte("leases")
+	bucketPlans        = []byte("plans")
 	bucketAutoRuns     = []byte("auto_runs")
 	bucketAutoOpen     = []byte("auto_open")
 	bucketAuto         = []byte("auto")
@@ -61,7 +62,7 @@ var (
 		bucketAudit, bucketSuppressions, bucketDigests,
 		bucketActions, bucketClaims, bucketFindingActs,
 		bucketOutbox, bucketGroups, bucketGroupsOpen, bucketGroupMembers, bucketPosts, bucketChannels,
-		bucketLeases,
+		bucketLeases, bucketPlans,
 		bucketAutoRuns, bucketAutoOpen, bucketAuto,
 	}
 

@@ -49,6 +49,7 @@ func Run(t *testing.T, f Factory) {
 		{"AutoRunAddedOnce", testAutoRunOnce},
 		{"AutoSwitch", testAutoSwitch},
 		{"LeaseOneHolder", testLeaseOneHolder},
+		{"PlanTakenOnce", testPlanTakenOnce},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, f) })
@@ -728,5 +729,45 @@ func testLeaseOneHolder(t *testing.T, fac Factory) {
 	must(t, s2.ReleaseLease("channel:#sec", "other"))
 	if !take(s, holder, t0.Add(16*time.Second)) {
 		t.Error("a released lease could not be taken at once")
+	}
+}
+
+// testPlanTakenOnce: a plan kept by one client is read by another with
+// its expiry, and of concurrent deletes from both exactly one removes it.
+func testPlanTakenOnce(t *testing.T, fac Factory) {
+	s := fac.Open(t)
+	s2 := second(t, fac, s)
+	plan := picket.Plan{Request: picket.ActionRequest{ID: "req-1", Kind: picket.ActionDisableUser, FindingKey: "k1",
+		Actor: picket.Actor{ID: "U1"}, Target: picket.Resource{ID: "mallory"}},
+		Steps: []picket.PlanStep{{Operation: "iam:PutUserPolicy", Description: "deny <all>"}}}
+	must(t, s.PutPlan(plan, t0.Add(30*time.Minute)))
+	got, exp, ok, err := s2.PreparedPlan("req-1")
+	must(t, err)
+	if !ok || !exp.Equal(t0.Add(30*time.Minute)) || got.Request.Actor.ID != "U1" || len(got.Steps) != 1 || got.Steps[0].Description != "deny <all>" {
+		t.Fatalf("PreparedPlan = %+v, %s, %v; want the plan as kept", got, exp, ok)
+	}
+	var n atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 10 {
+		st := s
+		if i%2 == 1 {
+			st = s2
+		}
+		wg.Go(func() {
+			deleted, err := st.DeletePlan("req-1")
+			if err != nil {
+				t.Error(err)
+			}
+			if deleted {
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n.Load() != 1 {
+		t.Fatalf("%d deletes removed the plan, want exactly 1", n.Load())
+	}
+	if _, _, ok, _ := s.PreparedPlan("req-1"); ok {
+		t.Error("the plan is still there after its delete")
 	}
 }
