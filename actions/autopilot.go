@@ -210,8 +210,15 @@ func (a *Autopilot) remember(id string) {
 }
 
 // Run carries out queued runs until ctx is done: at once when intake
-// queues one, and every Interval for runs waiting for their alert.
+// queues one, and every Interval for runs waiting for their alert. With
+// replicas it runs in one of them at a time (the holder of its lease).
 func (a *Autopilot) Run(ctx context.Context) {
+	// Budgets are read from the store again at each start: with replicas
+	// another may have carried out runs since this one last did.
+	a.mu.Lock()
+	a.loaded = false
+	clear(a.budget)
+	a.mu.Unlock()
 	t := time.NewTicker(a.o.Interval)
 	defer t.Stop()
 	for {

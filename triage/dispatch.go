@@ -192,6 +192,9 @@ func NewDispatcher(o DispatchOptions) (*Dispatcher, error) {
 // and, when found, recorded as made; otherwise it is made again. Run calls
 // it unless it was called before; Drain callers call it first.
 func (d *Dispatcher) Load(ctx context.Context) error {
+	if d.o.Replicas != nil {
+		return nil // each channel is loaded when its lease is taken
+	}
 	d.mu.Lock()
 	loaded := d.loaded
 	d.loaded = true

@@ -36,7 +36,7 @@ func (h *autoHook) Committed(ctx context.Context, findings []picket.Finding) err
 // response service and runs it until ctx is done; nil when no rule is
 // configured.
 func startAutopilot(ctx context.Context, cfg config.Config, svc *actions.Service, db picket.Store,
-	sender picket.AlertSender, log *slog.Logger, wg *sync.WaitGroup) (*actions.Autopilot, error) {
+	sender picket.AlertSender, log *slog.Logger, wg *sync.WaitGroup, rep *replicas) (*actions.Autopilot, error) {
 	if len(cfg.Automation.Rules) == 0 {
 		return nil, nil
 	}
@@ -56,7 +56,7 @@ func startAutopilot(ctx context.Context, cfg config.Config, svc *actions.Service
 			}
 		}
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); p.Run(ctx) }()
+	// Intake queues runs in every replica; one carries them out.
+	rep.once(ctx, wg, "autopilot", p.Run)
 	return p, nil
 }

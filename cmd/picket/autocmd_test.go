@@ -51,7 +51,7 @@ func TestAutoCommandAsRunWiresIt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
-	pilot, err := startAutopilot(ctx, cfg, svc, db, nil, log, &wg)
+	pilot, err := startAutopilot(ctx, cfg, svc, db, nil, log, &wg, nil)
 	if err != nil || pilot == nil {
 		t.Fatalf("startAutopilot: %v, %v", pilot, err)
 	}

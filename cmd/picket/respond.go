@@ -18,6 +18,14 @@ import (
 // authorizes, claims, audits and announces.
 func newResponses(ctx context.Context, cfg config.Config, awsCfg aws.Config, db picket.Store, announcer picket.Announcer,
 	alerts picket.AlertSender, enricher picket.Enricher, log *slog.Logger, m appMetrics) (*actions.Service, error) {
+	return newResponsesFor(ctx, cfg, awsCfg, db, announcer, alerts, enricher, log, m, nil)
+}
+
+// newResponsesFor is newResponses for a replica of a set (rep nil: one
+// process): plans are kept in the store so that any replica runs what
+// another prepared, and running actions name their replica.
+func newResponsesFor(ctx context.Context, cfg config.Config, awsCfg aws.Config, db picket.Store, announcer picket.Announcer,
+	alerts picket.AlertSender, enricher picket.Enricher, log *slog.Logger, m appMetrics, rep *replicas) (*actions.Service, error) {
 	roles := map[string]actions.AssumeRole{}
 	for _, a := range cfg.Responses.Accounts {
 		roles[a.ID] = actions.AssumeRole{RoleARN: a.RoleARN, ExternalID: a.ExternalID}
@@ -81,6 +89,7 @@ func newResponses(ctx context.Context, cfg config.Config, awsCfg aws.Config, db 
 		// Following a patch command outlives the click; it stops with
 		// Picket and resumes at the next start.
 		Context: ctx,
+		Plans:   db, Runner: rep.owner(), RunnerGone: rep.goneFunc(),
 	})
 }
 

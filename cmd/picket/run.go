@@ -93,7 +93,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	sender := newSender(cfg, log, stdout, m)
 	enricher := newEnricher(cfg, awsCfg, log)
 	auto := &autoHook{}
-	p, dispatcher, err := newPipelineWith(cfg, db, sender, enricher, log, m.triage(), m.dispatch(), auto)
+	rep := newReplicas(cfg, db, log)
+	p, dispatcher, err := newPipelineWith(cfg, db, sender, enricher, log, m.triage(), m.dispatch(), auto, rep.delivery(cfg))
 	if err != nil {
 		return err
 	}
@@ -102,6 +103,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	rep.live(ctx, &wg)
 	errc := make(chan error, 3)
 
 	var consumer *ingest.Consumer
@@ -162,7 +164,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			return bot.Ping(ctx, cfg.Slack.BotToken.Reveal(), cfg.Slack.APIURL)
 		})
 		ann, _ := sender.(picket.Announcer)
-		svc, err := newResponses(ctx, cfg, awsCfg, db, ann, sender, enricher, log, m)
+		svc, err := newResponsesFor(ctx, cfg, awsCfg, db, ann, sender, enricher, log, m, rep)
 		if err != nil {
 			return err
 		}
@@ -172,7 +174,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		if n := svc.Recover(ctx); n > 0 {
 			log.Warn("closed actions interrupted by the last stop", "count", n)
 		}
-		pilot, err := startAutopilot(ctx, cfg, svc, db, sender, log, &wg)
+		pilot, err := startAutopilot(ctx, cfg, svc, db, sender, log, &wg, rep)
 		if err != nil {
 			return err
 		}
@@ -234,8 +236,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 				}
 			}()
 		}
-		wg.Add(1)
-		go func() { defer wg.Done(); svc.RunSweeper(ctx, sweepEvery) }()
+		rep.once(ctx, &wg, "sweeper", func(ctx context.Context) {
+			if rep != nil {
+				// Actions a dead replica left running are closed (or
+				// followed again) by the replica that sweeps.
+				go recoverEvery(ctx, svc, replicaTTL, log)
+			}
+			svc.RunSweeper(ctx, sweepEvery)
+		})
 	}
 
 	var httpAddr string
@@ -264,8 +272,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		if err != nil {
 			return err
 		}
-		wg.Add(1)
-		go func() { defer wg.Done(); r.Run(ctx) }()
+		rep.once(ctx, &wg, "reconcile", func(ctx context.Context) { _ = r.Run(ctx) }) // it only returns nil, when ctx ends
 	}
 	// Delivery starts before intake, so the outbox left by the last stop
 	// (and posts it interrupted) is settled first.
@@ -282,13 +289,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		log.Warn("no queue configured (PICKET_QUEUE_URL): not consuming findings")
 	}
 
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	rep.once(ctx, &wg, "prune", func(ctx context.Context) {
 		pruneMessages(ctx, db, cfg.Ingest.ProcessedTTL.Duration, log)
-	}()
+	})
 
-	log.Info("picket started", "version", version, "http", httpAddr, "queue", cfg.AWS.QueueURL,
+	log.Info("picket started", "version", version, "replica", rep.owner(), "http", httpAddr, "queue", cfg.AWS.QueueURL,
 		"slack", cfg.SlackConfigured(), "default_channel", cfg.Slack.DefaultChannel)
 	if started != nil {
 		started(httpAddr)
@@ -385,13 +390,13 @@ func newSender(cfg config.Config, log *slog.Logger, stdout io.Writer, m appMetri
 // alerts.
 func newPipeline(cfg config.Config, db picket.Store, sender picket.AlertSender, enricher picket.Enricher,
 	log *slog.Logger, m triage.Metrics, dm triage.DispatchMetrics) (*triage.Pipeline, *triage.Dispatcher, error) {
-	return newPipelineWith(cfg, db, sender, enricher, log, m, dm, nil)
+	return newPipelineWith(cfg, db, sender, enricher, log, m, dm, nil, nil)
 }
 
 // newPipelineWith is newPipeline whose intake also tells after (when not
 // nil) about every commit: run's automatic response rules.
 func newPipelineWith(cfg config.Config, db picket.Store, sender picket.AlertSender, enricher picket.Enricher,
-	log *slog.Logger, m triage.Metrics, dm triage.DispatchMetrics, after triage.Committer) (*triage.Pipeline, *triage.Dispatcher, error) {
+	log *slog.Logger, m triage.Metrics, dm triage.DispatchMetrics, after triage.Committer, rep *triage.Replicas) (*triage.Pipeline, *triage.Dispatcher, error) {
 	router, err := newRouter(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -400,7 +405,7 @@ func newPipelineWith(cfg config.Config, db picket.Store, sender picket.AlertSend
 	d, err := triage.NewDispatcher(triage.DispatchOptions{
 		Store: db, Alerts: sender, Groups: groups, Enricher: enricher, Actions: db,
 		Grouping: grouping(cfg.Delivery), Logger: log,
-		Metrics: dm,
+		Metrics: dm, Replicas: rep,
 	})
 	if err != nil {
 		return nil, nil, err
