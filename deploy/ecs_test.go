@@ -140,8 +140,9 @@ resource "aws_vpc_security_group_ingress_rule" "task_http" {
 		{name: "NFS open to a network", old: "  description                  = \"NFS from the Picket task\"\n  ip_protocol                  = \"tcp\"\n  from_port                    = 2049\n  to_port                      = 2049\n  referenced_security_group_id = aws_security_group.task[0].id",
 			new: "  description                  = \"NFS from the Picket task\"\n  ip_protocol                  = \"tcp\"\n  from_port                    = 2049\n  to_port                      = 2049\n  cidr_ipv4                    = \"10.0.0.0/8\"", want: "aws_vpc_security_group_ingress_rule.efs_nfs"},
 		{name: "task open inbound", old: "# --- The task's execution role", new: openTask + "\n# --- The task's execution role", want: "inbound"},
-		{name: "two tasks at once in a deployment", old: "deployment_maximum_percent         = 100", new: "deployment_maximum_percent         = 200", want: "deployment_maximum_percent"},
-		{name: "two tasks", old: "desired_count    = 1", new: "desired_count    = 2", want: "desired_count"},
+		{name: "two tasks at once in a deployment", old: "deployment_maximum_percent         = var.store_table ? 200 : 100", new: "deployment_maximum_percent         = 200", want: "deployment_maximum_percent"},
+		{name: "two tasks", old: "desired_count    = var.store_table ? var.replicas : 1", new: "desired_count    = 2", want: "desired_count"},
+		{name: "replicas on the table stop all at once", old: "deployment_minimum_healthy_percent = var.store_table ? 100 : 0", new: "deployment_minimum_healthy_percent = 0", want: "deployment_minimum_healthy_percent"},
 		{name: "service runs another task definition", old: "task_definition  = aws_ecs_task_definition.picket[0].arn", new: `task_definition  = "picket:1"`, want: "task_definition"},
 		{name: "service outside the task group", old: "security_groups  = [aws_security_group.task[0].id]", new: "security_groups  = [aws_security_group.efs[0].id]", want: "security_groups"},
 		{name: "service starts before the mount targets", old: "depends_on = [aws_efs_mount_target.data]", new: "", want: "depends_on"},
@@ -311,6 +312,17 @@ func checkECS(m *module, overrides map[string]cty.Value) []string {
 	want(service, str(service, "desired_count"), "cty.NumberIntVal(1)", "desired_count")
 	want(service, str(service, "deployment_maximum_percent"), "cty.NumberIntVal(100)", "deployment_maximum_percent")
 	want(service, str(service, "deployment_minimum_healthy_percent"), "cty.NumberIntVal(0)", "deployment_minimum_healthy_percent")
+	// On the DynamoDB table: the replicas, replaced one at a time.
+	if tctx, err := m.evalContext(map[string]cty.Value{"store_table": cty.True}); err != nil {
+		fail("evaluate with store_table: %v", err)
+	} else {
+		for attr, v := range map[string]string{"desired_count": "cty.NumberIntVal(3)", "deployment_minimum_healthy_percent": "cty.NumberIntVal(100)", "deployment_maximum_percent": "cty.NumberIntVal(200)"} {
+			got, err := nestedAttr(tctx, m.resources[service], attr)
+			if err != nil || got.GoString() != v {
+				fail("%s.%s with store_table = true: got %s (%v), want %s", service, attr, got.GoString(), err, v)
+			}
+		}
+	}
 	if v, err := nestedAttr(ctx, m.resources[service], "network_configuration", "security_groups"); err != nil || !slices.Equal(stringElems(v), []string{taskSG + ".id"}) {
 		fail("%s.network_configuration.security_groups: got %q (%v), want [%s.id]", service, stringElems(v), err, taskSG)
 	}

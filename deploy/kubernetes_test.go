@@ -242,3 +242,102 @@ func TestKubernetesExample(t *testing.T) {
 		}
 	}
 }
+
+// k8sReplicas is the part of the replicas example the test reads beyond
+// k8sObject: the rollout, the spread and the disruption budget.
+type k8sReplicas struct {
+	Kind string `yaml:"kind"`
+	Spec struct {
+		Replicas *int `yaml:"replicas"`
+		Strategy struct {
+			Type          string `yaml:"type"`
+			RollingUpdate struct {
+				MaxUnavailable any `yaml:"maxUnavailable"`
+			} `yaml:"rollingUpdate"`
+		} `yaml:"strategy"`
+		MinAvailable any `yaml:"minAvailable"`
+		Selector     struct {
+			MatchLabels map[string]string `yaml:"matchLabels"`
+		} `yaml:"selector"`
+		Template struct {
+			Metadata struct {
+				Labels map[string]string `yaml:"labels"`
+			} `yaml:"metadata"`
+			Spec struct {
+				TopologySpreadConstraints []struct {
+					TopologyKey string `yaml:"topologyKey"`
+				} `yaml:"topologySpreadConstraints"`
+				Volumes []struct {
+					PersistentVolumeClaim *struct{} `yaml:"persistentVolumeClaim"`
+				} `yaml:"volumes"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+// TestKubernetesReplicasExample: the replicas example runs 3 pods on the
+// DynamoDB store (no volume: the state is in the table), rolls them one
+// at a time with none unavailable, spreads them over zones, and a
+// PodDisruptionBudget keeps at least two; its configuration is valid and
+// selects the DynamoDB store.
+func TestKubernetesReplicasExample(t *testing.T) {
+	b, err := os.ReadFile("kubernetes/picket-replicas.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects, specs := map[string]k8sObject{}, map[string]k8sReplicas{}
+	for _, doc := range strings.Split(string(b), "\n---\n") {
+		var o k8sObject
+		var r k8sReplicas
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal([]byte(doc), &r); err != nil {
+			t.Fatal(err)
+		}
+		objects[o.Kind], specs[o.Kind] = o, r
+	}
+	d, pdb := specs["Deployment"], specs["PodDisruptionBudget"]
+	if d.Spec.Replicas == nil || *d.Spec.Replicas < 3 {
+		t.Errorf("replicas: got %v, want 3", d.Spec.Replicas)
+	}
+	if d.Spec.Strategy.Type != "RollingUpdate" || fmt.Sprint(d.Spec.Strategy.RollingUpdate.MaxUnavailable) != "0" {
+		t.Errorf("strategy: got %s with maxUnavailable %v, want RollingUpdate with 0", d.Spec.Strategy.Type, d.Spec.Strategy.RollingUpdate.MaxUnavailable)
+	}
+	if len(d.Spec.Template.Spec.TopologySpreadConstraints) == 0 {
+		t.Error("no topologySpreadConstraints: the replicas may share a zone")
+	}
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			t.Error("a persistent volume is mounted: replicas keep their state in DynamoDB")
+		}
+	}
+	if pdb.Kind != "PodDisruptionBudget" || fmt.Sprint(pdb.Spec.MinAvailable) != "2" {
+		t.Errorf("PodDisruptionBudget: got %+v, want minAvailable 2", pdb.Spec.MinAvailable)
+	}
+	for k, v := range pdb.Spec.Selector.MatchLabels {
+		if d.Spec.Template.Metadata.Labels[k] != v {
+			t.Errorf("PodDisruptionBudget selects %s=%s, which the pods do not carry", k, v)
+		}
+	}
+	c := objects["Deployment"].Spec.Template.Spec.Containers[0]
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	doc := objects["ConfigMap"].Data[path.Base(env["PICKET_CONFIG"])]
+	vars := map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := config.Load(env["PICKET_CONFIG"], func(k string) string { return vars[k] }, func(string) ([]byte, error) { return []byte(doc), nil })
+	if err != nil {
+		t.Fatalf("the ConfigMap's configuration: %v", err)
+	}
+	if cfg.Store.Backend != config.StoreDynamoDB || cfg.Store.Table == "" {
+		t.Errorf("store: got %+v, want the DynamoDB table", cfg.Store)
+	}
+	if env["PICKET_HTTP_ADDR"] != "0.0.0.0:8080" {
+		t.Errorf("PICKET_HTTP_ADDR: got %q, want 0.0.0.0:8080", env["PICKET_HTTP_ADDR"])
+	}
+}

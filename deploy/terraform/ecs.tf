@@ -341,13 +341,15 @@ resource "aws_ecs_service" "picket" {
   name             = var.name
   cluster          = aws_ecs_cluster.picket[0].id
   task_definition  = aws_ecs_task_definition.picket[0].arn
-  desired_count    = 1
+  desired_count    = var.store_table ? var.replicas : 1
   launch_type      = "FARGATE"
   platform_version = "LATEST"
-  # One writer on the store: a deployment stops the old task before it
-  # starts the new one, never two at once.
-  deployment_minimum_healthy_percent = 0
-  deployment_maximum_percent         = 100
+  # On the bbolt file, one writer: a deployment stops the old task before
+  # it starts the new one, never two at once. On the DynamoDB table, the
+  # replicas share the work and a deployment replaces them one at a time
+  # with none missing.
+  deployment_minimum_healthy_percent = var.store_table ? 100 : 0
+  deployment_maximum_percent         = var.store_table ? 200 : 100
   propagate_tags                     = "SERVICE"
 
   network_configuration {

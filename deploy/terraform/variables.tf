@@ -185,6 +185,16 @@ variable "log_retention_days" {
   default     = 30
 }
 
+variable "replicas" {
+  description = "How many Picket tasks the ECS service runs when they share the DynamoDB table (store_table = true); with the bbolt file it is always 1."
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.replicas >= 1 && var.replicas <= 10
+    error_message = "replicas must be between 1 and 10 (Slack allows 10 Socket Mode connections per app)."
+  }
+}
+
 variable "store_table" {
   description = "Create the DynamoDB table Picket's replicas share (store.backend dynamodb, table \"<name>-state\"): on-demand, point-in-time recovery, KMS, TTL. The ECS task then uses it instead of EFS's bbolt file. false (default): one replica with the bbolt file."
   type        = bool
