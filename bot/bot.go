@@ -117,6 +117,12 @@ type Options struct {
 	// up in one audit entry (picket.ResponseService.RecordRejected); 10
 	// minutes when zero. Wait writes the pending summary.
 	RefusalAuditEvery time.Duration
+	// Replays, when set, extends the replay guard of HTTP requests to
+	// every replica sharing it: a verified signature is taken as a lease
+	// (by a fresh owner) until it leaves the signature window, so a
+	// request replayed to another replica is refused there too. Nil: the
+	// guard is this process's own.
+	Replays picket.LeaseStore
 }
 
 // Bot answers Slack interactions and slash commands.
@@ -134,6 +140,7 @@ type Bot struct {
 	appID    string
 
 	replays *replaySet
+	shared  picket.LeaseStore // Options.Replays
 	refused *refusals
 	groups  *groupCache
 	work    sync.WaitGroup
@@ -160,6 +167,7 @@ func New(opts Options) (*Bot, error) {
 		teamID:   opts.TeamID,
 		appID:    opts.AppID,
 		replays:  newReplaySet(),
+		shared:   opts.Replays,
 	}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)

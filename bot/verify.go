@@ -2,6 +2,8 @@ package bot
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +25,7 @@ const (
 	refusedNoSecret       = "no signing secret configured"
 	refusedBadSignature   = "bad signature"
 	refusedReplay         = "replayed request"
+	refusedUnavailable    = "replay guard unavailable"
 	refusedTooLarge       = "request body larger than 1 MiB"
 	refusedUnreadable     = "unreadable request body"
 	refusedMalformed      = "malformed signed request"
@@ -101,6 +104,22 @@ func (b *Bot) readVerified(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	// lower-cased: "v0=ABCD…" is the same signature as "v0=abcd…".
 	if !b.replays.add(replayKey(sig), sent.Add(signatureWindow), b.now()) {
 		return nil, unauthorized(refusedReplay, "")
+	}
+	if b.shared != nil {
+		// Every request is its own owner, so a second take of the same
+		// signature fails until the window has passed.
+		var nonce [8]byte
+		_, _ = rand.Read(nonce[:])
+		fresh, err := b.shared.TakeLease("replay:"+replayKey(sig), "req:"+hex.EncodeToString(nonce[:]), b.now(), sent.Add(signatureWindow))
+		if err != nil {
+			// Cannot tell: refuse rather than risk acting on a replay;
+			// Slack retries.
+			b.log.Warn("shared replay guard unavailable; request refused", "err", err)
+			return nil, &rejection{http.StatusServiceUnavailable, refusedUnavailable, ""}
+		}
+		if !fresh {
+			return nil, unauthorized(refusedReplay, "")
+		}
 	}
 	return body, nil
 }

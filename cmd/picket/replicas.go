@@ -136,3 +136,12 @@ func recoverEvery(ctx context.Context, svc interface{ Recover(context.Context) i
 		}
 	}
 }
+
+// replayGuard is the lease store that makes the Slack HTTP replay guard
+// shared by all replicas; nil alone (the guard in memory suffices).
+func (r *replicas) replayGuard() picket.LeaseStore {
+	if r == nil {
+		return nil
+	}
+	return r.leases
+}

@@ -217,6 +217,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 				return commands.Run(ctx, deps, a, text)
 			},
 			Records: db, TeamID: cfg.Slack.TeamID, AppID: cfg.Slack.AppID, Refused: m.SlackRefused,
+			Replays: rep.replayGuard(),
 		})
 		if err != nil {
 			return err
