@@ -635,6 +635,12 @@ func (s *Service) startFollow(fo Follower, frec picket.FindingRecord, rec picket
 			return
 		}
 		res.Request = rec.Request
+		// The alert may have been posted since the work started (an
+		// automatic rule starts it before the alert exists): reply where
+		// the finding is shown now.
+		if cur, ok, err := s.o.Findings.Finding(rec.Request.FindingKey); err == nil && ok {
+			frec = cur
+		}
 		s.finish(context.WithoutCancel(ctx), frec, rec, res, start)
 	})
 }
