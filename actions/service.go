@@ -562,6 +562,12 @@ func (s *Service) execute(ctx context.Context, frec picket.FindingRecord, rec pi
 			now := s.o.Now().UTC()
 			res = picket.ActionResult{Request: req, Outcome: picket.OutcomeFailed, Started: now, Finished: now,
 				Summary: "The action to undo could not be loaded; nothing was changed."}
+		} else if refusal := s.undoneSince(orig); refusal != "" {
+			// Undone or lifted between the plan and now (the plan lives
+			// for preparedTTL, an approval longer): restoring the recorded
+			// state again would overwrite what happened since.
+			now := s.o.Now().UTC()
+			res = picket.ActionResult{Request: req, Outcome: picket.OutcomeRefused, Started: now, Finished: now, Summary: refusal}
 		} else {
 			res = s.o.Undoers[orig.Request.Kind].ExecuteUndo(ctx, rec.Plan, orig)
 			if res.Outcome == picket.OutcomeSucceeded || res.Outcome == picket.OutcomePartial {
@@ -608,6 +614,22 @@ func (s *Service) execute(ctx context.Context, frec picket.FindingRecord, rec pi
 		return res
 	}
 	return s.finish(ctx, frec, rec, res, start)
+}
+
+// undoneSince says why orig can no longer be undone although an Undo of it
+// was planned: it was undone, or (a suppression) lifted, since. "" when it
+// still can.
+func (s *Service) undoneSince(orig picket.ActionRecord) string {
+	if orig.UndoneBy != "" {
+		return "This action was already undone (request " + orig.UndoneBy + "); nothing was changed."
+	}
+	if orig.Request.Kind == picket.ActionSuppress {
+		if sup, ok := s.suppressionFor(orig.Request.ID); ok && !sup.Lifted.IsZero() {
+			return fmt.Sprintf("This suppression was lifted at %s (it expired, or was undone) after the Undo was planned; nothing was changed.",
+				sup.Lifted.UTC().Format("2006-01-02 15:04 UTC"))
+		}
+	}
+	return ""
 }
 
 // startFollow follows a started action in the background, unless it is
