@@ -368,15 +368,16 @@ func (a *Autopilot) decide(ctx context.Context, run picket.AutoRun) (picket.Auto
 	case picket.AutoModeAuto, picket.AutoModeApprove:
 		run.Requests, run.Notes = nil, nil
 		off := ""
-		if run.Mode == picket.AutoModeAuto {
-			// Switched off since the run started (it is resumed after a
-			// restart): what has not started yet does not start.
-			var err error
-			if off, err = a.offReason(); err != nil {
-				return run, err
-			}
-		}
 		for i, kind := range rule.Actions {
+			if run.Mode == picket.AutoModeAuto && off == "" {
+				// Switched off since the run started (while an earlier
+				// action ran, or before a restart resumed the run): what
+				// has not started yet does not start.
+				var err error
+				if off, err = a.offReason(); err != nil {
+					return run, err
+				}
+			}
 			if off != "" {
 				_, exists, err := a.svc.o.Actions.Action(run.RequestID(i))
 				if err != nil {

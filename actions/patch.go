@@ -233,11 +233,30 @@ func patchDetails(f *picket.Finding, m *picket.ManagedInstance, reboot string) [
 	return out
 }
 
+// findingRefusal says why the finding, as it is now, gives Patch nothing
+// to do on req's instance, or "": it is closed (Inspector no longer sees
+// the vulnerability, or a person resolved or suppressed it), or it no
+// longer names an OS package with a fix on that instance. Plan and Execute
+// both check it: a run can come long after the plan (an approval, the Run
+// button of a rule's notice).
+func findingRefusal(req picket.ActionRequest, f *picket.Finding) string {
+	t, ok := f.PatchTarget()
+	switch {
+	case f.Closed():
+		return "This finding is closed (archived, resolved, suppressed or passed), so Picket will not patch for it."
+	case !ok:
+		return "This finding reports no operating-system package with a fix on an EC2 instance, so there is nothing for Patch Manager to install."
+	case t.ID != req.Target.ID:
+		return "This finding no longer names instance " + req.Target.ID + ", so Picket will not patch it."
+	}
+	return ""
+}
+
 // Plan implements picket.Responder.
 func (p *Patch) Plan(ctx context.Context, req picket.ActionRequest, f *picket.Finding) (picket.Plan, error) {
 	plan := picket.Plan{Request: req}
-	if _, ok := f.PatchTarget(); !ok {
-		plan.Refusal = "This finding reports no operating-system package with a fix on an EC2 instance, so there is nothing for Patch Manager to install."
+	if r := findingRefusal(req, f); r != "" {
+		plan.Refusal = r
 		return plan, nil
 	}
 	c, err := p.Clients(ctx, req.Account, req.Region)
@@ -283,6 +302,9 @@ func (p *Patch) ExecuteWith(ctx context.Context, plan picket.Plan, f *picket.Fin
 	}
 	if plan.Refusal != "" {
 		return finish(picket.OutcomeRefused, plan.Refusal, "")
+	}
+	if r := findingRefusal(req, f); r != "" {
+		return finish(picket.OutcomeRefused, r, "")
 	}
 	id := req.Target.ID
 	reboot := rebootOption(req)

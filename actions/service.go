@@ -359,15 +359,9 @@ func (s *Service) Prepare(ctx context.Context, actor picket.Actor, kind picket.A
 			plan = picket.Plan{Request: req, Refusal: original.Request.Kind.Label() + " cannot be undone."}
 			break
 		}
-		if original.UndoneBy != "" {
-			plan = picket.Plan{Request: req, Refusal: "This action was already undone."}
+		if r := s.reversed(original); r != "" {
+			plan = picket.Plan{Request: req, Refusal: r}
 			break
-		}
-		if original.Request.Kind == picket.ActionSuppress {
-			if sup, ok := s.suppressionFor(original.Request.ID); ok && !sup.Lifted.IsZero() {
-				plan = picket.Plan{Request: req, Refusal: fmt.Sprintf("This suppression was already lifted at %s (it expired, or was undone).", sup.Lifted.UTC().Format("2006-01-02 15:04 UTC"))}
-				break
-			}
 		}
 		var refusal string
 		if refusal, err = s.laterContainment(original); err != nil {
@@ -614,6 +608,12 @@ func (s *Service) execute(ctx context.Context, frec picket.FindingRecord, rec pi
 			now := s.o.Now().UTC()
 			res = picket.ActionResult{Request: req, Outcome: picket.OutcomeFailed, Started: now, Finished: now,
 				Summary: "The action to undo could not be loaded; nothing was changed."}
+		} else if refusal := s.undoneSince(orig); refusal != "" {
+			// Undone or lifted between the plan and now (the plan lives
+			// for preparedTTL, an approval longer): restoring the recorded
+			// state again would overwrite what happened since.
+			now := s.o.Now().UTC()
+			res = picket.ActionResult{Request: req, Outcome: picket.OutcomeRefused, Started: now, Finished: now, Summary: refusal}
 		} else {
 			res = s.o.Undoers[orig.Request.Kind].ExecuteUndo(ctx, rec.Plan, orig)
 			if res.Outcome == picket.OutcomeSucceeded || res.Outcome == picket.OutcomePartial {
@@ -662,6 +662,40 @@ func (s *Service) execute(ctx context.Context, frec picket.FindingRecord, rec pi
 	return s.finish(ctx, frec, rec, res, start)
 }
 
+// reversed says why orig can no longer be undone: it was undone, or (a
+// suppression) lifted at its expiry or by an Undo. "" when it still can.
+func (s *Service) reversed(orig picket.ActionRecord) string {
+	lifted := func() string {
+		if orig.Request.Kind != picket.ActionSuppress {
+			return ""
+		}
+		if sup, ok := s.suppressionFor(orig.Request.ID); ok && !sup.Lifted.IsZero() {
+			return fmt.Sprintf("This suppression was already lifted at %s (it expired, or was undone).", sup.Lifted.UTC().Format("2006-01-02 15:04 UTC"))
+		}
+		return ""
+	}
+	if orig.UndoneBy != "" {
+		// Reversed by an Undo, or by the lift at its expiry.
+		if by, ok, err := s.o.Actions.Action(orig.UndoneBy); err == nil && ok && by.Request.Kind == picket.ActionLiftSuppression {
+			if r := lifted(); r != "" {
+				return r
+			}
+		}
+		return "This action was already undone."
+	}
+	return lifted()
+}
+
+// undoneSince says why orig can no longer be undone although an Undo of it
+// was planned: it was undone, or (a suppression) lifted, since. "" when it
+// still can.
+func (s *Service) undoneSince(orig picket.ActionRecord) string {
+	if r := s.reversed(orig); r != "" {
+		return r + " Nothing was changed."
+	}
+	return ""
+}
+
 // startFollow follows a started action in the background, unless it is
 // already being followed.
 func (s *Service) startFollow(fo Follower, frec picket.FindingRecord, rec picket.ActionRecord, start time.Time) {
@@ -687,6 +721,12 @@ func (s *Service) startFollow(fo Follower, frec picket.FindingRecord, rec picket
 			return
 		}
 		res.Request = rec.Request
+		// The alert may have been posted since the work started (an
+		// automatic rule starts it before the alert exists): reply where
+		// the finding is shown now.
+		if cur, ok, err := s.o.Findings.Finding(rec.Request.FindingKey); err == nil && ok {
+			frec = cur
+		}
 		s.finish(context.WithoutCancel(ctx), frec, rec, res, start)
 	})
 }

@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/picketsec/picket"
@@ -63,11 +64,13 @@ func (s *Service) lift(ctx context.Context, sup picket.Suppression) {
 		steps = s.o.Lifter.Lift(ctx, sup)
 	}
 	res := picket.ActionResult{Outcome: picket.OutcomeOf(steps), Steps: steps, Started: start, Finished: s.o.Now().UTC()}
+	liftID := s.o.NewID()
 	if res.Outcome == picket.OutcomeSucceeded {
 		sup.Lifted = res.Finished
 		if err := s.o.Suppressions.PutSuppression(sup); err != nil {
 			s.o.Logger.Error("save lifted suppression", "id", sup.ID, "err", err)
 		}
+		s.endSuppress(sup, liftID, res.Finished)
 		res.Summary = fmt.Sprintf("The suppression set by %s expired at %s and was lifted; matching findings are posted again.",
 			nameOf(sup.Actor), sup.Until.UTC().Format(time.RFC3339))
 		if sup.OneFinding {
@@ -86,7 +89,7 @@ func (s *Service) lift(ctx context.Context, sup picket.Suppression) {
 		}
 	}
 	req := picket.ActionRequest{
-		ID: s.o.NewID(), Kind: picket.ActionLiftSuppression, FindingKey: sup.FindingKey,
+		ID: liftID, Kind: picket.ActionLiftSuppression, FindingKey: sup.FindingKey,
 		Target: picket.Resource{Kind: picket.ResourceOther, ID: sup.ID}, Account: sup.Account, Region: sup.Region,
 		Actor: picket.Actor{ID: "picket", Name: "Picket"}, At: start,
 	}
@@ -100,6 +103,27 @@ func (s *Service) lift(ctx context.Context, sup picket.Suppression) {
 	s.audit(e)
 	if frec, ok, err := s.o.Findings.Finding(sup.FindingKey); err == nil && ok {
 		s.announce(ctx, frec, rec)
+	}
+}
+
+// endSuppress marks the Suppress request that created sup as reversed by
+// the lift liftID, so that it no longer holds its claim: the finding can
+// be suppressed again, and the alert offers no Undo of what has expired.
+func (s *Service) endSuppress(sup picket.Suppression, liftID string, at time.Time) {
+	id := sup.RequestID
+	if id == "" {
+		id = strings.TrimPrefix(sup.ID, "sup-")
+	}
+	orig, ok, err := s.o.Actions.Action(id)
+	if err != nil || !ok || orig.Request.Kind != picket.ActionSuppress || orig.UndoneBy != "" {
+		if err != nil {
+			s.o.Logger.Warn("load the suppress of a lifted suppression", "id", sup.ID, "err", err)
+		}
+		return
+	}
+	orig.UndoneBy, orig.Updated = liftID, at
+	if err := s.o.Actions.PutAction(orig); err != nil {
+		s.o.Logger.Error("release the claim of an expired suppress", "request_id", id, "err", err)
 	}
 }
 
