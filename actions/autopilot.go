@@ -518,6 +518,11 @@ func (a *Autopilot) SetSwitch(actor picket.Actor, on bool) (picket.AutoStatus, e
 		return picket.AutoStatus{}, err
 	}
 	if err := a.o.Store.PutAutoSwitch(sw); err != nil {
+		// The entry above said it was switched: say that it was not.
+		if aerr := a.svc.AuditAutomatic(picket.AuditEntry{Event: event + "_failed", Actor: actor, Outcome: "failed",
+			Detail: "the switch could not be saved, so it did not change: " + err.Error()}); aerr != nil {
+			a.o.Logger.Error("audit a failed switch", "err", aerr)
+		}
 		return picket.AutoStatus{}, err
 	}
 	return a.Status()

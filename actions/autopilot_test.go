@@ -2,6 +2,7 @@ package actions_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -469,5 +470,33 @@ func TestNewAutopilotChecksActions(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+}
+
+// brokenSwitch is an automatic-run store whose kill switch cannot be
+// saved.
+type brokenSwitch struct{ picket.AutoStore }
+
+func (brokenSwitch) PutAutoSwitch(picket.AutoSwitch) error { return errors.New("disk full") }
+
+// TestAutopilotSwitchNotSavedIsAudited: when the kill switch cannot be
+// saved, the command fails and the audit trail, which already said it was
+// switched, says that it was not.
+func TestAutopilotSwitchNotSavedIsAudited(t *testing.T) {
+	h := newHarness(t, actions.Policy{})
+	p, err := actions.NewAutopilot(actions.AutopilotOptions{Service: h.svc, Store: brokenSwitch{h.db},
+		Rules: []picket.AutoRule{autoRule("malicious-ip", 10)}, Announcer: &noticeRecorder{}, Now: func() time.Time { return *h.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.SetSwitch(alice, false); err == nil {
+		t.Fatal("SetSwitch succeeded with a store that cannot save it")
+	}
+	if st, _ := p.Status(); !st.On() {
+		t.Error("the switch reads off although it was not saved")
+	}
+	ev := h.auditEvents(t)
+	if !slices.Contains(ev, "auto_off:U0ALICE") || !slices.Contains(ev, "auto_off_failed:U0ALICE") {
+		t.Errorf("audit = %v, want the switch and its failure", ev)
 	}
 }
