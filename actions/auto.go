@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/picketsec/picket"
 )
@@ -50,8 +51,17 @@ func (s *Service) autoRequest(a AutoRequest, f *picket.Finding) (picket.ActionRe
 		return req, picket.Errorf(picket.EINVALID, "The finding names no resource that %s applies to.", a.Kind.Label())
 	}
 	req.Target = t
+	if a.Kind == picket.ActionSuppress {
+		// Nobody chose an expiry: a rule's suppression lifts itself after
+		// AutoSuppressFor rather than silence the finding for ever.
+		req.Until = req.At.Add(AutoSuppressFor)
+	}
 	return req, nil
 }
+
+// AutoSuppressFor is how long a suppression made by an automatic rule
+// lasts.
+const AutoSuppressFor = 7 * 24 * time.Hour
 
 // ProposeAutomatic plans what an automatic response rule would do, for a
 // notice offering it to people: the same guardrails as a run, read-only

@@ -500,3 +500,22 @@ func TestAutopilotSwitchNotSavedIsAudited(t *testing.T) {
 		t.Errorf("audit = %v, want the switch and its failure", ev)
 	}
 }
+
+// TestAutopilotSuppressExpires: a rule's Suppress carries an expiry
+// (AutoSuppressFor), since nobody chose one.
+func TestAutopilotSuppressExpires(t *testing.T) {
+	h := newHarness(t, actions.Policy{})
+	p, _ := newPilot(t, h, false, autoRule("quiet", 10, picket.ActionSuppress))
+	commit(t, p, h.userFindingRec(t, "f1", "u1", posted))
+	p.Step(context.Background())
+	recs, err := h.db.ActionsForFinding("f1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Request.Kind != picket.ActionSuppress {
+		t.Fatalf("records = %+v, want the rule's Suppress", recs)
+	}
+	if got, want := recs[0].Request.Until, h.now.Add(actions.AutoSuppressFor); !got.Equal(want) {
+		t.Errorf("Until = %s, want %s", got, want)
+	}
+}
