@@ -48,10 +48,10 @@ type replicaRig struct {
 	table, dynURL string
 }
 
-func newReplicaRig(t *testing.T) *replicaRig {
+func newReplicaRig(t testing.TB, name string) *replicaRig {
 	t.Helper()
 	srv := dynalite.Shared(t)
-	r := &replicaRig{stormRig: newStormRig(t, "picket-replicas"), table: srv.Table(t), dynURL: srv.URL()}
+	r := &replicaRig{stormRig: newStormRig(t, name), table: srv.Table(t), dynURL: srv.URL()}
 	cfg := `slack:
   default_channel: "` + stormChannel + `"
   default_min_severity: low
@@ -298,7 +298,7 @@ func (r *replicaRig) runCmd(args ...string) (string, string, error) {
 // replicas, a digest every minute.
 func TestReplicasEndToEnd(t *testing.T) {
 	stormPreflight(t)
-	r := newReplicaRig(t)
+	r := newReplicaRig(t, "picket-replicas")
 	msgs, instances, highs, update := replicaEvents(t, replicaLows, replicaHighs)
 	start := time.Now()
 	t.Cleanup(func() {
