@@ -564,8 +564,13 @@ func TestReplicasEndToEnd(t *testing.T) {
 			events[e.Event]++
 		}
 	}
-	if req.RequestID == "" || events["requested"] != 1 {
-		t.Errorf("audit entries of request %q: %v; want it requested once", req.RequestID, events)
+	if req.RequestID == "" || events["requested"] != 1 || len(events) != 2 || events["duplicate"] != 0 {
+		t.Errorf("audit entries of request %q: %v; want it requested once and one outcome", req.RequestID, events)
+	}
+	for ev, n := range events {
+		if n != 1 {
+			t.Errorf("audit entries of request %q: %s %d times, want once", req.RequestID, ev, n)
+		}
 	}
 	out, errOut, err = r.runCmd("audit", "verify")
 	if err != nil {
