@@ -51,12 +51,14 @@ bench: emulator
 	  echo "# targets: >= 40000 findings/s per core (BenchmarkThroughput, -cpu 1); end-to-end p99 < 100 ms at 100 findings/s;"; \
 	  echo "#          ready < 100 ms after start; idle RSS < 30 MB; digest of 100,000 findings < 2 s and < 100 MB;"; \
 	  echo "#          durable intake >= 5,000 findings/s (BenchmarkIntakeBolt, default workers; BenchmarkIntakeDynamoDB: dynalite, no target); storms of 1,000 and 10,000:"; \
-	  echo "#          High alert < 5 s, queue drained < 60 s, <= 60 posts to the storm channel at 1,000, peak RSS < 150 MB at 10,000"; } > $(BENCH_OUT)
+	  echo "#          High alert < 5 s, queue drained < 60 s, <= 60 posts to the storm channel at 1,000, peak RSS < 150 MB at 10,000;"; \
+	  echo "#          BenchmarkReplicas: findings/s end to end with 1 and 3 replicas on DynamoDB (dynalite) and 1 on bbolt, store calls per finding (no target)"; } > $(BENCH_OUT)
 	PICKET_REQUIRE_EMULATOR=1 $(GO) test -run '^$$' -bench 'Throughput' -benchmem -cpu 1 ./cmd/picket | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench 'IntakeBolt' -benchtime 8000x ./cmd/picket | tee -a $(BENCH_OUT)
 	PICKET_REQUIRE_EMULATOR=1 $(GO) test -run '^$$' -bench 'IntakeDynamoDB' -benchtime 2000x ./cmd/picket | tee -a $(BENCH_OUT)
 	PICKET_REQUIRE_EMULATOR=1 $(GO) test -run '^$$' -bench 'EndToEndLatency|StartupAndIdleMemory' -benchtime 1x ./cmd/picket | tee -a $(BENCH_OUT)
 	PICKET_REQUIRE_EMULATOR=1 $(GO) test -run '^$$' -bench 'Storm' -benchtime 1x -timeout 60m ./cmd/picket | tee -a $(BENCH_OUT)
+	PICKET_REQUIRE_EMULATOR=1 $(GO) test -run '^$$' -bench 'Replicas' -benchtime 1x -timeout 30m ./cmd/picket | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchmem ./event ./notifiers ./store | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench 'Build100k' -benchmem -benchtime 3x ./digest | tee -a $(BENCH_OUT)
 	@echo "results written to $(BENCH_OUT)"

@@ -319,7 +319,12 @@ func (s *Store) formGroup(g picket.Group, members []picket.Pending, at time.Time
 	next := g.Members
 	for _, p := range members {
 		var removed *picket.Pending
+		// joins is whether this call marked the member: one already in a
+		// group, this one included (an outbox read from before it
+		// joined), is not written or counted again.
+		joins := false
 		fi, found, err := s.changeFinding(p.Key, func(fi *findingItem) bool {
+			joins = false
 			if fi.rec.Group != "" || !fi.rec.Ref.Zero() {
 				return false
 			}
@@ -328,12 +333,13 @@ func (s *Store) formGroup(g picket.Group, members []picket.Pending, at time.Time
 				fi.rec.Route.Channel = g.Channel
 			}
 			removed, fi.pending = fi.pending, nil
+			joins = true
 			return true
 		})
 		if err != nil {
 			return g, nil, err
 		}
-		if !found || fi.rec.Group != g.ID {
+		if !found || !joins {
 			continue
 		}
 		if removed != nil {

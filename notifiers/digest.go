@@ -3,6 +3,7 @@ package notifiers
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -532,11 +533,16 @@ type FileUploader interface {
 	UploadFileContext(ctx context.Context, params slack.UploadFileParameters) (*slack.FileSummary, error)
 }
 
+// ErrDigestChart is wrapped by PostDigest's error when the digest's
+// message was posted but its chart could not be uploaded: the digest is in
+// Slack, so a caller must not post it again.
+var ErrDigestChart = errors.New("digest posted without its chart")
+
 // PostDigest posts the digest to channel, paced and retried like
 // PostAlert, then uploads chartPNG (when not empty) to the same channel
 // with a one-line comment, through Slack's external upload flow. A failed
-// upload is returned after the digest itself was posted; the message is
-// not posted again.
+// upload is returned after the digest itself was posted, wrapping
+// ErrDigestChart; the message is not posted again.
 func (s *Slack) PostDigest(ctx context.Context, channel string, d picket.Digest, chartPNG []byte) error {
 	if channel == "" {
 		return picket.Errorf(picket.EINVALID, "post digest: the digest has no channel")
@@ -559,7 +565,7 @@ func (s *Slack) PostDigest(ctx context.Context, channel string, d picket.Digest,
 	}
 	up, ok := s.api.(FileUploader)
 	if !ok {
-		return picket.Errorf(picket.EUNSUPPORTED, "post digest chart: the Slack client cannot upload files")
+		return fmt.Errorf("%w: %w", ErrDigestChart, picket.Errorf(picket.EUNSUPPORTED, "post digest chart: the Slack client cannot upload files"))
 	}
 	// files.completeUploadExternal wants the channel id.
 	target := channel
@@ -570,7 +576,7 @@ func (s *Slack) PostDigest(ctx context.Context, channel string, d picket.Digest,
 	if d.Name != "" {
 		comment += " (" + Escape(shorten(d.Name, 80)) + ")"
 	}
-	return s.call(ctx, "upload digest chart to", target, func(ctx context.Context) error {
+	err = s.call(ctx, "upload digest chart to", target, func(ctx context.Context) error {
 		_, err := up.UploadFileContext(ctx, slack.UploadFileParameters{
 			Reader:         bytes.NewReader(chartPNG),
 			FileSize:       len(chartPNG),
@@ -582,4 +588,8 @@ func (s *Slack) PostDigest(ctx context.Context, channel string, d picket.Digest,
 		})
 		return err
 	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrDigestChart, err)
+	}
+	return nil
 }

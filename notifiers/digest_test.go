@@ -3,6 +3,7 @@ package notifiers_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -295,6 +296,39 @@ func TestPostDigestUploadsChart(t *testing.T) {
 	}
 	if n := len(attach[0].Blocks.BlockSet); n < 5 {
 		t.Errorf("posted blocks: got %d, want the rendered digest", n)
+	}
+}
+
+// TestPostDigestChartRefused: when Slack refuses the chart (the app lacks
+// files:write), the digest's message is posted once and the error says
+// so (ErrDigestChart), so that the caller does not post it again.
+func TestPostDigestChartRefused(t *testing.T) {
+	var mu sync.Mutex
+	var calls []string
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, req *http.Request) {
+		method := strings.TrimPrefix(req.URL.Path, "/api/")
+		mu.Lock()
+		calls = append(calls, method)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if method == "chat.postMessage" {
+			io.WriteString(w, `{"ok":true,"channel":"C0SEC","ts":"1700000000.000100"}`)
+			return
+		}
+		io.WriteString(w, `{"ok":false,"error":"missing_scope"}`)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	s := notifiers.NewSlack(slack.New("xoxb-test", slack.OptionAPIURL(srv.URL+"/api/")), notifiers.SlackOptions{PerChannelInterval: -1})
+	err := s.PostDigest(context.Background(), "#security", seededDigest(t), []byte("\x89PNG"))
+	if !errors.Is(err, notifiers.ErrDigestChart) {
+		t.Fatalf("PostDigest with the upload refused: got %v, want ErrDigestChart", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(strings.Join(calls, " "), "chat.postMessage"); n != 1 {
+		t.Errorf("chat.postMessage calls: got %d (%v), want 1", n, calls)
 	}
 }
 

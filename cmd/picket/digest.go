@@ -152,6 +152,12 @@ func (g *digester) runDue(ctx context.Context, job *digestJob) (runResult, error
 	if err == nil {
 		err = g.poster.PostDigest(ctx, job.cfg.Channel, d, png)
 	}
+	if errors.Is(err, notifiers.ErrDigestChart) {
+		// The digest is in Slack: keep the slot, or the next tick or a
+		// replica's start would post it again.
+		g.log.Warn("digest posted without its chart", "digest", name, "err", err)
+		err = nil
+	}
 	if err != nil {
 		// Give the slot back so the next tick (or start) tries again.
 		var prev time.Time

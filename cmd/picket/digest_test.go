@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image/png"
 	"log/slog"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/picketsec/picket"
 	"github.com/picketsec/picket/config"
+	"github.com/picketsec/picket/notifiers"
 	"github.com/picketsec/picket/store"
 )
 
@@ -264,6 +266,29 @@ func TestDigestFailedPostRetried(t *testing.T) {
 	clk.Set(time.Date(2026, 3, 1, 8, 1, 0, 0, time.UTC))
 	if got, err := g.runDue(context.Background(), job); got != runPosted || err != nil {
 		t.Errorf("retry: got %s %v, want %s", got, err, runPosted)
+	}
+}
+
+// TestDigestChartFailureKeepsSlot: a digest whose message went out but
+// whose chart did not (notifiers.ErrDigestChart) keeps its slot, so no
+// later tick or replica start posts it again.
+func TestDigestChartFailureKeepsSlot(t *testing.T) {
+	db := openDigestStore(t)
+	clk := &clock{t: time.Date(2026, 3, 1, 7, 0, 0, 0, time.UTC)}
+	p := &posts{fail: fmt.Errorf("upload: %w", notifiers.ErrDigestChart)}
+	g, job := newTestDigester(t, db, clk, p)
+	clk.Set(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
+	if got, err := g.runDue(context.Background(), job); got != runPosted || err != nil {
+		t.Fatalf("digest posted without its chart: got %s %v, want %s", got, err, runPosted)
+	}
+	if _, ok, _ := db.LastDigestRun("daily"); !ok {
+		t.Fatal("the slot was given back: a later run would post the digest again")
+	}
+	p.fail = nil
+	clk.Set(time.Date(2026, 3, 1, 8, 1, 0, 0, time.UTC))
+	g2, job2 := newTestDigester(t, db, clk, p) // a replica starting now
+	if got, err := g2.runDue(context.Background(), job2); got != runNotDue || err != nil {
+		t.Errorf("run after the chart failure: got %s %v, want %s", got, err, runNotDue)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -49,6 +50,7 @@ type stormMessage struct {
 	PostID  string // metadata event_payload.id
 	Content string // text, attachments and blocks as sent
 	At      time.Time
+	Token   string // the bot token it came with: which process sent it
 }
 
 // stormSlack is a Slack Web API test server that rate-limits every 7th
@@ -70,6 +72,10 @@ type stormSlack struct {
 	hold    func(postID string) bool
 	held    chan struct{}
 	release chan struct{}
+	// views are the views.open and views.update requests (JSON bodies),
+	// ephemerals the chat.postEphemeral forms, in arrival order.
+	views      []map[string]any
+	ephemerals []url.Values
 }
 
 func newStormSlack(t testing.TB) *stormSlack {
@@ -80,6 +86,9 @@ func newStormSlack(t testing.TB) *stormSlack {
 		c.Handle("/chat.update", s.handle("chat.update"))
 		c.Handle("/conversations.history", s.history(false))
 		c.Handle("/conversations.replies", s.history(true))
+		c.Handle("/views.open", s.view)
+		c.Handle("/views.update", s.view)
+		c.Handle("/chat.postEphemeral", s.ephemeral)
 	})
 	s.srv.Start()
 	t.Cleanup(s.srv.Stop)
@@ -124,7 +133,8 @@ func (s *stormSlack) handle(method string) http.HandlerFunc {
 			}
 		}
 		m := stormMessage{Method: method, Channel: ch, TS: form.Get("ts"), Thread: form.Get("thread_ts"),
-			Content: form.Get("text") + form.Get("attachments") + form.Get("blocks"), At: time.Now()}
+			Content: form.Get("text") + form.Get("attachments") + form.Get("blocks"), At: time.Now(),
+			Token: cmp.Or(form.Get("token"), strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))}
 		if method == "chat.postMessage" {
 			s.n++
 			m.TS = fmt.Sprintf("1700000000.%06d", s.n)
@@ -147,6 +157,29 @@ func (s *stormSlack) handle(method string) http.HandlerFunc {
 		}
 		json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": ch, "ts": m.TS})
 	}
+}
+
+// view records a views.open or views.update request and answers as Slack
+// does, with the view.
+func (s *stormSlack) view(w http.ResponseWriter, r *http.Request) {
+	var m map[string]any
+	body, _ := io.ReadAll(r.Body)
+	_ = json.Unmarshal(body, &m)
+	s.mu.Lock()
+	s.views = append(s.views, m)
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, `{"ok":true,"view":{"id":"V0PLAN","hash":"1.a","type":"modal"}}`)
+}
+
+// ephemeral records a chat.postEphemeral request.
+func (s *stormSlack) ephemeral(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	s.mu.Lock()
+	s.ephemerals = append(s.ephemerals, r.PostForm)
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, `{"ok":true,"message_ts":"1700000009.000001"}`)
 }
 
 // history answers conversations.history (top-level messages of a channel)

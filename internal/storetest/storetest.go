@@ -275,6 +275,17 @@ func testGroups(t *testing.T, fac Factory) {
 	if g2.ID != "" || len(joined2) != 0 {
 		t.Errorf("second FormGroup of a member: got %+v %v, want no group", g2, joined2)
 	}
+	// The same members again into their own group, as a replica that
+	// takes the channel over with an outbox read from before they joined
+	// does: nobody joins again, nobody is listed twice.
+	again, joined3, err := s.FormGroup(g, res.Pending[:3], t0)
+	must(t, err)
+	if again.Members != 3 || len(joined3) != 0 {
+		t.Errorf("FormGroup of members into their own group: got %d members, joined %v; want 3, none", again.Members, joined3)
+	}
+	if all, err := s.GroupMembers(g.ID, 0, 10); err != nil || len(all) != 3 {
+		t.Errorf("GroupMembers after a stale FormGroup: got %d, %v; want the 3 members once", len(all), err)
+	}
 	out, err := s.Outbox()
 	must(t, err)
 	if len(out) != 1 || out[0].Key != "g3" {
