@@ -261,9 +261,16 @@ func paceViolations(msgs []stormMessage, interval time.Duration) []string {
 // as Slack signs it, and returns the HTTP status.
 func slackRequest(t *testing.T, rep *replica, payload any) int {
 	t.Helper()
+	return slackRequestAt(t, rep, payload, time.Now())
+}
+
+// slackRequestAt is slackRequest signed as sent at sent: the same payload
+// and time make the same signed request, as a replay does.
+func slackRequestAt(t *testing.T, rep *replica, payload any, sent time.Time) int {
+	t.Helper()
 	b, _ := json.Marshal(payload)
 	body := url.Values{"payload": {string(b)}}.Encode()
-	stamp := strconv.FormatInt(time.Now().Unix(), 10)
+	stamp := strconv.FormatInt(sent.Unix(), 10)
 	mac := hmac.New(sha256.New, []byte(replicaSecret))
 	fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
 	req, _ := http.NewRequest(http.MethodPost, rep.url+"/slack/interactions", strings.NewReader(body))
@@ -482,26 +489,36 @@ func TestReplicasEndToEnd(t *testing.T) {
 		RequestID string `json:"request_id"`
 	}
 	_ = json.Unmarshal([]byte(meta), &req)
-	submit := map[string]any{
-		"type": "view_submission", "api_app_id": "A0PICKET", "user": clicker, "team": team,
-		"view": map[string]any{"id": "V0PLAN", "callback_id": callback, "private_metadata": meta,
-			"state": map[string]any{"values": map[string]any{
-				"reason": map[string]any{"reason": map[string]any{"type": "plain_text_input", "value": "replica e2e"}},
-			}}},
+	// Two submissions of the dialog (a double click: two requests, each
+	// with its own trigger), to two replicas at once.
+	submit := func(trigger string) map[string]any {
+		return map[string]any{
+			"type": "view_submission", "api_app_id": "A0PICKET", "user": clicker, "team": team, "trigger_id": trigger,
+			"view": map[string]any{"id": "V0PLAN", "callback_id": callback, "private_metadata": meta,
+				"state": map[string]any{"values": map[string]any{
+					"reason": map[string]any{"reason": map[string]any{"type": "plain_text_input", "value": "replica e2e"}},
+				}}},
+		}
 	}
+	sent := time.Now()
 	var wg sync.WaitGroup
 	go1 := make(chan struct{})
 	codes := make([]int, 2)
 	for i, rep := range []*replica{b, c} {
 		wg.Go(func() {
 			<-go1
-			codes[i] = slackRequest(t, rep, submit)
+			codes[i] = slackRequestAt(t, rep, submit(fmt.Sprintf("trig-submit-%d", i)), sent)
 		})
 	}
 	close(go1)
 	wg.Wait()
 	if codes[0] != http.StatusOK || codes[1] != http.StatusOK {
 		t.Fatalf("submissions: HTTP %v", codes)
+	}
+	// The first submission replayed byte for byte to the other replica is
+	// refused there: the replay guard is shared.
+	if code := slackRequestAt(t, c, submit("trig-submit-0"), sent); code != http.StatusUnauthorized {
+		t.Errorf("a submission replayed to another replica: HTTP %d, want 401", code)
 	}
 	var answers []string
 	waitFor(t, "both replicas' answers", 60*time.Second, func() bool {

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -66,6 +68,33 @@ func TestImagesPinnedByDigest(t *testing.T) {
 			if !pinned.MatchString(m[1]) {
 				t.Errorf("%s: base image %s is not pinned by digest", f, m[1])
 			}
+		}
+	}
+}
+
+// TestNoSchemaSerdeClients: the AWS SDK's newer JSON-protocol service
+// clients build their serializers' schemas at start-up (service/*/schemas,
+// 0.15 to 1.4 MB of heap each, plus their code), which took the idle
+// resident memory from 29 MB to 35 MB, over the 30 MB budget
+// (BenchmarkStartupAndIdleMemory). go.mod pins those services (sqs, kms,
+// configservice, ssm, dynamodb) at the last versions without them; this
+// fails when an upgrade brings them back, so that the budget is measured
+// again before it lands.
+func TestNoSchemaSerdeClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("lists the binary's packages")
+	}
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The credential providers' own clients (SSO, sign-in) come with
+	// aws-sdk-go-v2/config; theirs are small (under 80 kB).
+	allowed := []string{"signin", "sso", "ssooidc"}
+	for _, pkg := range strings.Fields(string(out)) {
+		svc, ok := strings.CutPrefix(pkg, "github.com/aws/aws-sdk-go-v2/service/")
+		if ok && strings.HasSuffix(pkg, "/schemas") && !slices.Contains(allowed, strings.TrimSuffix(svc, "/schemas")) {
+			t.Errorf("picket links %s: measure the idle memory (make bench) before raising that service's version", pkg)
 		}
 	}
 }
