@@ -326,3 +326,22 @@ type LeaseStore interface {
 	// replica may take it at once; otherwise it does nothing.
 	ReleaseLease(name, owner string) error
 }
+
+// OutboxRef is an outbox entry as the outbox's index names it: enough for
+// a replica to tell whose channel it is and whether it has taken it.
+// Channel is empty for an index written before it carried one.
+type OutboxRef struct {
+	Key     string
+	Channel string
+	Seq     uint64
+}
+
+// OutboxIndex is implemented by a store whose whole outbox is costly to
+// read (DynamoDB: one read per entry). A replica's poll then reads the
+// index and fetches only the entries it has not taken yet.
+type OutboxIndex interface {
+	// OutboxRefs returns the index of the outbox.
+	OutboxRefs() ([]OutboxRef, error)
+	// PendingOf returns finding key's outbox entry, if it has one.
+	PendingOf(key string) (Pending, bool, error)
+}

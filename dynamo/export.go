@@ -236,7 +236,12 @@ func (s *Store) importItems(next func() (picket.StoreItem, bool, error)) (int, e
 		it := item{"pk": attrS(findingPK(k)), "sk": attrS(k), "v": attrB(records[k]), "ver": attrN(1)}
 		if p, ok := pending[k]; ok {
 			it["p"] = attrB(p)
-			if err := s.put(item{"pk": attrS(shard("o", k)), "sk": attrS(k), "seq": attrN(int64(pendingSeq(p)))}, nil); err != nil {
+			var entry picket.Pending
+			if err := json.Unmarshal(p, &entry); err != nil {
+				return fmt.Errorf("pending entry of %s: %w", k, err)
+			}
+			entry.Key = k
+			if err := s.putIndex(entry); err != nil {
 				return err
 			}
 		}
@@ -273,12 +278,6 @@ func (s *Store) importItems(next func() (picket.StoreItem, bool, error)) (int, e
 		}
 	}
 	return n, nil
-}
-
-func pendingSeq(p json.RawMessage) uint64 {
-	var v picket.Pending
-	_ = json.Unmarshal(p, &v)
-	return v.Seq
 }
 
 func sortedRaw(m map[string]json.RawMessage) []string {

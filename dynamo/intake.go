@@ -95,7 +95,7 @@ func (s *Store) intakeOne(f *picket.Finding, at time.Time, decide picket.Decide,
 			if p, err = s.newPending(&rec, fi.pending, at); err != nil {
 				return err
 			}
-			if err := s.putIndex(p.Key, p.Seq); err != nil {
+			if err := s.putIndex(p); err != nil {
 				return err
 			}
 			next.pending = &p
@@ -161,9 +161,10 @@ func (s *Store) newPending(rec *picket.FindingRecord, old *picket.Pending, at ti
 	return p, nil
 }
 
-// putIndex writes the outbox index entry of finding k for entry seq.
-func (s *Store) putIndex(k string, seq uint64) error {
-	return s.put(item{"pk": attrS(shard("o", k)), "sk": attrS(k), "seq": attrN(int64(seq))}, nil)
+// putIndex writes the outbox index entry of p: its finding, Seq and
+// channel (see OutboxRefs).
+func (s *Store) putIndex(p picket.Pending) error {
+	return s.put(item{"pk": attrS(shard("o", p.Key)), "sk": attrS(p.Key), "seq": attrN(int64(p.Seq)), "ch": attrS(p.Channel)}, nil)
 }
 
 // dropIndex deletes the outbox index entry of k if it is still the one for

@@ -464,3 +464,30 @@ func (s *Store) CloseGroup(id string) error {
 	}
 	return nil
 }
+
+var _ picket.OutboxIndex = (*Store)(nil)
+
+// OutboxRefs implements picket.OutboxIndex: the index items alone (one
+// Query per partition), without reading the findings they name.
+func (s *Store) OutboxRefs() ([]picket.OutboxRef, error) {
+	var out []picket.OutboxRef
+	_, err := s.queryShards("o", queryOpts{}, func(it item) (bool, error) {
+		out = append(out, picket.OutboxRef{Key: getS(it, "sk"), Channel: getS(it, "ch"), Seq: uint64(getN(it, "seq"))})
+		return true, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read outbox index: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// PendingOf implements picket.OutboxIndex: the entry as the finding's item
+// holds it (the index may name an entry a crash left unwritten).
+func (s *Store) PendingOf(key string) (picket.Pending, bool, error) {
+	fi, ok, err := s.getFinding(key)
+	if err != nil || !ok || fi.pending == nil {
+		return picket.Pending{}, false, err
+	}
+	return *fi.pending, true, nil
+}

@@ -92,14 +92,14 @@ func (d *Dispatcher) syncLeases(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pending, err := d.o.Store.Outbox()
-	if err != nil {
-		return err
-	}
 	type work struct {
 		posts   []picket.Post
 		groups  []picket.Group
 		pending []picket.Pending
+		// keys are every finding with an entry for the channel; refs,
+		// with an indexed outbox, the entries not fetched yet.
+		keys map[string]bool
+		refs []picket.OutboxRef
 	}
 	byChannel := map[string]*work{}
 	at := func(ch string) *work {
@@ -119,8 +119,64 @@ func (d *Dispatcher) syncLeases(ctx context.Context) error {
 	for _, g := range groups {
 		at(g.Channel).groups = append(at(g.Channel).groups, g)
 	}
-	for _, p := range pending {
-		at(p.Channel).pending = append(at(p.Channel).pending, p)
+	index, _ := d.o.Store.(picket.OutboxIndex)
+	if index == nil {
+		pending, err := d.o.Store.Outbox()
+		if err != nil {
+			return err
+		}
+		for _, p := range pending {
+			w := at(p.Channel)
+			w.pending = append(w.pending, p)
+		}
+	} else {
+		// Only the index: entries are fetched below, for the channels
+		// this replica delivers, and only those it has not taken.
+		refs, err := index.OutboxRefs()
+		if err != nil {
+			return err
+		}
+		for _, ref := range refs {
+			if ref.Channel != "" {
+				at(ref.Channel).refs = append(at(ref.Channel).refs, ref)
+				continue
+			}
+			// An index written before it named the channel.
+			p, ok, err := index.PendingOf(ref.Key)
+			if err != nil {
+				return err
+			}
+			if ok {
+				w := at(p.Channel)
+				w.pending = append(w.pending, p)
+			}
+		}
+	}
+	for _, w := range byChannel {
+		w.keys = map[string]bool{}
+		for _, p := range w.pending {
+			w.keys[p.Key] = true
+		}
+		for _, ref := range w.refs {
+			w.keys[ref.Key] = true
+		}
+	}
+	// fetch adds to w.pending the indexed entries newer than seen gives.
+	fetch := func(w *work, seen func(key string) uint64) error {
+		for _, ref := range w.refs {
+			if ref.Seq <= seen(ref.Key) {
+				continue
+			}
+			p, ok, err := index.PendingOf(ref.Key)
+			if err != nil {
+				return err
+			}
+			if ok {
+				w.pending = append(w.pending, p)
+			}
+		}
+		w.refs = nil
+		return nil
 	}
 	d.mu.Lock()
 	for ch := range d.lanes {
@@ -152,8 +208,18 @@ func (d *Dispatcher) syncLeases(ctx context.Context) error {
 					l.renewed = now
 				}
 			}
+			if len(w.refs) > 0 {
+				err := fetch(w, func(key string) uint64 {
+					d.mu.Lock()
+					defer d.mu.Unlock()
+					return l.seen[key]
+				})
+				if err != nil {
+					return err
+				}
+			}
 			d.mu.Lock()
-			d.merge(l, w.groups, w.pending)
+			d.merge(l, w.groups, w.pending, w.keys)
 			d.mu.Unlock()
 			continue
 		}
@@ -164,6 +230,15 @@ func (d *Dispatcher) syncLeases(ctx context.Context) error {
 		}
 		if !ok {
 			continue // another replica delivers it
+		}
+		if len(w.refs) > 0 {
+			if err := fetch(w, func(string) uint64 { return 0 }); err != nil {
+				d.o.Logger.Warn("reading a channel's outbox failed; releasing it", "channel", ch, "err", err)
+				if err := r.Leases.ReleaseLease(leaseName(ch), r.Owner); err != nil {
+					d.o.Logger.Warn("releasing a channel lease failed", "channel", ch, "err", err)
+				}
+				continue
+			}
 		}
 		if err := d.takeLane(ctx, ch, now, w.posts, w.groups, w.pending); err != nil {
 			d.o.Logger.Warn("taking over a channel failed; releasing it", "channel", ch, "err", err)
@@ -190,7 +265,11 @@ func (d *Dispatcher) takeLane(ctx context.Context, channel string, now time.Time
 	l := newLane(channel)
 	l.ctx, l.cancel, l.done, l.renewed, l.seen = lctx, cancel, make(chan struct{}), now, map[string]uint64{}
 	d.lanes[channel] = l
-	d.merge(l, groups, pending)
+	keys := make(map[string]bool, len(pending))
+	for _, p := range pending {
+		keys[p.Key] = true
+	}
+	d.merge(l, groups, pending, keys)
 	d.start(l)
 	if len(pending) > 0 || len(groups) > 0 || len(posts) > 0 {
 		d.o.Logger.Info("channel taken", "channel", channel, "pending", len(pending), "groups", len(groups), "posts_settled", len(posts))
@@ -200,15 +279,14 @@ func (d *Dispatcher) takeLane(ctx context.Context, channel string, now time.Time
 
 // merge hands a held lane the channel's groups and outbox entries read
 // from the store; entries the lane already took are skipped, and seen
-// forgets the findings no longer in the outbox. The caller holds d.mu.
-func (d *Dispatcher) merge(l *lane, groups []picket.Group, pending []picket.Pending) {
+// forgets the findings no longer in the outbox (inOutbox: every finding
+// with an entry for the channel). The caller holds d.mu.
+func (d *Dispatcher) merge(l *lane, groups []picket.Group, pending []picket.Pending, inOutbox map[string]bool) {
 	for _, g := range groups {
 		d.putGroup(g)
 	}
-	inOutbox := make(map[string]bool, len(pending))
 	woke := len(groups) > 0
 	for _, p := range pending {
-		inOutbox[p.Key] = true
 		if p.Seq <= l.seen[p.Key] {
 			continue
 		}

@@ -3,6 +3,7 @@ package triage_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,3 +202,81 @@ func TestReplicasStoppedReplicaHandsOverAtOnce(t *testing.T) {
 	b.intake(t, later...)
 	waitPosted(t, append(firstKeys, laterKeys...), 5*time.Second, a, b)
 }
+
+// indexed is the bbolt store seen through an outbox index, as the
+// DynamoDB store offers one, counting the entries fetched.
+type indexed struct {
+	*store.DB
+	fetched atomic.Int64
+}
+
+func (s *indexed) OutboxRefs() ([]picket.OutboxRef, error) {
+	out, err := s.DB.Outbox()
+	refs := make([]picket.OutboxRef, len(out))
+	for i, p := range out {
+		refs[i] = picket.OutboxRef{Key: p.Key, Channel: p.Channel, Seq: p.Seq}
+	}
+	return refs, err
+}
+
+func (s *indexed) PendingOf(key string) (picket.Pending, bool, error) {
+	s.fetched.Add(1)
+	out, err := s.DB.Outbox()
+	for _, p := range out {
+		if p.Key == key {
+			return p, true, err
+		}
+	}
+	return picket.Pending{}, false, err
+}
+
+// TestReplicasIndexedOutboxFetchesOnlyNewEntries: with an indexed outbox,
+// a replica's poll reads the index and fetches an entry once, not on every
+// poll while it waits (Slack stuck for the channel here).
+func TestReplicasIndexedOutboxFetchesOnlyNewEntries(t *testing.T) {
+	db := openStore(t)
+	ix := &indexed{DB: db}
+	router, err := triage.NewRouter(nil, "#security", picket.SeverityLow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd := &fakeSender{block: map[string]chan struct{}{"#security": make(chan struct{})}}
+	d, err := triage.NewDispatcher(triage.DispatchOptions{Store: ix, Alerts: snd, Groups: snd, Enricher: fixedEnricher{},
+		Replicas: &triage.Replicas{Leases: db, Owner: "a", TTL: 10 * time.Second, Poll: 10 * time.Millisecond, Channels: []string{"#security"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another replica's intake: this dispatcher learns of it by polling.
+	p, err := triage.NewPipeline(triage.Options{Store: db, Router: router, Notify: nopNotifier{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		close(snd.block["#security"])
+		cancel()
+		<-done
+	}()
+	fs, _ := mixed("k", 6)
+	for i := range fs {
+		fs[i].Severity = picket.SeverityMedium
+	}
+	if _, err := p.HandleMessage(context.Background(), "", fs); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ix.fetched.Load() < 6 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	first := ix.fetched.Load()
+	time.Sleep(300 * time.Millisecond) // about thirty more polls
+	if got := ix.fetched.Load(); got != first || first == 0 || first > 6 {
+		t.Errorf("entries fetched: %d after ten polls, %d after forty; want each of the 6 once", first, got)
+	}
+}
+
+type nopNotifier struct{}
+
+func (nopNotifier) Enqueued(picket.IntakeResult) {}
