@@ -65,8 +65,10 @@ func (r *replicas) live(ctx context.Context, wg *sync.WaitGroup) {
 		return
 	}
 	wg.Go(func() {
-		lease.Run(ctx, lease.Options{Leases: r.leases, Name: "replica:" + r.id, Owner: r.id, TTL: replicaTTL, Logger: r.log},
-			func(ctx context.Context) { <-ctx.Done() })
+		// Kept on stop: clicks still being finished after SIGTERM must not
+		// look abandoned to the others; it expires replicaTTL later.
+		lease.Run(ctx, lease.Options{Leases: r.leases, Name: "replica:" + r.id, Owner: r.id, TTL: replicaTTL, Logger: r.log,
+			KeepOnStop: true}, func(ctx context.Context) { <-ctx.Done() })
 	})
 }
 

@@ -29,6 +29,10 @@ type Options struct {
 	// Now is the clock; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// KeepOnStop leaves the lease to expire instead of releasing it when
+	// ctx ends: for a liveness lease, whose holder may still be finishing
+	// work after it was told to stop.
+	KeepOnStop bool
 }
 
 // Run runs job whenever this replica holds the lease, until ctx is done;
@@ -90,7 +94,7 @@ func Run(ctx context.Context, o Options, job Job) {
 		case <-ctx.Done():
 			held := cancel != nil
 			stop()
-			if held {
+			if held && !o.KeepOnStop {
 				if err := o.Leases.ReleaseLease(o.Name, o.Owner); err != nil {
 					o.Logger.Warn("releasing a lease failed", "lease", o.Name, "err", err)
 				}

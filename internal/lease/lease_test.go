@@ -133,3 +133,24 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestRunKeepOnStop: a liveness lease is not released when its holder is
+// told to stop: it stays taken until it expires.
+func TestRunKeepOnStop(t *testing.T) {
+	db := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	running := make(chan struct{})
+	go func() {
+		defer close(done)
+		lease.Run(ctx, lease.Options{Leases: db, Name: "replica:a", Owner: "a", TTL: time.Hour, KeepOnStop: true},
+			func(ctx context.Context) { close(running); <-ctx.Done() })
+	}()
+	<-running
+	cancel()
+	<-done
+	now := time.Now()
+	if ok, err := db.TakeLease("replica:a", "reaper", now, now.Add(time.Second)); err != nil || ok {
+		t.Errorf("TakeLease after the holder stopped: ok %v err %v, want still held", ok, err)
+	}
+}
