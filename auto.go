@@ -230,3 +230,14 @@ type AutoStatus struct {
 
 // On reports whether rules in auto mode run their actions.
 func (s AutoStatus) On() bool { return !s.ConfigOff && !s.Switch.Off }
+
+// SortAutoRuns orders runs by when they were queued, then by id: the
+// order the stores list them in.
+func SortAutoRuns(runs []AutoRun) {
+	slices.SortStableFunc(runs, func(a, b AutoRun) int {
+		if c := a.Queued.Compare(b.Queued); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}

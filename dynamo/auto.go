@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/picketsec/picket"
@@ -109,7 +108,7 @@ func (s *Store) OpenAutoRuns() ([]picket.AutoRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list open automatic runs: %w", err)
 	}
-	sortRuns(out)
+	picket.SortAutoRuns(out)
 	return out, nil
 }
 
@@ -132,17 +131,8 @@ func (s *Store) AutoRunsSince(t time.Time) ([]picket.AutoRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list automatic runs: %w", err)
 	}
-	sortRuns(out)
+	picket.SortAutoRuns(out)
 	return out, nil
-}
-
-func sortRuns(runs []picket.AutoRun) {
-	sort.SliceStable(runs, func(i, j int) bool {
-		if !runs[i].Queued.Equal(runs[j].Queued) {
-			return runs[i].Queued.Before(runs[j].Queued)
-		}
-		return runs[i].ID < runs[j].ID
-	})
 }
 
 // AutoSwitch returns the kill switch as last stored (zero when never set).

@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -85,7 +84,7 @@ func (db *DB) OpenAutoRuns() ([]picket.AutoRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list open automatic runs: %w", err)
 	}
-	sortRuns(out)
+	picket.SortAutoRuns(out)
 	return out, nil
 }
 
@@ -107,17 +106,8 @@ func (db *DB) AutoRunsSince(t time.Time) ([]picket.AutoRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list automatic runs: %w", err)
 	}
-	sortRuns(out)
+	picket.SortAutoRuns(out)
 	return out, nil
-}
-
-func sortRuns(runs []picket.AutoRun) {
-	sort.SliceStable(runs, func(i, j int) bool {
-		if !runs[i].Queued.Equal(runs[j].Queued) {
-			return runs[i].Queued.Before(runs[j].Queued)
-		}
-		return runs[i].ID < runs[j].ID
-	})
 }
 
 // AutoSwitch returns the kill switch as last stored (zero when never set).
