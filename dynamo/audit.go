@@ -1,17 +1,13 @@
 package dynamo
 
 import (
-	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/internal/auditseal"
 )
 
 // The audit chain has the bbolt store's format (see store.DB.Audit): each
@@ -27,14 +23,7 @@ var (
 
 // AuditKeyID names an audit key without revealing it: the first 8 hex
 // digits of HMAC-SHA-256(key, "picket audit key id"), as store.AuditKeyID.
-func AuditKeyID(key []byte) string {
-	if len(key) == 0 {
-		return ""
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("picket audit key id"))
-	return hex.EncodeToString(m.Sum(nil)[:4])
-}
+func AuditKeyID(key []byte) string { return auditseal.KeyID(key) }
 
 func seqSK(seq uint64) string { return fmt.Sprintf("%020d", seq) }
 
@@ -315,66 +304,11 @@ func (s *Store) RecentAudit(n int) ([]picket.AuditEntry, error) {
 	return out, nil
 }
 
-func sealAudit(e *picket.AuditEntry, key []byte) ([]byte, error) {
-	e.Hash = ""
-	canon, err := encodeJSON(e)
-	if err != nil {
-		return nil, err
-	}
-	e.Hash = digest(key, canon)
-	return encodeJSON(e)
-}
-
-func digest(key, b []byte) string {
-	if len(key) == 0 {
-		sum := sha256.Sum256(b)
-		return hex.EncodeToString(sum[:])
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write(b)
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// checkSeal checks an entry against its stored bytes: with the hash (the
-// last field) blanked they must hash to Hash.
-func checkSeal(v []byte, e picket.AuditEntry, key []byte) error {
-	suffix := `,"hash":"` + e.Hash + `"}`
-	if !bytes.HasSuffix(v, []byte(suffix)) {
-		return errors.New("stored bytes changed (the hash is not the last field as written)")
-	}
-	canon := append(append([]byte(nil), v[:len(v)-len(suffix)]...), `,"hash":""}`...)
-	if !hmac.Equal([]byte(digest(key, canon)), []byte(e.Hash)) {
-		return errors.New("content changed (hash mismatch)")
-	}
-	return nil
-}
-
-func normalizeAudit(e picket.AuditEntry) (picket.AuditEntry, error) {
-	b, err := encodeJSON(&e)
-	if err != nil {
-		return e, fmt.Errorf("encode: %w", err)
-	}
-	var out picket.AuditEntry
-	if err := json.Unmarshal(b, &out); err != nil {
-		return e, fmt.Errorf("normalise: %w", err)
-	}
-	return out, nil
-}
-
-func decodeAudit(v []byte) (picket.AuditEntry, error) {
-	var e picket.AuditEntry
-	err := json.Unmarshal(v, &e)
-	return e, err
-}
-
-func utcCalls(calls []picket.StepResult) []picket.StepResult {
-	if calls == nil {
-		return nil
-	}
-	out := make([]picket.StepResult, len(calls))
-	for i, c := range calls {
-		c.At = utc(c.At)
-		out[i] = c
-	}
-	return out
-}
+// The sealed entry's format is shared with the other store.
+var (
+	sealAudit      = auditseal.Seal
+	checkSeal      = auditseal.CheckSeal
+	normalizeAudit = auditseal.Normalize
+	decodeAudit    = auditseal.Decode
+	utcCalls       = auditseal.UTCCalls
+)

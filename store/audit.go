@@ -1,12 +1,7 @@
 package store
 
 import (
-	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/picketsec/picket"
+	"github.com/picketsec/picket/internal/auditseal"
 )
 
 var _ picket.Auditor = (*DB)(nil)
@@ -44,14 +40,7 @@ var (
 // AuditKeyID returns the identifier of an audit key that entries record
 // in KeyID: the first 8 hex digits of HMAC-SHA-256(key, "picket audit key
 // id"). It says which key sealed an entry without revealing the key.
-func AuditKeyID(key []byte) string {
-	if len(key) == 0 {
-		return ""
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("picket audit key id"))
-	return hex.EncodeToString(m.Sum(nil)[:4])
-}
+func AuditKeyID(key []byte) string { return auditseal.KeyID(key) }
 
 // Audit appends e to the audit trail and returns it as stored, with Seq,
 // Time (the store's clock when e.Time is zero; always UTC), KeyID,
@@ -424,90 +413,14 @@ func decodeHead(v []byte) (uint64, string, error) {
 	return binary.BigEndian.Uint64(v[:8]), string(v[8:]), nil
 }
 
-// sealAudit sets e.Hash from the canonical encoding of e with Hash empty
-// (HMAC-SHA-256 with key, or SHA-256 when key is empty) and returns the
-// encoding with the hash, which is what is stored.
-func sealAudit(e *picket.AuditEntry, key []byte) ([]byte, error) {
-	e.Hash = ""
-	canon, err := encodeAudit(e)
-	if err != nil {
-		return nil, err
-	}
-	e.Hash = digest(key, canon)
-	return encodeAudit(e)
-}
-
-// digest is the hex HMAC-SHA-256 of b with key, or its SHA-256 when key is
-// empty.
-func digest(key, b []byte) string {
-	if len(key) == 0 {
-		sum := sha256.Sum256(b)
-		return hex.EncodeToString(sum[:])
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write(b)
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// checkSeal checks an entry against the bytes it is stored as: Hash is the
-// last field, so the stored value ends with "hash":"<Hash>"} and, with the
-// hash blanked, is exactly what was sealed. Checking the stored bytes
-// rather than a re-encoding of the decoded entry means any change to them
-// (even one JSON decoding forgives, such as a key's case) breaks the seal,
-// and an entry is judged by what was written, whatever encoding/json later
-// makes of it.
-func checkSeal(v []byte, e picket.AuditEntry, key []byte) error {
-	suffix := `,"hash":"` + e.Hash + `"}`
-	if !bytes.HasSuffix(v, []byte(suffix)) {
-		return errors.New("stored bytes changed (the hash is not the last field as written)")
-	}
-	// v belongs to bbolt and must not be written to: copy.
-	n := len(v) - len(suffix)
-	canon := make([]byte, 0, n+len(`,"hash":""}`))
-	canon = append(append(canon, v[:n]...), `,"hash":""}`...)
-	if !hmac.Equal([]byte(digest(key, canon)), []byte(e.Hash)) {
-		return errors.New("content changed (hash mismatch)")
-	}
-	return nil
-}
-
-// normalizeAudit returns e as it reads back after encoding: every string
-// valid UTF-8 (invalid bytes become U+FFFD, as encoding/json writes them),
-// every time as encoded. Sealing the normalised entry makes the stored
-// bytes and the decoded entry agree.
-func normalizeAudit(e picket.AuditEntry) (picket.AuditEntry, error) {
-	b, err := encodeAudit(&e)
-	if err != nil {
-		return e, fmt.Errorf("encode: %w", err)
-	}
-	var out picket.AuditEntry
-	if err := json.Unmarshal(b, &out); err != nil {
-		return e, fmt.Errorf("normalise: %w", err)
-	}
-	return out, nil
-}
-
-func encodeAudit(e *picket.AuditEntry) ([]byte, error) { return encodeJSON(e) }
-
-func decodeAudit(v []byte) (picket.AuditEntry, error) {
-	var e picket.AuditEntry
-	err := json.Unmarshal(v, &e)
-	return e, err
-}
-
-// utcCalls returns calls with every time in UTC, copying so that the
-// caller's slice is left alone.
-func utcCalls(calls []picket.StepResult) []picket.StepResult {
-	if calls == nil {
-		return nil
-	}
-	out := make([]picket.StepResult, len(calls))
-	for i, c := range calls {
-		c.At = utc(c.At)
-		out[i] = c
-	}
-	return out
-}
-
 // seqKey is the 8-byte big-endian form of seq, so keys sort in order.
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+// The sealed entry's format is shared with the other store.
+var (
+	sealAudit      = auditseal.Seal
+	checkSeal      = auditseal.CheckSeal
+	normalizeAudit = auditseal.Normalize
+	decodeAudit    = auditseal.Decode
+	utcCalls       = auditseal.UTCCalls
+)
