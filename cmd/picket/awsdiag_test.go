@@ -42,7 +42,7 @@ func TestStatusNamesAWSSettings(t *testing.T) {
 	srv.On("sts", "GetCallerIdentity", awsfake.Reply(awsfake.QueryError("ExpiredToken", "The security token included in the request is expired")))
 	cfg := config.Default()
 	cfg.Slack.APIURL = "http://127.0.0.1:1/api/"
-	st := statusFunc(cfg, srv.Config(), nil, nil, nil)(context.Background())
+	st := statusFunc(cfg, srv.Config(), nil, nil, nil, nil)(context.Background())
 	if st.AWSOK {
 		t.Fatal("got AWS reachable, want not")
 	}

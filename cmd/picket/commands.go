@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -60,7 +61,8 @@ func commandScope(roles []config.Role) func(picket.Actor, string) commands.Scope
 // statusFunc reports the bot's health for `/picket status`: queue depth
 // from SQS, the last message the consumer saw, and whether Slack and AWS
 // answer now.
-func statusFunc(cfg config.Config, awsCfg aws.Config, consumer *ingest.Consumer, depth *ingest.DepthWatcher, d *triage.Dispatcher) func(context.Context) commands.Status {
+func statusFunc(cfg config.Config, awsCfg aws.Config, consumer *ingest.Consumer, depth *ingest.DepthWatcher, d *triage.Dispatcher,
+	shared picket.Store) func(context.Context) commands.Status {
 	stsc := sts.NewFromConfig(awsCfg)
 	return func(ctx context.Context) commands.Status {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -81,6 +83,14 @@ func statusFunc(cfg config.Config, awsCfg aws.Config, consumer *ingest.Consumer,
 		if d != nil {
 			for _, b := range d.Backlog() {
 				st.Backlog = append(st.Backlog, commands.ChannelBacklog{Channel: b.Channel, Pending: b.Pending, Groups: b.Groups, Oldest: b.Oldest})
+			}
+		}
+		if shared != nil {
+			// Replicas: this one holds some channels only; the findings
+			// waiting are read from the shared outbox (groups stay those
+			// of the channels held here).
+			if b, err := outboxBacklog(shared, st.Backlog); err == nil {
+				st.Backlog = b
 			}
 		}
 		if depth != nil {
@@ -109,4 +119,34 @@ func commandDeps(cfg config.Config, db picket.Store, enricher picket.Enricher, p
 		d.DigestAccounts = cfg.Digests[0].Accounts
 	}
 	return d
+}
+
+// outboxBacklog is the backlog per channel as the shared outbox holds it,
+// with the group counts of local (the channels this replica holds).
+func outboxBacklog(db picket.Store, local []commands.ChannelBacklog) ([]commands.ChannelBacklog, error) {
+	pending, err := db.Outbox()
+	if err != nil {
+		return nil, err
+	}
+	by := map[string]*commands.ChannelBacklog{}
+	for _, b := range local {
+		by[b.Channel] = &commands.ChannelBacklog{Channel: b.Channel, Groups: b.Groups}
+	}
+	for _, p := range pending {
+		b := by[p.Channel]
+		if b == nil {
+			b = &commands.ChannelBacklog{Channel: p.Channel}
+			by[p.Channel] = b
+		}
+		b.Pending++
+		if b.Oldest.IsZero() || p.Enqueued.Before(b.Oldest) {
+			b.Oldest = p.Enqueued
+		}
+	}
+	out := make([]commands.ChannelBacklog, 0, len(by))
+	for _, b := range by {
+		out = append(out, *b)
+	}
+	slices.SortFunc(out, func(a, b commands.ChannelBacklog) int { return strings.Compare(a.Channel, b.Channel) })
+	return out, nil
 }

@@ -147,3 +147,11 @@ func (r *replicas) replayGuard() picket.LeaseStore {
 	}
 	return r.leases
 }
+
+// store is db when it is shared with other replicas; nil alone.
+func (r *replicas) store(db picket.Store) picket.Store {
+	if r == nil {
+		return nil
+	}
+	return db
+}

@@ -187,7 +187,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			Clients: postureClients(awsCfg, cfg.AWS.EndpointURL != "", cfg.Responses.Accounts), Regions: regions, Logger: log,
 		})}
 		checker.register(reg)
-		deps := commandDeps(cfg, db, enricher, checker, statusFunc(cfg, awsCfg, consumer, depth, dispatcher))
+		deps := commandDeps(cfg, db, enricher, checker, statusFunc(cfg, awsCfg, consumer, depth, dispatcher, rep.store(db)))
 		deps.Logger = log
 		if pilot != nil {
 			deps.Auto = pilot
