@@ -105,6 +105,9 @@ type GuardDutyAPI interface {
 // archiving a finding is its native suppress.
 type AccessAnalyzerAPI interface {
 	UpdateFindings(ctx context.Context, in *accessanalyzer.UpdateFindingsInput, optFns ...func(*accessanalyzer.Options)) (*accessanalyzer.UpdateFindingsOutput, error)
+	// ListFindings finds the analyzer's findings behind a Security Hub
+	// finding, which names only the analyzer and the resource.
+	ListFindings(ctx context.Context, in *accessanalyzer.ListFindingsInput, optFns ...func(*accessanalyzer.Options)) (*accessanalyzer.ListFindingsOutput, error)
 }
 
 // DetectiveAPI is the part of Detective the responders use.

@@ -95,6 +95,10 @@ type suppressLocation struct {
 	// aaID and analyzer locate an IAM Access Analyzer finding that came
 	// natively (its id is known only then).
 	aaID, analyzer string
+	// aaResource, with analyzer, locates the IAM Access Analyzer findings
+	// behind one that came through Security Hub: its Id is the analyzer's
+	// ARN followed by the resource's, the findings' ids are not in it.
+	aaResource string
 }
 
 func suppressTargetOf(f *picket.Finding) suppressLocation {
@@ -112,9 +116,31 @@ func suppressTargetOf(f *picket.Finding) suppressLocation {
 	}
 	if f.Source == picket.SourceAccessAnalyzer && f.Access != nil && strings.HasPrefix(f.Access.Analyzer, "arn:") && f.ID != "" {
 		t.aaID, t.analyzer = f.ID, f.Access.Analyzer
+	} else if strings.HasSuffix(f.ProductARN, ":product/aws/access-analyzer") {
+		t.analyzer, t.aaResource = accessAnalyzerOfASFF(f.ID, f.Account)
 	}
 	return t
 }
+
+// accessAnalyzerOfASFF splits the Id Security Hub gives an IAM Access
+// Analyzer finding, arn:P:access-analyzer:R:ACCOUNT:analyzer/NAME/RESOURCE-ARN,
+// into the analyzer's ARN and the resource's; "" when it is not that
+// shape or the analyzer is not in account.
+func accessAnalyzerOfASFF(id, account string) (analyzer, resource string) {
+	parts := strings.SplitN(id, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "access-analyzer" || parts[4] != account {
+		return "", ""
+	}
+	name, res, ok := strings.Cut(strings.TrimPrefix(parts[5], "analyzer/"), "/")
+	if !ok || !strings.HasPrefix(parts[5], "analyzer/") || name == "" || !strings.HasPrefix(res, "arn:") {
+		return "", ""
+	}
+	return strings.Join(parts[:5], ":") + ":analyzer/" + name, res
+}
+
+// maxAccessFindings bounds the analyzer findings one Suppress archives
+// through Security Hub's summary of a resource.
+const maxAccessFindings = 100
 
 // guardDutyFindingID returns the finding id at the end of a GuardDuty
 // finding ARN: arn:aws:guardduty:REGION:ACCOUNT:detector/DET/finding/ID.
@@ -146,7 +172,7 @@ func (s *Suppress) Plan(ctx context.Context, req picket.ActionRequest, f *picket
 	}
 	t := suppressTargetOf(f)
 	gd, sh := t.gdID != "" && c.GuardDuty != nil, t.shID != "" && c.SecurityHub != nil
-	aa := t.aaID != "" && c.AccessAnalyzer != nil
+	aa := (t.aaID != "" || t.aaResource != "") && c.AccessAnalyzer != nil
 	if !gd && !sh && !aa && !req.Similar {
 		plan.Refusal = "Picket cannot reach this finding in GuardDuty, Security Hub or IAM Access Analyzer, so it cannot suppress it there. Use Suppress similar for a rule that only Picket enforces."
 		return plan, nil
@@ -168,8 +194,12 @@ func (s *Suppress) Plan(ctx context.Context, req picket.ActionRequest, f *picket
 				suppressRuleName(req), f.Type, f.Account, suppressResourceClause(req.Target), until))
 		}
 	}
-	if aa {
+	switch {
+	case aa && t.aaID != "":
 		add("access-analyzer:UpdateFindings", fmt.Sprintf("Archive IAM Access Analyzer finding %s of analyzer %s.", t.aaID, t.analyzer))
+	case aa:
+		add("access-analyzer:ListFindings", fmt.Sprintf("List the active findings of analyzer %s on %s (Security Hub shows them as this one finding).", t.analyzer, t.aaResource))
+		add("access-analyzer:UpdateFindings", "Archive those findings; Undo sets exactly those back to active.")
 	}
 	if sh {
 		add("securityhub:BatchUpdateFindings", fmt.Sprintf("Set the finding's workflow status in Security Hub to SUPPRESSED, with a note: %s.", reason))
@@ -429,6 +459,42 @@ func (s *Suppress) Execute(ctx context.Context, plan picket.Plan, f *picket.Find
 			})
 			return resultMetadata(out, err, func() middleware.Metadata { return out.ResultMetadata })
 		}), picket.RemoteRule{Kind: RemoteAccessAnalyzerArchive, ID: t.aaID, Analyzer: t.analyzer})
+	}
+	if err == nil && t.aaResource != "" && c.AccessAnalyzer != nil {
+		var ids []string
+		listed := st.call("access-analyzer:ListFindings", fmt.Sprintf("List the active findings of analyzer %s on %s", t.analyzer, t.aaResource), func() (middleware.Metadata, error) {
+			out, err := c.AccessAnalyzer.ListFindings(ctx, &accessanalyzer.ListFindingsInput{
+				AnalyzerArn: aws.String(t.analyzer), MaxResults: aws.Int32(maxAccessFindings),
+				Filter: map[string]aatypes.Criterion{
+					"resource": {Eq: []string{t.aaResource}},
+					"status":   {Eq: []string{string(aatypes.FindingStatusActive)}},
+				},
+			})
+			if err == nil {
+				for _, f := range out.Findings {
+					if f.Id != nil {
+						ids = append(ids, *f.Id)
+					}
+				}
+			}
+			return resultMetadata(out, err, func() middleware.Metadata { return out.ResultMetadata })
+		})
+		if listed && len(ids) == 0 && !st.dryRun {
+			st.skip("access-analyzer:UpdateFindings", "Archive the IAM Access Analyzer findings on "+t.aaResource, "the analyzer has no active finding on it")
+		}
+		if listed && (len(ids) > 0 || st.dryRun) {
+			ev.Analyzer = t.analyzer
+			ok := st.call("access-analyzer:UpdateFindings", fmt.Sprintf("Archive %d IAM Access Analyzer finding(s) on %s", len(ids), t.aaResource), func() (middleware.Metadata, error) {
+				out, err := c.AccessAnalyzer.UpdateFindings(ctx, &accessanalyzer.UpdateFindingsInput{
+					AnalyzerArn: aws.String(t.analyzer), Ids: ids, Status: aatypes.FindingStatusUpdateArchived,
+					ClientToken: aws.String(clipText(req.ID, 64)),
+				})
+				return resultMetadata(out, err, func() middleware.Metadata { return out.ResultMetadata })
+			})
+			for _, id := range ids {
+				suppressed(ok, picket.RemoteRule{Kind: RemoteAccessAnalyzerArchive, ID: id, Analyzer: t.analyzer})
+			}
+		}
 	}
 
 	if err == nil && t.shID != "" && c.SecurityHub != nil {
