@@ -290,13 +290,8 @@ func (d *DisableUser) Execute(ctx context.Context, plan picket.Plan, f *picket.F
 // contained, and the result says exactly what was done.
 func (d *DisableUser) ExecuteWith(ctx context.Context, plan picket.Plan, f *picket.Finding, save Checkpoint) picket.ActionResult {
 	req := plan.Request
-	res := picket.ActionResult{Request: req, Started: d.now().UTC()}
-	finish := func() picket.ActionResult {
-		res.Finished = d.now().UTC()
-		return res
-	}
+	res, finish := begin(plan, d.now)
 	if plan.Refusal != "" {
-		res.Outcome, res.Summary = picket.OutcomeRefused, plan.Refusal
 		return finish()
 	}
 	name, root := userOf(req.Target)
@@ -904,13 +899,8 @@ func tagRestore(ev *UserEvidence) (add map[string]string, remove []string) {
 // result says which were done.
 func (d *DisableUser) ExecuteUndo(ctx context.Context, plan picket.Plan, original picket.ActionRecord) picket.ActionResult {
 	req := plan.Request
-	res := picket.ActionResult{Request: req, Started: d.now().UTC()}
-	finish := func() picket.ActionResult {
-		res.Finished = d.now().UTC()
-		return res
-	}
+	res, finish := begin(plan, d.now)
 	if plan.Refusal != "" {
-		res.Outcome, res.Summary = picket.OutcomeRefused, plan.Refusal
 		return finish()
 	}
 	ev, refusal := undoableEvidence(original)

@@ -344,13 +344,8 @@ func (e *Escalate) Plan(ctx context.Context, req picket.ActionRequest, f *picket
 // Execute implements picket.Responder.
 func (e *Escalate) Execute(ctx context.Context, plan picket.Plan, f *picket.Finding) picket.ActionResult {
 	req := plan.Request
-	res := picket.ActionResult{Request: req, Started: e.now().UTC()}
-	finish := func() picket.ActionResult {
-		res.Finished = e.now().UTC()
-		return res
-	}
+	res, finish := begin(plan, e.now)
 	if plan.Refusal != "" {
-		res.Outcome, res.Summary = picket.OutcomeRefused, plan.Refusal
 		return finish()
 	}
 	reads := &steps{now: e.now}

@@ -208,13 +208,8 @@ func (x *Fix) Execute(ctx context.Context, plan picket.Plan, f *picket.Finding) 
 // and only then makes the change. A dry run makes only the reads.
 func (x *Fix) ExecuteWith(ctx context.Context, plan picket.Plan, f *picket.Finding, save Checkpoint) picket.ActionResult {
 	req := plan.Request
-	res := picket.ActionResult{Request: req, Started: x.now().UTC()}
-	finish := func() picket.ActionResult {
-		res.Finished = x.now().UTC()
-		return res
-	}
+	res, finish := begin(plan, x.now)
 	if plan.Refusal != "" {
-		res.Outcome, res.Summary = picket.OutcomeRefused, plan.Refusal
 		return finish()
 	}
 	fx, refusal := x.fixOf(req, f)
@@ -381,13 +376,8 @@ func (x *Fix) PlanUndo(ctx context.Context, original picket.ActionRecord, req pi
 // ExecuteUndo implements Undoer.
 func (x *Fix) ExecuteUndo(ctx context.Context, plan picket.Plan, original picket.ActionRecord) picket.ActionResult {
 	req := plan.Request
-	res := picket.ActionResult{Request: req, Started: x.now().UTC()}
-	finish := func() picket.ActionResult {
-		res.Finished = x.now().UTC()
-		return res
-	}
+	res, finish := begin(plan, x.now)
 	if plan.Refusal != "" {
-		res.Outcome, res.Summary = picket.OutcomeRefused, plan.Refusal
 		return finish()
 	}
 	ev, rb, refusal := fixEvidence(original)

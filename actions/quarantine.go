@@ -366,13 +366,8 @@ func (q *Quarantine) Execute(ctx context.Context, plan picket.Plan, f *picket.Fi
 func (q *Quarantine) ExecuteWith(ctx context.Context, plan picket.Plan, f *picket.Finding, save Checkpoint) picket.ActionResult {
 	req := plan.Request
 	id := req.Target.ID
-	res := picket.ActionResult{Request: req, Started: q.now().UTC()}
-	finish := func() picket.ActionResult {
-		res.Finished = q.now().UTC()
-		return res
-	}
+	res, finish := begin(plan, q.now)
 	if plan.Refusal != "" {
-		res.Outcome, res.Summary = picket.OutcomeRefused, plan.Refusal
 		return finish()
 	}
 	st := &steps{now: q.now, dryRun: req.DryRun}
@@ -774,13 +769,8 @@ func quarantineUndoSteps(ev *InstanceEvidence) []quarantineUndoStep {
 // snapshots and isolation groups are left in place.
 func (q *Quarantine) ExecuteUndo(ctx context.Context, plan picket.Plan, original picket.ActionRecord) picket.ActionResult {
 	req := plan.Request
-	res := picket.ActionResult{Request: req, Started: q.now().UTC()}
-	finish := func() picket.ActionResult {
-		res.Finished = q.now().UTC()
-		return res
-	}
+	res, finish := begin(plan, q.now)
 	if plan.Refusal != "" {
-		res.Outcome, res.Summary = picket.OutcomeRefused, plan.Refusal
 		return finish()
 	}
 	ev, ok := decodeInstanceEvidence(original)

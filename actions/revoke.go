@@ -258,13 +258,8 @@ func (r *RevokeSessions) Execute(ctx context.Context, plan picket.Plan, f *picke
 // and only then attaches the policy.
 func (r *RevokeSessions) ExecuteWith(ctx context.Context, plan picket.Plan, f *picket.Finding, save Checkpoint) picket.ActionResult {
 	req := plan.Request
-	res := picket.ActionResult{Request: req, Started: r.now().UTC()}
-	finish := func() picket.ActionResult {
-		res.Finished = r.now().UTC()
-		return res
-	}
+	res, finish := begin(plan, r.now)
 	if plan.Refusal != "" {
-		res.Outcome, res.Summary = picket.OutcomeRefused, plan.Refusal
 		return finish()
 	}
 	name := roleName(req.Target)
@@ -434,13 +429,8 @@ func (r *RevokeSessions) PlanUndo(ctx context.Context, original picket.ActionRec
 // ExecuteUndo implements Undoer.
 func (r *RevokeSessions) ExecuteUndo(ctx context.Context, plan picket.Plan, original picket.ActionRecord) picket.ActionResult {
 	req := plan.Request
-	res := picket.ActionResult{Request: req, Started: r.now().UTC()}
-	finish := func() picket.ActionResult {
-		res.Finished = r.now().UTC()
-		return res
-	}
+	res, finish := begin(plan, r.now)
 	if plan.Refusal != "" {
-		res.Outcome, res.Summary = picket.OutcomeRefused, plan.Refusal
 		return finish()
 	}
 	ev, refusal := roleEvidence(original)

@@ -166,3 +166,17 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// begin starts the result of executing plan at now() and returns it with
+// the finish that stamps its end. When the plan carries a refusal the
+// result is already refused with it, and the caller returns finish().
+func begin(plan picket.Plan, now func() time.Time) (res *picket.ActionResult, finish func() picket.ActionResult) {
+	res = &picket.ActionResult{Request: plan.Request, Started: now().UTC()}
+	if plan.Refusal != "" {
+		res.Outcome, res.Summary = picket.OutcomeRefused, plan.Refusal
+	}
+	return res, func() picket.ActionResult {
+		res.Finished = now().UTC()
+		return *res
+	}
+}

@@ -359,11 +359,7 @@ func clipText(s string, n int) string {
 // Execute implements picket.Responder.
 func (s *Suppress) Execute(ctx context.Context, plan picket.Plan, f *picket.Finding) picket.ActionResult {
 	req := plan.Request
-	res := picket.ActionResult{Request: req, Started: s.now().UTC()}
-	finish := func() picket.ActionResult {
-		res.Finished = s.now().UTC()
-		return res
-	}
+	res, finish := begin(plan, s.now)
 	refusal := plan.Refusal
 	if refusal == "" && strings.TrimSpace(req.Reason) == "" {
 		refusal = "Suppress needs a reason: say why these findings can be ignored."
