@@ -802,23 +802,16 @@ func (d *DisableUser) PlanUndo(ctx context.Context, original picket.ActionRecord
 		plan.Refusal = refusal
 		return plan, nil
 	}
-	acct := original.Request.Account
-	c, err := d.Clients(ctx, acct, original.Request.Region)
+	c, refusal, err := iamForUndo(ctx, d.Clients, original, "user", ev.UserName, func(ctx context.Context, api IAMAPI) error {
+		_, err := api.GetUser(ctx, &iam.GetUserInput{UserName: &ev.UserName})
+		return err
+	})
 	if err != nil {
-		return picket.Plan{}, fmt.Errorf("undo disable of %s: %w", ev.UserName, err)
+		return picket.Plan{}, err
 	}
-	if c.IAM == nil {
-		plan.Refusal = fmt.Sprintf("Picket has no IAM access in account %s.", acct)
+	if refusal != "" {
+		plan.Refusal = refusal
 		return plan, nil
-	}
-	if _, err := c.IAM.GetUser(ctx, &iam.GetUserInput{UserName: &ev.UserName}); err != nil {
-		if isCode(err, "NoSuchEntity") {
-			plan.Refusal = fmt.Sprintf("IAM user %s no longer exists in account %s, so there is nothing to restore.", ev.UserName, acct)
-			return plan, nil
-		}
-		code, _ := apiError(err)
-		return picket.Plan{}, &picket.Error{Code: picket.EUNAVAILABLE, Err: fmt.Errorf("get user %s: %w", ev.UserName, err),
-			Message: fmt.Sprintf("Picket could not read IAM user %s in account %s (%s), so it cannot plan the undo.", ev.UserName, acct, orUnknownCode(code))}
 	}
 	var what []string
 	for _, k := range ev.DeactivatedKeys {

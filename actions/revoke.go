@@ -399,23 +399,16 @@ func (r *RevokeSessions) PlanUndo(ctx context.Context, original picket.ActionRec
 		plan.Refusal = refusal
 		return plan, nil
 	}
-	acct := original.Request.Account
-	c, err := r.Clients(ctx, acct, original.Request.Region)
+	c, refusal, err := iamForUndo(ctx, r.Clients, original, "role", ev.RoleName, func(ctx context.Context, api IAMAPI) error {
+		_, err := api.GetRole(ctx, &iam.GetRoleInput{RoleName: &ev.RoleName})
+		return err
+	})
 	if err != nil {
-		return picket.Plan{}, fmt.Errorf("undo revoke of %s: %w", ev.RoleName, err)
+		return picket.Plan{}, err
 	}
-	if c.IAM == nil {
-		plan.Refusal = fmt.Sprintf("Picket has no IAM access in account %s.", acct)
+	if refusal != "" {
+		plan.Refusal = refusal
 		return plan, nil
-	}
-	if _, err := c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: &ev.RoleName}); err != nil {
-		if isCode(err, "NoSuchEntity") {
-			plan.Refusal = fmt.Sprintf("IAM role %s no longer exists in account %s, so there is nothing to restore.", ev.RoleName, acct)
-			return plan, nil
-		}
-		code, _ := apiError(err)
-		return picket.Plan{}, &picket.Error{Code: picket.EUNAVAILABLE, Err: fmt.Errorf("get role %s: %w", ev.RoleName, err),
-			Message: fmt.Sprintf("Picket could not read IAM role %s in account %s (%s), so it cannot plan the undo.", ev.RoleName, acct, orUnknownCode(code))}
 	}
 	plan.Steps = append(plan.Steps, picket.PlanStep{Operation: "iam:DeleteRolePolicy",
 		Description: fmt.Sprintf("Remove the inline policy %s from role %s, so its sessions issued before %s work again.", ev.PolicyName, ev.RoleName, ev.PolicyNotBefore.Format(time.RFC3339))})

@@ -180,3 +180,28 @@ func begin(plan picket.Plan, now func() time.Time) (res *picket.ActionResult, fi
 		return *res
 	}
 }
+
+// iamForUndo returns the clients for planning the undo of original on the
+// IAM entity what ("user" or "role") called name, once read shows that the
+// entity still exists. A refusal says why there is nothing to plan; an
+// error that IAM could not be read.
+func iamForUndo(ctx context.Context, clients ClientsFunc, original picket.ActionRecord, what, name string,
+	read func(context.Context, IAMAPI) error) (Clients, string, error) {
+	acct := original.Request.Account
+	c, err := clients(ctx, acct, original.Request.Region)
+	if err != nil {
+		return Clients{}, "", fmt.Errorf("undo %s of %s: %w", original.Request.Kind, name, err)
+	}
+	if c.IAM == nil {
+		return Clients{}, fmt.Sprintf("Picket has no IAM access in account %s.", acct), nil
+	}
+	if err := read(ctx, c.IAM); err != nil {
+		if isCode(err, "NoSuchEntity") {
+			return Clients{}, fmt.Sprintf("IAM %s %s no longer exists in account %s, so there is nothing to restore.", what, name, acct), nil
+		}
+		code, _ := apiError(err)
+		return Clients{}, "", &picket.Error{Code: picket.EUNAVAILABLE, Err: fmt.Errorf("get %s %s: %w", what, name, err),
+			Message: fmt.Sprintf("Picket could not read IAM %s %s in account %s (%s), so it cannot plan the undo.", what, name, acct, orUnknownCode(code))}
+	}
+	return c, "", nil
+}
