@@ -142,6 +142,10 @@ func accessAnalyzerOfASFF(id, account string) (analyzer, resource string) {
 // through Security Hub's summary of a resource.
 const maxAccessFindings = 100
 
+// maxAccessPages bounds the pages of an analyzer's findings one Suppress
+// reads, so an answer whose next token never ends cannot hold it.
+const maxAccessPages = 20
+
 // guardDutyFindingID returns the finding id at the end of a GuardDuty
 // finding ARN: arn:aws:guardduty:REGION:ACCOUNT:detector/DET/finding/ID.
 func guardDutyFindingID(arn string) (string, bool) {
@@ -459,21 +463,34 @@ func (s *Suppress) Execute(ctx context.Context, plan picket.Plan, f *picket.Find
 	if err == nil && t.aaResource != "" && c.AccessAnalyzer != nil {
 		var ids []string
 		listed := st.call("access-analyzer:ListFindings", fmt.Sprintf("List the active findings of analyzer %s on %s", t.analyzer, t.aaResource), func() (middleware.Metadata, error) {
-			out, err := c.AccessAnalyzer.ListFindings(ctx, &accessanalyzer.ListFindingsInput{
-				AnalyzerArn: aws.String(t.analyzer), MaxResults: aws.Int32(maxAccessFindings),
+			in := &accessanalyzer.ListFindingsInput{
+				AnalyzerArn: aws.String(t.analyzer),
 				Filter: map[string]aatypes.Criterion{
 					"resource": {Eq: []string{t.aaResource}},
 					"status":   {Eq: []string{string(aatypes.FindingStatusActive)}},
 				},
-			})
-			if err == nil {
+			}
+			// The filter is applied page by page, so a page may hold fewer
+			// findings than asked (even none) and still have a next one.
+			var md middleware.Metadata
+			for page := 0; page < maxAccessPages && len(ids) < maxAccessFindings; page++ {
+				in.MaxResults = aws.Int32(int32(maxAccessFindings - len(ids)))
+				out, err := c.AccessAnalyzer.ListFindings(ctx, in)
+				if err != nil {
+					return md, err
+				}
+				md = out.ResultMetadata
 				for _, f := range out.Findings {
-					if f.Id != nil {
+					if f.Id != nil && len(ids) < maxAccessFindings {
 						ids = append(ids, *f.Id)
 					}
 				}
+				if aws.ToString(out.NextToken) == "" {
+					break
+				}
+				in.NextToken = out.NextToken
 			}
-			return resultMetadata(out, err, func() middleware.Metadata { return out.ResultMetadata })
+			return md, nil
 		})
 		if listed && len(ids) == 0 && !st.dryRun {
 			st.skip("access-analyzer:UpdateFindings", "Archive the IAM Access Analyzer findings on "+t.aaResource, "the analyzer has no active finding on it")
