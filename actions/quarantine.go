@@ -283,7 +283,7 @@ func (q *Quarantine) Plan(ctx context.Context, req picket.ActionRequest, f *pick
 		}
 		code, _ := apiError(err)
 		return picket.Plan{}, &picket.Error{Code: picket.EUNAVAILABLE, Err: err,
-			Message: fmt.Sprintf("Picket could not read instance %s in account %s (%s), so it cannot plan the quarantine.", id, req.Account, codeOrError(code))}
+			Message: fmt.Sprintf("Picket could not read instance %s in account %s (%s), so it cannot plan the quarantine.", id, req.Account, orUnknownCode(code))}
 	}
 	if r := q.refusal(s); r != "" {
 		plan.Refusal = r
@@ -689,7 +689,7 @@ func (q *Quarantine) PlanUndo(ctx context.Context, original picket.ActionRecord,
 	case err != nil:
 		code, _ := apiError(err)
 		return picket.Plan{}, &picket.Error{Code: picket.EUNAVAILABLE, Err: err,
-			Message: fmt.Sprintf("Picket could not read instance %s (%s), so it cannot plan the undo.", ev.InstanceID, codeOrError(code))}
+			Message: fmt.Sprintf("Picket could not read instance %s (%s), so it cannot plan the undo.", ev.InstanceID, orUnknownCode(code))}
 	}
 	for _, r := range out.Reservations {
 		for _, i := range r.Instances {
@@ -905,19 +905,12 @@ func failedCalls(st []picket.StepResult) string {
 		if s.Status != picket.StepFailed {
 			continue
 		}
-		e := s.Operation + ": " + codeOrError(s.ErrorCode)
+		e := s.Operation + ": " + orUnknownCode(s.ErrorCode)
 		if !slices.Contains(out, e) {
 			out = append(out, e)
 		}
 	}
 	return strings.Join(out, ", ")
-}
-
-func codeOrError(code string) string {
-	if code == "" {
-		return "error"
-	}
-	return code
 }
 
 func prefixEach(p string, ss []string) []string {
