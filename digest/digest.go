@@ -487,19 +487,7 @@ func productOf(f *picket.Finding) string {
 	if f.Product != "" {
 		return f.Product
 	}
-	switch f.Source {
-	case picket.SourceGuardDuty:
-		return "GuardDuty"
-	case picket.SourceSecurityHub:
-		return "Security Hub"
-	case picket.SourceInspector:
-		return "Inspector"
-	case picket.SourceMacie:
-		return "Macie"
-	case picket.SourceAccessAnalyzer:
-		return "IAM Access Analyzer"
-	}
-	return string(f.Source)
+	return f.Source.Name()
 }
 
 // top returns the n largest counts, ties by name.

@@ -172,19 +172,7 @@ func sortStrings(s []string) {
 }
 
 func sourceName(s picket.Source) string {
-	switch s {
-	case picket.SourceGuardDuty:
-		return "GuardDuty"
-	case picket.SourceSecurityHub:
-		return "Security Hub"
-	case picket.SourceInspector:
-		return "Inspector"
-	case picket.SourceMacie:
-		return "Macie"
-	case picket.SourceAccessAnalyzer:
-		return "IAM Access Analyzer"
-	}
-	return Escape(string(s))
+	return Escape(s.Name())
 }
 
 func changeLines(d picket.Digest) []string {

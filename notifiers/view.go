@@ -540,21 +540,7 @@ func accountLabel(account, alias string) string {
 }
 
 func sourceLabel(f *picket.Finding) string {
-	var s string
-	switch f.Source {
-	case picket.SourceGuardDuty:
-		s = "GuardDuty"
-	case picket.SourceSecurityHub:
-		s = "Security Hub"
-	case picket.SourceInspector:
-		s = "Inspector"
-	case picket.SourceMacie:
-		s = "Macie"
-	case picket.SourceAccessAnalyzer:
-		s = "IAM Access Analyzer"
-	default:
-		s = string(f.Source)
-	}
+	s := f.Source.Name()
 	if f.Product != "" && !strings.EqualFold(f.Product, s) {
 		if s == "" {
 			return f.Product
