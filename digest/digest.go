@@ -161,7 +161,7 @@ func (b *builder) add(rec *picket.FindingRecord) {
 	case b.inWindow(seen):
 		act.New[f.Severity]++
 		act.NewBySource = inc(act.NewBySource, f.Source)
-		act.NewByProduct = incProduct(act.NewByProduct, productOf(f))
+		act.NewByProduct = inc(act.NewByProduct, productOf(f))
 		active = true
 	case b.inWindow(changed) && !closed:
 		act.Updated[f.Severity]++
@@ -472,19 +472,12 @@ func Day(t time.Time) time.Time {
 	return time.Date(y, m, dd, 0, 0, 0, 0, time.UTC)
 }
 
-func inc(m map[picket.Source]int, s picket.Source) map[picket.Source]int {
+// inc counts one more k in m, making m when it is nil.
+func inc[K comparable](m map[K]int, k K) map[K]int {
 	if m == nil {
-		m = map[picket.Source]int{}
+		m = map[K]int{}
 	}
-	m[s]++
-	return m
-}
-
-func incProduct(m map[string]int, p string) map[string]int {
-	if m == nil {
-		m = map[string]int{}
-	}
-	m[p]++
+	m[k]++
 	return m
 }
 
@@ -494,19 +487,7 @@ func productOf(f *picket.Finding) string {
 	if f.Product != "" {
 		return f.Product
 	}
-	switch f.Source {
-	case picket.SourceGuardDuty:
-		return "GuardDuty"
-	case picket.SourceSecurityHub:
-		return "Security Hub"
-	case picket.SourceInspector:
-		return "Inspector"
-	case picket.SourceMacie:
-		return "Macie"
-	case picket.SourceAccessAnalyzer:
-		return "IAM Access Analyzer"
-	}
-	return string(f.Source)
+	return f.Source.Name()
 }
 
 // top returns the n largest counts, ties by name.

@@ -431,19 +431,13 @@ func decodeEvent(s *scanner, d *doc, owned bool) ([]picket.Finding, error) {
 		return nil, err
 	}
 	if dt := d.detailType; dt == detailImportedV2 || parsesDetail(dt) {
-		if want := eventSource(dt); src != want {
-			if src == "" {
-				return nil, untrustedf("%q event has no source; only %s sends these", dt, want)
-			}
-			return nil, untrustedf("%q event from source %s; only %s sends these", dt, quoteShort([]byte(src)), want)
+		if err := fromSource(dt, src, eventSource(dt)); err != nil {
+			return nil, err
 		}
 	}
 	if want, decode := nativeEvent(d.detailType); decode != nil {
-		if src != want {
-			if src == "" {
-				return nil, untrustedf("%q event has no source; only %s sends these", d.detailType, want)
-			}
-			return nil, untrustedf("%q event from source %s; only %s sends these", d.detailType, quoteShort([]byte(src)), want)
+		if err := fromSource(d.detailType, src, want); err != nil {
+			return nil, err
 		}
 		ev, err := eventFields(s, d)
 		if err != nil {
@@ -467,14 +461,8 @@ func decodeEvent(s *scanner, d *doc, owned bool) ([]picket.Finding, error) {
 		return nil, notFindingf("EventBridge event %q from %s is not a finding", dt, orUnknown(src))
 	}
 
-	var ev eventInfo
-	if ev.id, err = spanString(s.data, d.id, "id"); err != nil {
-		return nil, err
-	}
-	if ev.account, err = spanString(s.data, d.account, "account"); err != nil {
-		return nil, err
-	}
-	if ev.region, err = spanString(s.data, d.region, "region"); err != nil {
+	ev, err := eventFields(s, d)
+	if err != nil {
 		return nil, err
 	}
 	if !d.detailDone {
@@ -504,6 +492,18 @@ func decodeEvent(s *scanner, d *doc, owned bool) ([]picket.Finding, error) {
 		ev.customAction = toString(d.action)
 	}
 	return finishSecurityHub(d.asff, &ev, owned)
+}
+
+// fromSource refuses an event of detailType that does not come from want,
+// the only source that sends such events.
+func fromSource(detailType, src, want string) error {
+	switch src {
+	case want:
+		return nil
+	case "":
+		return untrustedf("%q event has no source; only %s sends these", detailType, want)
+	}
+	return untrustedf("%q event from source %s; only %s sends these", detailType, quoteShort([]byte(src)), want)
 }
 
 // decodeImportedV2 handles a Security Hub v2 (OCSF) event.

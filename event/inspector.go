@@ -36,10 +36,10 @@ type asffVulnerability struct {
 	Vendor struct {
 		URL string `json:"Url"`
 	} `json:"Vendor"`
-	ReferenceUrls    []string    `json:"ReferenceUrls"`
-	FixAvailable     string      `json:"FixAvailable"`
-	ExploitAvailable string      `json:"ExploitAvailable"`
-	EpssScore        json.Number `json:"EpssScore"`
+	ReferenceUrls    []string  `json:"ReferenceUrls"`
+	FixAvailable     string    `json:"FixAvailable"`
+	ExploitAvailable string    `json:"ExploitAvailable"`
+	EpssScore        epssScore `json:"EpssScore"`
 }
 
 // asffVulnerabilities decodes an ASFF Vulnerabilities array (Inspector
@@ -68,12 +68,25 @@ func asffVulnerabilities(raw []byte, n int) ([]picket.Vulnerability, error) {
 	return out, nil
 }
 
+// epssScore is an EPSS score as the services write it: a number, or a
+// numeric string (OCSF). Any other value reads as no score: the score
+// only adds to an alert, so it must not make the finding undecodable.
+type epssScore json.Number
+
+func (e *epssScore) UnmarshalJSON(b []byte) error {
+	var n json.Number
+	if json.Unmarshal(b, &n) == nil {
+		*e = epssScore(n)
+	}
+	return nil
+}
+
 // epss reads an EPSS score, which must lie in 0-1.
-func epss(n json.Number) (float64, bool) {
+func epss(n epssScore) (float64, bool) {
 	if n == "" {
 		return 0, false
 	}
-	e, err := n.Float64()
+	e, err := json.Number(n).Float64()
 	if err != nil || e < 0 || e > 1 {
 		return 0, false
 	}
@@ -102,21 +115,20 @@ func withRelease(version, release string) string {
 // inspectorFinding is the detail of an "Inspector2 Finding" event, as the
 // Inspector API (ListFindings) describes a finding.
 type inspectorFinding struct {
-	FindingArn     string      `json:"findingArn"`
-	AwsAccountID   string      `json:"awsAccountId"`
-	Title          string      `json:"title"`
-	Description    string      `json:"description"`
-	Type           string      `json:"type"`
-	Severity       string      `json:"severity"`
-	Status         string      `json:"status"`
-	InspectorScore json.Number `json:"inspectorScore"`
-	FirstObserved  awsTime     `json:"firstObservedAt"`
-	LastObserved   awsTime     `json:"lastObservedAt"`
-	UpdatedAt      awsTime     `json:"updatedAt"`
-	FixAvailable   string      `json:"fixAvailable"`
-	Exploit        string      `json:"exploitAvailable"`
-	Epss           *struct {
-		Score json.Number `json:"score"`
+	FindingArn    string  `json:"findingArn"`
+	AwsAccountID  string  `json:"awsAccountId"`
+	Title         string  `json:"title"`
+	Description   string  `json:"description"`
+	Type          string  `json:"type"`
+	Severity      string  `json:"severity"`
+	Status        string  `json:"status"`
+	FirstObserved awsTime `json:"firstObservedAt"`
+	LastObserved  awsTime `json:"lastObservedAt"`
+	UpdatedAt     awsTime `json:"updatedAt"`
+	FixAvailable  string  `json:"fixAvailable"`
+	Exploit       string  `json:"exploitAvailable"`
+	Epss          *struct {
+		Score epssScore `json:"score"`
 	} `json:"epss"`
 	PackageVulnerabilityDetails *struct {
 		VulnerabilityID string   `json:"vulnerabilityId"`

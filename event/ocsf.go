@@ -87,7 +87,7 @@ type ocsfVulnerability struct {
 			Version   string  `json:"version"`
 		} `json:"cvss"`
 		EPSS *struct {
-			Score json.Number `json:"score"`
+			Score epssScore `json:"score"`
 		} `json:"epss"`
 	} `json:"cve"`
 	References         []string `json:"references"`
@@ -381,9 +381,7 @@ func ocsfVuln(v *ocsfVulnerability) picket.Vulnerability {
 		}
 	}
 	if v.CVE.EPSS != nil {
-		if e, err := v.CVE.EPSS.Score.Float64(); err == nil && e >= 0 && e <= 1 {
-			out.EPSS, out.HasEPSS = e, true
-		}
+		out.EPSS, out.HasEPSS = epss(v.CVE.EPSS.Score)
 	}
 	for _, r := range v.References {
 		if u := webURL([]byte(r)); u != "" {

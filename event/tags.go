@@ -1,25 +1,38 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 
 	"github.com/picketsec/picket"
 )
 
-// tagList is a list of tags as GuardDuty ({key, value}) and OCSF ({name,
-// value}) write them.
-type tagList []struct {
-	Key   string `json:"key"`
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
+// tagList is the tags of one resource. GuardDuty writes them as a list of
+// {key, value}, OCSF as a list of {name, value}, Inspector as an object.
+type tagList map[string]string
 
-func (l tagList) add(out []map[string]string) []map[string]string {
-	if len(l) == 0 {
-		return out
+// UnmarshalJSON reads any of the three forms; a shape it does not know
+// leaves the list empty, since tags only narrow automatic response rules.
+func (l *tagList) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '{' {
+		var m map[string]string
+		if json.Unmarshal(b, &m) == nil {
+			*l = m
+		}
+		return nil
 	}
-	m := make(map[string]string, len(l))
-	for _, t := range l {
+	var list []struct {
+		Key   string `json:"key"`
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	}
+	if json.Unmarshal(b, &list) != nil || len(list) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(list))
+	for _, t := range list {
 		k := t.Key
 		if k == "" {
 			k = t.Name
@@ -28,13 +41,23 @@ func (l tagList) add(out []map[string]string) []map[string]string {
 			m[k] = t.Value
 		}
 	}
-	return append(out, m)
+	*l = m
+	return nil
+}
+
+func (l tagList) add(out []map[string]string) []map[string]string {
+	if len(l) == 0 {
+		return out
+	}
+	return append(out, l)
 }
 
 // ResourceTags returns the tags of each resource of f that carries any,
 // as the finding reports them (f.Raw): an ASFF finding's Resources[].Tags,
-// a GuardDuty finding's instance, bucket or EKS cluster tags, an OCSF
-// finding's resources[].tags. It decodes Raw only when asked: automatic
+// a GuardDuty finding's instance, bucket or EKS cluster tags, an OCSF or
+// Inspector finding's resources[].tags. A field of another shape than
+// these (an IAM Access Analyzer finding's resource is a string) is
+// skipped, not a reason to drop the tags found elsewhere. It decodes Raw only when asked: automatic
 // response rules that match on tags call it for findings that matched
 // everything else.
 func ResourceTags(f *picket.Finding) []map[string]string {
@@ -61,7 +84,9 @@ func ResourceTags(f *picket.Finding) []map[string]string {
 		} `json:"resource"`
 	}
 	if err := json.Unmarshal(f.Raw, &raw); err != nil {
-		return nil
+		if _, wrongType := errors.AsType[*json.UnmarshalTypeError](err); !wrongType {
+			return nil
+		}
 	}
 	var out []map[string]string
 	for _, r := range raw.Resources {

@@ -23,6 +23,12 @@ func TestResourceTags(t *testing.T) {
 			[]map[string]string{{"data": "pii"}}},
 		{"ocsf", `{"resources":[{"type":"AWS::EC2::Instance","tags":[{"name":"environment","value":"staging"}]}]}`,
 			[]map[string]string{{"environment": "staging"}}},
+		{"inspector", `{"findingArn":"arn:aws:inspector2:us-east-1:123456789012:finding/f","resources":[{"type":"AWS_EC2_INSTANCE","id":"i-1","tags":{"environment":"dev","team":"web"}}]}`,
+			[]map[string]string{{"environment": "dev", "team": "web"}}},
+		{"string resource elsewhere", `{"resource":"arn:aws:s3:::bucket","Resources":[{"Tags":{"data":"pii"}}]}`,
+			[]map[string]string{{"data": "pii"}}},
+		{"unknown tag shape", `{"resources":[{"tags":"env=dev"},{"tags":[{"name":"env","value":"prod"}]}]}`,
+			[]map[string]string{{"env": "prod"}}},
 		{"none", `{"resource":{"accessKeyDetails":{"userName":"alice"}}}`, nil},
 		{"not json", `{`, nil},
 	}

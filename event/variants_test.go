@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -672,6 +674,18 @@ func FuzzDecode(f *testing.F) {
 	err := filepathWalkCorpus(func(b []byte) { f.Add(b) })
 	if err != nil {
 		f.Fatal(err)
+	}
+	// The Security Hub v2 (OCSF) samples are decoded by their own code.
+	ocsf, err := filepath.Glob(filepath.Join("testdata", "ocsf", "*.json"))
+	if err != nil || len(ocsf) == 0 {
+		f.Fatalf("OCSF samples: %v (%d found)", err, len(ocsf))
+	}
+	for _, p := range ocsf {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
 	}
 	raw := ebEvent(f, "ev", "GuardDuty Finding", "aws.guardduty", "123456789012", "us-west-2", rdpFinding(f))
 	f.Add(raw)

@@ -2,10 +2,12 @@ package notifiers
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -170,19 +172,7 @@ func sortStrings(s []string) {
 }
 
 func sourceName(s picket.Source) string {
-	switch s {
-	case picket.SourceGuardDuty:
-		return "GuardDuty"
-	case picket.SourceSecurityHub:
-		return "Security Hub"
-	case picket.SourceInspector:
-		return "Inspector"
-	case picket.SourceMacie:
-		return "Macie"
-	case picket.SourceAccessAnalyzer:
-		return "IAM Access Analyzer"
-	}
-	return Escape(string(s))
+	return Escape(s.Name())
 }
 
 func changeLines(d picket.Digest) []string {
@@ -216,13 +206,14 @@ func productLine(m map[string]int) string {
 	if !other {
 		return ""
 	}
-	sortStrings(names)
-	// Most first, then by name (the sort above is stable for ties).
-	for i := 1; i < len(names); i++ {
-		for j := i; j > 0 && m[names[j]] > m[names[j-1]]; j-- {
-			names[j], names[j-1] = names[j-1], names[j]
+	// Most first, then by name. Product names come from findings, so
+	// there may be as many as there were new findings: sort in n log n.
+	slices.SortFunc(names, func(a, b string) int {
+		if c := cmp.Compare(m[b], m[a]); c != 0 {
+			return c
 		}
-	}
+		return strings.Compare(a, b)
+	})
 	parts := make([]string, 0, min(len(names), 8)+1)
 	for i, p := range names {
 		if i == 8 {

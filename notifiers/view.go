@@ -540,21 +540,7 @@ func accountLabel(account, alias string) string {
 }
 
 func sourceLabel(f *picket.Finding) string {
-	var s string
-	switch f.Source {
-	case picket.SourceGuardDuty:
-		s = "GuardDuty"
-	case picket.SourceSecurityHub:
-		s = "Security Hub"
-	case picket.SourceInspector:
-		s = "Inspector"
-	case picket.SourceMacie:
-		s = "Macie"
-	case picket.SourceAccessAnalyzer:
-		s = "IAM Access Analyzer"
-	default:
-		s = string(f.Source)
-	}
+	s := f.Source.Name()
 	if f.Product != "" && !strings.EqualFold(f.Product, s) {
 		if s == "" {
 			return f.Product
@@ -623,24 +609,17 @@ func vulnerabilitySection(vs []picket.Vulnerability) *section {
 	}
 	add("Exploit available", availability(v.ExploitAvailable))
 	add("Fix available", availability(v.FixAvailable))
-	if len(v.Packages) > 0 {
-		lines := make([]string, 0, min(len(v.Packages), maxListed)+1)
-		for i, p := range v.Packages {
-			if i == maxListed {
-				lines = append(lines, fmt.Sprintf("…and %d more", len(v.Packages)-i))
-				break
-			}
-			line := shorten(p.Name, 128)
-			if p.Version != "" {
-				line += " " + shorten(p.Version, 64)
-			}
-			if p.FixedIn != "" {
-				line += " → fixed in " + shorten(p.FixedIn, 64)
-			}
-			lines = append(lines, line)
+	add("Vulnerable packages", listLines(len(v.Packages), func(i int) string {
+		p := v.Packages[i]
+		line := shorten(p.Name, 128)
+		if p.Version != "" {
+			line += " " + shorten(p.Version, 64)
 		}
-		add("Vulnerable packages", strings.Join(lines, "\n"))
-	}
+		if p.FixedIn != "" {
+			line += " → fixed in " + shorten(p.FixedIn, 64)
+		}
+		return line
+	}))
 	if u := safeURL(v.URL); u != "" {
 		s.facts = append(s.facts, fact{label: "Details", value: shorten(v.ID, 64), url: u})
 	}
@@ -679,17 +658,10 @@ func dataSection(d *picket.DataFinding) *section {
 		}
 	}
 	add("Object", shorten(d.ObjectKey, 512), true)
-	if len(d.Detections) > 0 {
-		lines := make([]string, 0, min(len(d.Detections), maxListed)+1)
-		for i, x := range d.Detections {
-			if i == maxListed {
-				lines = append(lines, fmt.Sprintf("…and %d more", len(d.Detections)-i))
-				break
-			}
-			lines = append(lines, fmt.Sprintf("%s: %d (%s)", shorten(dataWords(x.Type), 64), x.Count, shorten(dataWords(x.Category), 64)))
-		}
-		add("Found", strings.Join(lines, "\n"), false)
-	}
+	add("Found", listLines(len(d.Detections), func(i int) string {
+		x := d.Detections[i]
+		return fmt.Sprintf("%s: %d (%s)", shorten(dataWords(x.Type), 64), x.Count, shorten(dataWords(x.Category), 64))
+	}), false)
 	if d.Total > 0 {
 		add("Occurrences", strconv.Itoa(d.Total), false)
 	}
@@ -761,17 +733,7 @@ func accessSection(a *picket.AccessFinding) *section {
 		add("Condition", "None", false)
 	}
 	add("Finding type", shorten(a.FindingType, 64), false)
-	if len(a.Unused) > 0 {
-		lines := make([]string, 0, maxListed+1)
-		for i, u := range a.Unused {
-			if i == maxListed {
-				lines = append(lines, fmt.Sprintf("…and %d more", len(a.Unused)-i))
-				break
-			}
-			lines = append(lines, shorten(u, 512))
-		}
-		add("Unused", strings.Join(lines, "\n"), false)
-	}
+	add("Unused", listLines(len(a.Unused), func(i int) string { return shorten(a.Unused[i], 512) }), false)
 	if a.Kind == picket.AccessUnused {
 		if a.LastAccessed.IsZero() {
 			add("Last used", "Never (or not reported)", false)
@@ -781,6 +743,22 @@ func accessSection(a *picket.AccessFinding) *section {
 	}
 	add("Analyzer", shorten(a.Analyzer, 256), true)
 	return s
+}
+
+// listLines puts line(i) for each of the first maxListed of n items one a
+// line, and says how many more there are; "" when n is 0.
+func listLines(n int, line func(i int) string) string {
+	if n <= 0 {
+		return ""
+	}
+	lines := make([]string, 0, min(n, maxListed)+1)
+	for i := range min(n, maxListed) {
+		lines = append(lines, line(i))
+	}
+	if n > maxListed {
+		lines = append(lines, fmt.Sprintf("…and %d more", n-maxListed))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // listShort joins at most maxListed items, each shortened to n runes, and
