@@ -57,3 +57,62 @@ type Porter interface {
 	// that holds a finding or an audit entry.
 	ImportItems(next func() (it StoreItem, ok bool, err error)) (int, error)
 }
+
+// Check reports whether the item is one a store can hold: a known kind, a
+// key, and a Value of the kind's shape (an object of the kind's type, a
+// string, a number, or nothing for ItemGroupOpen). `picket store import`
+// reads items from a file anyone could have edited; what fails here would
+// otherwise be stored as it is and fail only when Picket next reads it.
+func (it StoreItem) Check() error {
+	if it.Key == "" {
+		return Errorf(EINVALID, "%s item with no key", it.Kind)
+	}
+	var v any
+	switch it.Kind {
+	case ItemFinding:
+		v = new(FindingRecord)
+	case ItemPending:
+		v = new(Pending)
+	case ItemAction:
+		v = new(ActionRecord)
+	case ItemSuppression:
+		v = new(Suppression)
+	case ItemDigestSnapshot:
+		v = new(DigestSnapshot)
+	case ItemGroup:
+		v = new(Group)
+	case ItemGroupMember:
+		v = new(GroupMember)
+	case ItemPost:
+		v = new(Post)
+	case ItemAudit:
+		v = new(AuditEntry)
+	case ItemAutoRun:
+		v = new(AutoRun)
+	case ItemAutoSwitch:
+		v = new(AutoSwitch)
+	case ItemFindingID, ItemClaim, ItemFindingAction, ItemChannel:
+		v = new(string)
+	case ItemMessage, ItemDigestRun, ItemCounter:
+		v = new(int64)
+	case ItemGroupOpen:
+		return nil
+	default:
+		return Errorf(EINVALID, "unknown kind of item %q", it.Kind)
+	}
+	want := "an object"
+	switch v.(type) {
+	case *string:
+		want = "a string"
+	case *int64:
+		want = "an integer"
+	}
+	// json.Unmarshal takes null (and an absent value) for any of these.
+	if len(it.Value) == 0 || string(it.Value) == "null" {
+		return Errorf(EINVALID, "%s %q: value is not %s", it.Kind, it.Key, want)
+	}
+	if err := json.Unmarshal(it.Value, v); err != nil {
+		return Errorf(EINVALID, "%s %q: value is not %s: %v", it.Kind, it.Key, want, err)
+	}
+	return nil
+}
