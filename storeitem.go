@@ -1,6 +1,9 @@
 package picket
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"errors"
+)
 
 // StoreItem is one item of a store export (`picket store export`): what
 // both stores keep, in one format, so that a bbolt store can be moved to
@@ -46,6 +49,9 @@ type GroupMember struct {
 	Key string `json:"key"`
 }
 
+// ErrStoreNotEmpty is Porter.ImportItems refusing a store in use.
+var ErrStoreNotEmpty = errors.New("the store is not empty (it holds findings or audit entries): import only into a new store")
+
 // Porter moves a whole store out and in. store.DB and dynamo.Store
 // implement it.
 type Porter interface {
@@ -54,7 +60,7 @@ type Porter interface {
 	ExportItems(fn func(StoreItem) error) error
 	// ImportItems stores the items next yields (ok false: no more) into
 	// an empty store and returns how many it stored. It refuses a store
-	// that holds a finding or an audit entry.
+	// that holds a finding or an audit entry with ErrStoreNotEmpty.
 	ImportItems(next func() (it StoreItem, ok bool, err error)) (int, error)
 }
 

@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -208,18 +207,16 @@ func (s *Store) ImportItems(next func() (picket.StoreItem, bool, error)) (int, e
 	return n, nil
 }
 
-var errNotEmpty = errors.New("the store is not empty (it holds findings or audit entries): import only into a new store")
-
 func (s *Store) importItems(next func() (picket.StoreItem, bool, error)) (int, error) {
 	if c, err := s.CountFindings(); err != nil || c > 0 {
 		if err == nil {
-			err = errNotEmpty
+			err = picket.ErrStoreNotEmpty
 		}
 		return 0, err
 	}
 	if _, ok, err := s.lastAudit(); err != nil || ok {
 		if err == nil {
-			err = errNotEmpty
+			err = picket.ErrStoreNotEmpty
 		}
 		return 0, err
 	}
