@@ -439,7 +439,7 @@ func testClaimReleased(t *testing.T, fac Factory) {
 	}
 	acts, err := s.ActionsForFinding("fk")
 	must(t, err)
-	if len(acts) != 2 || acts[0].Request.ID != "r1" {
+	if len(acts) != 2 || acts[0].Request.ID != "r1" || acts[1].Request.ID != "r3" {
 		t.Errorf("ActionsForFinding: got %d, want r1 then r3", len(acts))
 	}
 	if got, ok, err := s.Action("r1"); err != nil || !ok || got.Status != picket.OutcomeFailed {
