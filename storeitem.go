@@ -1,6 +1,9 @@
 package picket
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"errors"
+)
 
 // StoreItem is one item of a store export (`picket store export`): what
 // both stores keep, in one format, so that a bbolt store can be moved to
@@ -46,6 +49,9 @@ type GroupMember struct {
 	Key string `json:"key"`
 }
 
+// ErrStoreNotEmpty is Porter.ImportItems refusing a store in use.
+var ErrStoreNotEmpty = errors.New("the store is not empty (it holds findings or audit entries): import only into a new store")
+
 // Porter moves a whole store out and in. store.DB and dynamo.Store
 // implement it.
 type Porter interface {
@@ -54,6 +60,65 @@ type Porter interface {
 	ExportItems(fn func(StoreItem) error) error
 	// ImportItems stores the items next yields (ok false: no more) into
 	// an empty store and returns how many it stored. It refuses a store
-	// that holds a finding or an audit entry.
+	// that holds a finding or an audit entry with ErrStoreNotEmpty.
 	ImportItems(next func() (it StoreItem, ok bool, err error)) (int, error)
+}
+
+// Check reports whether the item is one a store can hold: a known kind, a
+// key, and a Value of the kind's shape (an object of the kind's type, a
+// string, a number, or nothing for ItemGroupOpen). `picket store import`
+// reads items from a file anyone could have edited; what fails here would
+// otherwise be stored as it is and fail only when Picket next reads it.
+func (it StoreItem) Check() error {
+	if it.Key == "" {
+		return Errorf(EINVALID, "%s item with no key", it.Kind)
+	}
+	var v any
+	switch it.Kind {
+	case ItemFinding:
+		v = new(FindingRecord)
+	case ItemPending:
+		v = new(Pending)
+	case ItemAction:
+		v = new(ActionRecord)
+	case ItemSuppression:
+		v = new(Suppression)
+	case ItemDigestSnapshot:
+		v = new(DigestSnapshot)
+	case ItemGroup:
+		v = new(Group)
+	case ItemGroupMember:
+		v = new(GroupMember)
+	case ItemPost:
+		v = new(Post)
+	case ItemAudit:
+		v = new(AuditEntry)
+	case ItemAutoRun:
+		v = new(AutoRun)
+	case ItemAutoSwitch:
+		v = new(AutoSwitch)
+	case ItemFindingID, ItemClaim, ItemFindingAction, ItemChannel:
+		v = new(string)
+	case ItemMessage, ItemDigestRun, ItemCounter:
+		v = new(int64)
+	case ItemGroupOpen:
+		return nil
+	default:
+		return Errorf(EINVALID, "unknown kind of item %q", it.Kind)
+	}
+	want := "an object"
+	switch v.(type) {
+	case *string:
+		want = "a string"
+	case *int64:
+		want = "an integer"
+	}
+	// json.Unmarshal takes null (and an absent value) for any of these.
+	if len(it.Value) == 0 || string(it.Value) == "null" {
+		return Errorf(EINVALID, "%s %q: value is not %s", it.Kind, it.Key, want)
+	}
+	if err := json.Unmarshal(it.Value, v); err != nil {
+		return Errorf(EINVALID, "%s %q: value is not %s: %v", it.Kind, it.Key, want, err)
+	}
+	return nil
 }

@@ -123,13 +123,11 @@ func (s *Store) KeyAudit() (picket.AuditEntry, bool, error) {
 	if err != nil {
 		return picket.AuditEntry{}, false, err
 	}
-	if head.Seq > 0 && head.KeyID == s.auditKeyID {
+	e, ok := auditseal.KeyedEntry(s.auditKeyID, head)
+	if !ok {
 		return picket.AuditEntry{}, false, nil
 	}
-	e, err := s.Audit(picket.AuditEntry{
-		Event: "audit_keyed", Actor: picket.Actor{ID: "picket"}, Outcome: "keyed",
-		Detail: fmt.Sprintf("entries from here on are sealed with HMAC-SHA-256 under audit key %s; entries before (up to %d) were sealed with plain SHA-256", s.auditKeyID, head.Seq),
-	})
+	e, err = s.Audit(e)
 	if err != nil {
 		return picket.AuditEntry{}, false, fmt.Errorf("key the audit trail: %w", err)
 	}

@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -208,18 +207,16 @@ func (s *Store) ImportItems(next func() (picket.StoreItem, bool, error)) (int, e
 	return n, nil
 }
 
-var errNotEmpty = errors.New("the store is not empty (it holds findings or audit entries): import only into a new store")
-
 func (s *Store) importItems(next func() (picket.StoreItem, bool, error)) (int, error) {
 	if c, err := s.CountFindings(); err != nil || c > 0 {
 		if err == nil {
-			err = errNotEmpty
+			err = picket.ErrStoreNotEmpty
 		}
 		return 0, err
 	}
 	if _, ok, err := s.lastAudit(); err != nil || ok {
 		if err == nil {
-			err = errNotEmpty
+			err = picket.ErrStoreNotEmpty
 		}
 		return 0, err
 	}
@@ -229,24 +226,8 @@ func (s *Store) importItems(next func() (picket.StoreItem, bool, error)) (int, e
 		headSeq  int64
 		headHash string
 		groupSeq int64
-		pending  = map[string]json.RawMessage{}
-		records  = map[string]json.RawMessage{}
+		orphans  = map[string]bool{} // keys of outbox entries with no finding yet
 	)
-	flushFinding := func(k string) error {
-		it := item{"pk": attrS(findingPK(k)), "sk": attrS(k), "v": attrB(records[k]), "ver": attrN(1)}
-		if p, ok := pending[k]; ok {
-			it["p"] = attrB(p)
-			var entry picket.Pending
-			if err := json.Unmarshal(p, &entry); err != nil {
-				return fmt.Errorf("pending entry of %s: %w", k, err)
-			}
-			entry.Key = k
-			if err := s.putIndex(entry); err != nil {
-				return err
-			}
-		}
-		return s.put(it, nil)
-	}
 	for {
 		it, ok, err := next()
 		if err != nil {
@@ -256,15 +237,12 @@ func (s *Store) importItems(next func() (picket.StoreItem, bool, error)) (int, e
 			break
 		}
 		n++
-		if err := s.importItem(it, &order, &headSeq, &headHash, &groupSeq, records, pending); err != nil {
+		if err := s.importItem(it, &order, &headSeq, &headHash, &groupSeq, orphans); err != nil {
 			return n, fmt.Errorf("%s %q: %w", it.Kind, it.Key, err)
 		}
 	}
-	// A finding and its outbox entry are one item here.
-	for _, k := range sortedRaw(records) {
-		if err := flushFinding(k); err != nil {
-			return n, fmt.Errorf("finding %s: %w", k, err)
-		}
+	if len(orphans) > 0 {
+		return n, picket.Errorf(picket.EINVALID, "outbox entries of findings the import does not hold: %q", sortedKeys(orphans))
 	}
 	if headSeq > 0 {
 		if _, err := s.update("audit_head", "-", "SET #seq = :seq, #hash = :hash", nil,
@@ -280,17 +258,8 @@ func (s *Store) importItems(next func() (picket.StoreItem, bool, error)) (int, e
 	return n, nil
 }
 
-func sortedRaw(m map[string]json.RawMessage) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func (s *Store) importItem(it picket.StoreItem, order, headSeq *int64, headHash *string, groupSeq *int64,
-	records, pending map[string]json.RawMessage) error {
+	orphans map[string]bool) error {
 	var str string
 	var num int64
 	switch it.Kind {
@@ -306,11 +275,27 @@ func (s *Store) importItem(it picket.StoreItem, order, headSeq *int64, headHash 
 	k := it.Key
 	switch it.Kind {
 	case picket.ItemFinding:
-		records[k] = it.Value
-		return nil
+		// A finding and its outbox entry are one item here, set
+		// attribute by attribute so that either may come first.
+		delete(orphans, k)
+		_, err := s.update(findingPK(k), k, "SET #v = :v, #ver = :one", nil,
+			map[string]string{"#v": "v", "#ver": "ver"}, item{":v": attrB(it.Value), ":one": attrN(1)})
+		return err
 	case picket.ItemPending:
-		pending[k] = it.Value
-		return nil
+		var entry picket.Pending
+		if err := json.Unmarshal(it.Value, &entry); err != nil {
+			return err
+		}
+		entry.Key = k
+		if err := s.putIndex(entry); err != nil {
+			return err
+		}
+		attrs, err := s.update(findingPK(k), k, "SET #p = :p", nil,
+			map[string]string{"#p": "p"}, item{":p": attrB(it.Value)})
+		if err == nil && len(getB(attrs, "v")) == 0 {
+			orphans[k] = true
+		}
+		return err
 	case picket.ItemFindingID:
 		return s.put(item{"pk": attrS(shard("fid", k)), "sk": attrS(k), "k": attrS(str)}, nil)
 	case picket.ItemMessage:

@@ -143,13 +143,11 @@ func (db *DB) KeyAudit() (picket.AuditEntry, bool, error) {
 	if err != nil {
 		return picket.AuditEntry{}, false, err
 	}
-	if head.Seq > 0 && head.KeyID == db.auditKeyID {
+	e, ok := auditseal.KeyedEntry(db.auditKeyID, head)
+	if !ok {
 		return picket.AuditEntry{}, false, nil
 	}
-	e, err := db.Audit(picket.AuditEntry{
-		Event: "audit_keyed", Actor: picket.Actor{ID: "picket"}, Outcome: "keyed",
-		Detail: fmt.Sprintf("entries from here on are sealed with HMAC-SHA-256 under audit key %s; entries before (up to %d) were sealed with plain SHA-256", db.auditKeyID, head.Seq),
-	})
+	e, err = db.Audit(e)
 	if err != nil {
 		return picket.AuditEntry{}, false, fmt.Errorf("key the audit trail: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -127,16 +126,13 @@ func (db *DB) ImportItems(next func() (picket.StoreItem, bool, error)) (int, err
 	return n, nil
 }
 
-// errNotEmpty refuses an import into a store in use.
-var errNotEmpty = errors.New("the store is not empty (it holds findings or audit entries): import only into a new store")
-
 func (db *DB) importItems(next func() (picket.StoreItem, bool, error)) (int, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		if k, _ := tx.Bucket(bucketFindings).Cursor().First(); k != nil {
-			return errNotEmpty
+			return picket.ErrStoreNotEmpty
 		}
 		if k, _ := tx.Bucket(bucketAudit).Cursor().First(); k != nil {
-			return errNotEmpty
+			return picket.ErrStoreNotEmpty
 		}
 		return nil
 	})

@@ -96,6 +96,9 @@ func importStore(db picket.Store, r io.Reader) (int, error) {
 			if it.Kind == "" {
 				return it, false, fmt.Errorf("line %d: no kind", line)
 			}
+			if err := it.Check(); err != nil {
+				return it, false, fmt.Errorf("line %d: %w", line, err)
+			}
 			return it, true, nil
 		}
 		if err := sc.Err(); err != nil {

@@ -156,3 +156,35 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestStoreImportRefusesMalformedItems feeds picket store import lines
+// whose value is not of its kind's shape: each is refused with its line
+// number, before anything reaches the store, instead of being stored to
+// fail when Picket next reads it.
+func TestStoreImportRefusesMalformedItems(t *testing.T) {
+	good := `{"kind":"channel","key":"#sec","value":"C1"}`
+	for _, bad := range []string{
+		`{"kind":"finding","key":"k1","value":"not an object"}`,
+		`{"kind":"finding","key":"k1"}`,
+		`{"kind":"finding","key":"k1","value":null}`,
+		`{"kind":"finding","key":"","value":{}}`,
+		`{"kind":"action","key":"r1","value":[1,2]}`,
+		`{"kind":"audit","key":"1","value":42}`,
+		`{"kind":"auto_switch","key":"switch","value":"off"}`,
+		`{"kind":"message","key":"m1","value":"yesterday"}`,
+		`{"kind":"channel","key":"#sec","value":{"id":"C1"}}`,
+		`{"kind":"group_member","key":"g1","value":{"n":"one"}}`,
+		`{"kind":"nonsense","key":"x","value":{}}`,
+	} {
+		env := map[string]string{"PICKET_DATA_DIR": t.TempDir()}
+		code, _, errOut := runCLIStdin(t, env, good+"\n"+bad+"\n", "store", "import")
+		if code != exitFailure || !strings.Contains(errOut, "line 2:") {
+			t.Errorf("import of %s: exit %d, stderr %q; want failure at line 2", bad, code, errOut)
+			continue
+		}
+		_, out, _ := runCLIStdin(t, env, "", "store", "export")
+		if strings.Contains(out, `"kind":"channel"`) || strings.Contains(out, `"kind":"finding"`) {
+			t.Errorf("import of %s stored items before refusing: %s", bad, out)
+		}
+	}
+}

@@ -126,3 +126,17 @@ func UTCCalls(calls []picket.StepResult) []picket.StepResult {
 	}
 	return out
 }
+
+// KeyedEntry is the "audit_keyed" entry a store appends (KeyAudit) so
+// that the trail ends with an entry sealed under audit key keyID; ok is
+// false when none is needed: no key is configured, or head, the newest
+// entry, is already sealed with it.
+func KeyedEntry(keyID string, head picket.ChainHead) (e picket.AuditEntry, ok bool) {
+	if keyID == "" || (head.Seq > 0 && head.KeyID == keyID) {
+		return picket.AuditEntry{}, false
+	}
+	return picket.AuditEntry{
+		Event: "audit_keyed", Actor: picket.Actor{ID: "picket"}, Outcome: "keyed",
+		Detail: fmt.Sprintf("entries from here on are sealed with HMAC-SHA-256 under audit key %s; entries before (up to %d) were sealed with plain SHA-256", keyID, head.Seq),
+	}, true
+}

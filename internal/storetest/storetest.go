@@ -5,6 +5,8 @@ package storetest
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -50,6 +52,8 @@ func Run(t *testing.T, f Factory) {
 		{"AutoSwitch", testAutoSwitch},
 		{"LeaseOneHolder", testLeaseOneHolder},
 		{"PlanTakenOnce", testPlanTakenOnce},
+		{"ImportRoundTrip", testImportRoundTrip},
+		{"ImportRefusesStoreInUse", testImportRefusesStoreInUse},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, f) })
@@ -435,7 +439,7 @@ func testClaimReleased(t *testing.T, fac Factory) {
 	}
 	acts, err := s.ActionsForFinding("fk")
 	must(t, err)
-	if len(acts) != 2 || acts[0].Request.ID != "r1" {
+	if len(acts) != 2 || acts[0].Request.ID != "r1" || acts[1].Request.ID != "r3" {
 		t.Errorf("ActionsForFinding: got %d, want r1 then r3", len(acts))
 	}
 	if got, ok, err := s.Action("r1"); err != nil || !ok || got.Status != picket.OutcomeFailed {
@@ -780,5 +784,89 @@ func testPlanTakenOnce(t *testing.T, fac Factory) {
 	}
 	if _, _, ok, _ := s.PreparedPlan("req-1"); ok {
 		t.Error("the plan is still there after its delete")
+	}
+}
+
+// exportLines is s's export, one JSON line per item, without counters
+// (which each store keeps its own way), sorted.
+func exportLines(t *testing.T, s picket.Store) []string {
+	t.Helper()
+	var out []string
+	must(t, s.ExportItems(func(it picket.StoreItem) error {
+		if it.Kind != picket.ItemCounter {
+			b, err := json.Marshal(it)
+			out = append(out, string(b))
+			return err
+		}
+		return nil
+	}))
+	slices.Sort(out)
+	return out
+}
+
+// feed yields its items to ImportItems.
+func feed(its []picket.StoreItem) func() (picket.StoreItem, bool, error) {
+	return func() (picket.StoreItem, bool, error) {
+		if len(its) == 0 {
+			return picket.StoreItem{}, false, nil
+		}
+		it := its[0]
+		its = its[1:]
+		return it, true, nil
+	}
+}
+
+func testImportRoundTrip(t *testing.T, fac Factory) {
+	s := fac.Open(t)
+	res, err := s.Intake("m1", t0, []picket.Finding{finding("k1", picket.SeverityHigh, t0), finding("k2", picket.SeverityLow, t0)}, decide)
+	must(t, err)
+	if len(res.Pending) == 0 {
+		t.Fatal("intake queued nothing")
+	}
+	_, _, err = s.ClaimAction(claimRec("r1", picket.StatusRunning))
+	must(t, err)
+	must(t, s.PutSuppression(picket.Suppression{ID: "s1", Type: "T", Created: t0}))
+	for _, d := range []string{"first", "a <b> & c"} {
+		_, err := s.Audit(picket.AuditEntry{Time: t0, Event: "requested", Detail: d})
+		must(t, err)
+	}
+	var items []picket.StoreItem
+	must(t, s.ExportItems(func(it picket.StoreItem) error { items = append(items, it); return nil }))
+	want := exportLines(t, s)
+
+	s2 := fac.Open(t)
+	n, err := s2.ImportItems(feed(items))
+	if err != nil || n != len(items) {
+		t.Fatalf("import: got %d, %v; want %d items", n, err, len(items))
+	}
+	if got := exportLines(t, s2); !slices.Equal(got, want) {
+		t.Errorf("export after import:\ngot  %q\nwant %q", got, want)
+	}
+	out, err := s2.Outbox()
+	if err != nil || len(out) != len(res.Pending) {
+		t.Errorf("outbox after import: got %d entries %v, want %d", len(out), err, len(res.Pending))
+	}
+	if c, err := s2.VerifyAuditChain(); err != nil || c.Entries != 2 {
+		t.Errorf("audit chain after import: got %d entries %v, want 2 intact", c.Entries, err)
+	}
+	if e, err := s2.Audit(picket.AuditEntry{Time: t0, Event: "requested"}); err != nil || e.Seq != 3 {
+		t.Errorf("audit after import: got seq %d %v, want 3 (chained after the imported head)", e.Seq, err)
+	}
+}
+
+func testImportRefusesStoreInUse(t *testing.T, fac Factory) {
+	item := picket.StoreItem{Kind: picket.ItemChannel, Key: "#sec", Value: json.RawMessage(`"C1"`)}
+	withFinding := fac.Open(t)
+	must(t, withFinding.PutFinding(picket.FindingRecord{Finding: finding("k1", picket.SeverityHigh, t0)}))
+	withAudit := fac.Open(t)
+	_, err := withAudit.Audit(picket.AuditEntry{Time: t0, Event: "requested"})
+	must(t, err)
+	for name, s := range map[string]picket.Store{"finding": withFinding, "audit entry": withAudit} {
+		if n, err := s.ImportItems(feed([]picket.StoreItem{item})); n != 0 || !errors.Is(err, picket.ErrStoreNotEmpty) {
+			t.Errorf("import into a store holding a %s: got %d, %v; want 0, ErrStoreNotEmpty", name, n, err)
+		}
+		if id, err := s.ChannelID("#sec"); err != nil || id == "C1" {
+			t.Errorf("store holding a %s: channel id %q %v after a refused import, want the import's C1 not stored", name, id, err)
+		}
 	}
 }
