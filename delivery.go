@@ -334,6 +334,9 @@ type OutboxRef struct {
 	Key     string
 	Channel string
 	Seq     uint64
+	// Enqueued is when the finding first waited (Pending.Enqueued); zero
+	// for an index written before it carried one.
+	Enqueued time.Time
 }
 
 // OutboxIndex is implemented by a store whose whole outbox is costly to

@@ -81,7 +81,7 @@ func TestOutboxIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []picket.OutboxRef{{Key: "k1", Channel: "#a", Seq: res.Pending[0].Seq}, {Key: "k2", Channel: "#b", Seq: res.Pending[1].Seq}}
+	want := []picket.OutboxRef{{Key: "k1", Channel: "#a", Seq: res.Pending[0].Seq, Enqueued: now}, {Key: "k2", Channel: "#b", Seq: res.Pending[1].Seq, Enqueued: now}}
 	if len(refs) != 2 || refs[0] != want[0] || refs[1] != want[1] {
 		t.Fatalf("OutboxRefs = %+v, want %+v", refs, want)
 	}

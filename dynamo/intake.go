@@ -164,7 +164,11 @@ func (s *Store) newPending(rec *picket.FindingRecord, old *picket.Pending, at ti
 // putIndex writes the outbox index entry of p: its finding, Seq and
 // channel (see OutboxRefs).
 func (s *Store) putIndex(p picket.Pending) error {
-	return s.put(item{"pk": attrS(shard("o", p.Key)), "sk": attrS(p.Key), "seq": attrN(int64(p.Seq)), "ch": attrS(p.Channel)}, nil)
+	it := item{"pk": attrS(shard("o", p.Key)), "sk": attrS(p.Key), "seq": attrN(int64(p.Seq)), "ch": attrS(p.Channel)}
+	if !p.Enqueued.IsZero() {
+		it["enq"] = attrN(p.Enqueued.UnixMilli())
+	}
+	return s.put(it, nil)
 }
 
 // dropIndex deletes the outbox index entry of k if it is still the one for

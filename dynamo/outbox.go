@@ -472,7 +472,11 @@ var _ picket.OutboxIndex = (*Store)(nil)
 func (s *Store) OutboxRefs() ([]picket.OutboxRef, error) {
 	var out []picket.OutboxRef
 	_, err := s.queryShards("o", queryOpts{}, func(it item) (bool, error) {
-		out = append(out, picket.OutboxRef{Key: getS(it, "sk"), Channel: getS(it, "ch"), Seq: uint64(getN(it, "seq"))})
+		ref := picket.OutboxRef{Key: getS(it, "sk"), Channel: getS(it, "ch"), Seq: uint64(getN(it, "seq"))}
+		if ms := getN(it, "enq"); ms > 0 {
+			ref.Enqueued = time.UnixMilli(ms).UTC()
+		}
+		out = append(out, ref)
 		return true, nil
 	})
 	if err != nil {

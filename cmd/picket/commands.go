@@ -124,7 +124,7 @@ func commandDeps(cfg config.Config, db picket.Store, enricher picket.Enricher, p
 // outboxBacklog is the backlog per channel as the shared outbox holds it,
 // with the group counts of local (the channels this replica holds).
 func outboxBacklog(db picket.Store, local []commands.ChannelBacklog) ([]commands.ChannelBacklog, error) {
-	pending, err := db.Outbox()
+	pending, err := waiting(db)
 	if err != nil {
 		return nil, err
 	}
@@ -148,5 +148,35 @@ func outboxBacklog(db picket.Store, local []commands.ChannelBacklog) ([]commands
 		out = append(out, *b)
 	}
 	slices.SortFunc(out, func(a, b commands.ChannelBacklog) int { return strings.Compare(a.Channel, b.Channel) })
+	return out, nil
+}
+
+// waiting is what the outbox holds, per finding: channel and since when.
+// A store with an outbox index (DynamoDB) answers from the index alone,
+// not with one read per waiting finding.
+func waiting(db picket.Store) ([]picket.Pending, error) {
+	index, ok := db.(picket.OutboxIndex)
+	if !ok {
+		return db.Outbox()
+	}
+	refs, err := index.OutboxRefs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]picket.Pending, 0, len(refs))
+	for _, r := range refs {
+		p := picket.Pending{Key: r.Key, Channel: r.Channel, Seq: r.Seq, Enqueued: r.Enqueued}
+		if p.Channel == "" { // an index written before it named the channel
+			full, found, err := index.PendingOf(r.Key)
+			if err != nil {
+				return nil, err
+			}
+			if !found {
+				continue
+			}
+			p = full
+		}
+		out = append(out, p)
+	}
 	return out, nil
 }

@@ -89,7 +89,7 @@ func printOutbox(ctx context.Context, w io.Writer, cfg config.Config, now time.T
 		return
 	}
 	defer db.Close()
-	pending, err := db.Outbox()
+	pending, err := waiting(db)
 	if err != nil {
 		fmt.Fprintf(w, "outbox: unreadable: %v\n", err)
 		return
