@@ -280,3 +280,58 @@ func TestReplicasIndexedOutboxFetchesOnlyNewEntries(t *testing.T) {
 type nopNotifier struct{}
 
 func (nopNotifier) Enqueued(picket.IntakeResult) {}
+
+// failingPosts is the shared store with its posts unreadable while fail
+// is set (a slow or failing outbox read); leases still work.
+type failingPosts struct {
+	*store.DB
+	fail atomic.Bool
+}
+
+func (s *failingPosts) Posts() ([]picket.Post, error) {
+	if s.fail.Load() {
+		return nil, fmt.Errorf("posts: store unavailable")
+	}
+	return s.DB.Posts()
+}
+
+// TestReplicasRenewWhileOutboxUnreadable: a replica whose outbox reads
+// fail keeps renewing the leases of the channels it delivers, so no other
+// replica takes a channel whose lane is still running.
+func TestReplicasRenewWhileOutboxUnreadable(t *testing.T) {
+	db := openStore(t)
+	fp := &failingPosts{DB: db}
+	snd := &fakeSender{}
+	const ttl = 300 * time.Millisecond
+	d, err := triage.NewDispatcher(triage.DispatchOptions{Store: fp, Alerts: snd, Groups: snd, Enricher: fixedEnricher{},
+		Replicas: &triage.Replicas{Leases: db, Owner: "a", TTL: ttl, Poll: 10 * time.Millisecond, Channels: []string{"#security"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ok, err := db.TakeLease("channel:#security", "probe", time.Now(), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break // a holds it
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("replica a never took #security")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	fp.fail.Store(true)
+	time.Sleep(3 * ttl)
+	if ok, err := db.TakeLease("channel:#security", "b", time.Now(), time.Now().Add(ttl)); err != nil || ok {
+		t.Errorf("b took #security (%v, %v) while a, unable to read its outbox, still delivers it", ok, err)
+	}
+}
