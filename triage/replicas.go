@@ -355,9 +355,9 @@ func (d *Dispatcher) releaseAll() {
 }
 
 // enqueuedReplica is Enqueued with Replicas: what this replica's intake
-// committed goes to its lane when this replica holds the channel; the
-// poll is woken either way, to take a free channel or to leave the work
-// to the replica holding it.
+// committed goes to its lane when this replica holds the channel; for a
+// channel it does not hold the poll is woken, to take the channel if it
+// is free or to leave the work to the replica holding it.
 func (d *Dispatcher) enqueuedReplica(res picket.IntakeResult) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -368,18 +368,29 @@ func (d *Dispatcher) enqueuedReplica(res picket.IntakeResult) {
 		}
 		return l
 	}
+	unheld := false
 	for _, p := range res.Pending {
-		if l := held(p.Channel); l != nil && p.Seq > l.seen[p.Key] {
+		l := held(p.Channel)
+		unheld = unheld || l == nil
+		if l != nil && p.Seq > l.seen[p.Key] {
 			l.seen[p.Key] = p.Seq
 			l.add(p)
 			d.wakeLane(l)
 		}
 	}
 	for _, g := range res.Groups {
-		if l := held(g.Channel); l != nil {
+		l := held(g.Channel)
+		unheld = unheld || l == nil
+		if l != nil {
 			d.putGroup(g)
 			d.wakeLane(l)
 		}
+	}
+	if !unheld {
+		// All in lanes held here: a poll would only read again what
+		// was just handed over, a whole outbox read per intake in a
+		// storm.
+		return
 	}
 	if d.poke == nil {
 		d.poke = make(chan struct{}, 1)

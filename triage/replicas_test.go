@@ -335,3 +335,85 @@ func TestReplicasRenewWhileOutboxUnreadable(t *testing.T) {
 		t.Errorf("b took #security (%v, %v) while a, unable to read its outbox, still delivers it", ok, err)
 	}
 }
+
+// countingReads is the shared store counting whole-outbox reads (polls).
+type countingReads struct {
+	*store.DB
+	reads atomic.Int64
+}
+
+func (s *countingReads) Posts() ([]picket.Post, error) {
+	s.reads.Add(1)
+	return s.DB.Posts()
+}
+
+// TestReplicasOwnIntakeForHeldChannelSkipsPoll: what this replica's
+// intake commits for a channel it holds goes straight to the lane; it
+// does not read the whole shared outbox again per intake (a storm).
+func TestReplicasOwnIntakeForHeldChannelSkipsPoll(t *testing.T) {
+	db := openStore(t)
+	cr := &countingReads{DB: db}
+	router, err := triage.NewRouter(nil, "#security", picket.SeverityLow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd := &fakeSender{}
+	d, err := triage.NewDispatcher(triage.DispatchOptions{Store: cr, Alerts: snd, Groups: snd, Enricher: fixedEnricher{},
+		Replicas: &triage.Replicas{Leases: db, Owner: "a", TTL: time.Hour, Poll: time.Hour, Channels: []string{"#security"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := triage.NewPipeline(triage.Options{Store: db, Router: router, Notify: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	first, firstKeys := mixed("first", 1)
+	first[0].Severity = picket.SeverityMedium
+	if _, err := p.HandleMessage(context.Background(), "", first); err != nil {
+		t.Fatal(err)
+	}
+	waitPostedBy(t, snd, firstKeys)
+	before := cr.reads.Load()
+	fs, keys := mixed("storm", 40)
+	for i := range fs {
+		fs[i].Severity = picket.SeverityMedium
+		if _, err := p.HandleMessage(context.Background(), "", fs[i:i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitPostedBy(t, snd, keys)
+	if n := cr.reads.Load() - before; n > 2 {
+		t.Errorf("%d outbox reads for 40 intakes to a channel this replica holds, want none beyond a timed poll", n)
+	}
+}
+
+func waitPostedBy(t *testing.T, snd *fakeSender, keys []string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := map[string]bool{}
+		for _, c := range snd.snapshot() {
+			got[c.key] = true
+		}
+		missing := 0
+		for _, k := range keys {
+			if !got[k] {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d findings not posted within 10s", missing, len(keys))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
