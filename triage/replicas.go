@@ -241,7 +241,9 @@ func (d *Dispatcher) syncLeases(ctx context.Context) error {
 
 // renewHeld renews the leases of the held lanes that are due (every
 // TTL/3) and stops each lane whose lease is lost, or could not be renewed
-// for a whole TTL: another replica may deliver its channel now.
+// for two thirds of the TTL: the last third is the lane's time to stop
+// (a post under way) and room for clock skew, before another replica
+// may take the channel.
 func (d *Dispatcher) renewHeld(ctx context.Context) {
 	r := d.o.Replicas
 	d.mu.Lock()
@@ -260,7 +262,7 @@ func (d *Dispatcher) renewHeld(ctx context.Context) {
 		}
 		ok, err := r.Leases.TakeLease(leaseName(l.channel), r.Owner, now, now.Add(r.TTL))
 		switch {
-		case err != nil && d.o.Now().Sub(l.renewed) < r.TTL:
+		case err != nil && d.o.Now().Sub(l.renewed) < r.TTL-r.TTL/3:
 			d.o.Logger.Warn("renewing a channel lease failed; retrying", "channel", l.channel, "err", err)
 		case err != nil || !ok:
 			d.o.Logger.Warn("channel lease lost; another replica delivers the channel", "channel", l.channel, "err", err)

@@ -417,3 +417,72 @@ func waitPostedBy(t *testing.T, snd *fakeSender, keys []string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// flakyLeases is the lease store failing every call while fail is set,
+// counting the failed calls.
+type flakyLeases struct {
+	*store.DB
+	fail   atomic.Bool
+	failed atomic.Int64
+}
+
+func (s *flakyLeases) TakeLease(name, owner string, now, until time.Time) (bool, error) {
+	if s.fail.Load() {
+		s.failed.Add(1)
+		return false, fmt.Errorf("lease store unavailable")
+	}
+	return s.DB.TakeLease(name, owner, now, until)
+}
+
+// TestReplicasLaneStopsBeforeItsLeaseExpires: a channel lease that cannot
+// be renewed is retried, but its lane is stopped while the lease still
+// lasts, not when another replica may already take the channel.
+func TestReplicasLaneStopsBeforeItsLeaseExpires(t *testing.T) {
+	db := openStore(t)
+	ls := &flakyLeases{DB: db}
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	advance := func(d time.Duration) { clock.Add(int64(d)) }
+	snd := &fakeSender{}
+	const ttl = 9 * time.Second // of the fake clock
+	d, err := triage.NewDispatcher(triage.DispatchOptions{Store: db, Alerts: snd, Groups: snd, Enricher: fixedEnricher{}, Now: now,
+		Replicas: &triage.Replicas{Leases: ls, Owner: "a", TTL: ttl, Poll: 5 * time.Millisecond, Channels: []string{"#security"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	holds := func() bool {
+		for _, b := range d.Backlog() {
+			if b.Channel == "#security" {
+				return true
+			}
+		}
+		return false
+	}
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("not within 5s: %s", what)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	waitUntil("a takes #security", holds)
+	ls.fail.Store(true)
+	advance(ttl / 3) // renewal due: it fails, and is retried
+	waitUntil("a renewal is tried", func() bool { return ls.failed.Load() > 0 })
+	if !holds() {
+		t.Fatal("the lane stopped at the first failed renewal; want it retried")
+	}
+	advance(ttl/3 + time.Second) // 7s of 9: the lease still lasts
+	waitUntil("the lane stops while its lease still lasts", func() bool { return !holds() })
+}
