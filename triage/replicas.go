@@ -84,6 +84,9 @@ func (d *Dispatcher) runReplica(ctx context.Context) error {
 // hands held lanes what other replicas queued.
 func (d *Dispatcher) syncLeases(ctx context.Context) error {
 	r := d.o.Replicas
+	// Renewed before the reads, which may fail or be slow: a held lane
+	// must not outlive its lease because the outbox could not be read.
+	d.renewHeld(ctx)
 	posts, err := d.o.Store.Posts()
 	if err != nil {
 		return err
@@ -178,6 +181,7 @@ func (d *Dispatcher) syncLeases(ctx context.Context) error {
 		w.refs = nil
 		return nil
 	}
+
 	d.mu.Lock()
 	for ch := range d.lanes {
 		at(ch)
@@ -193,21 +197,6 @@ func (d *Dispatcher) syncLeases(ctx context.Context) error {
 		l := d.lanes[ch]
 		d.mu.Unlock()
 		if l != nil {
-			if now.Sub(l.renewed) >= r.TTL/3 {
-				ok, err := r.Leases.TakeLease(leaseName(ch), r.Owner, now, now.Add(r.TTL))
-				switch {
-				case err != nil && now.Sub(l.renewed) < r.TTL:
-					d.o.Logger.Warn("renewing a channel lease failed; retrying", "channel", ch, "err", err)
-				case err != nil || !ok:
-					// Lost (or possibly lost): another replica may
-					// deliver the channel now, so this one stops.
-					d.o.Logger.Warn("channel lease lost; another replica delivers the channel", "channel", ch, "err", err)
-					d.stopLane(l)
-					continue
-				default:
-					l.renewed = now
-				}
-			}
 			if len(w.refs) > 0 {
 				err := fetch(w, func(key string) uint64 {
 					d.mu.Lock()
@@ -248,6 +237,40 @@ func (d *Dispatcher) syncLeases(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// renewHeld renews the leases of the held lanes that are due (every
+// TTL/3) and stops each lane whose lease is lost, or could not be renewed
+// for two thirds of the TTL: the last third is the lane's time to stop
+// (a post under way) and room for clock skew, before another replica
+// may take the channel.
+func (d *Dispatcher) renewHeld(ctx context.Context) {
+	r := d.o.Replicas
+	d.mu.Lock()
+	held := make([]*lane, 0, len(d.lanes))
+	for _, l := range d.lanes {
+		held = append(held, l)
+	}
+	d.mu.Unlock()
+	for _, l := range held {
+		if ctx.Err() != nil {
+			return
+		}
+		now := d.o.Now()
+		if now.Sub(l.renewed) < r.TTL/3 {
+			continue
+		}
+		ok, err := r.Leases.TakeLease(leaseName(l.channel), r.Owner, now, now.Add(r.TTL))
+		switch {
+		case err != nil && d.o.Now().Sub(l.renewed) < r.TTL-r.TTL/3:
+			d.o.Logger.Warn("renewing a channel lease failed; retrying", "channel", l.channel, "err", err)
+		case err != nil || !ok:
+			d.o.Logger.Warn("channel lease lost; another replica delivers the channel", "channel", l.channel, "err", err)
+			d.stopLane(l)
+		default:
+			l.renewed = now
+		}
+	}
 }
 
 // takeLane starts delivering channel, whose lease was just taken: posts
@@ -334,9 +357,9 @@ func (d *Dispatcher) releaseAll() {
 }
 
 // enqueuedReplica is Enqueued with Replicas: what this replica's intake
-// committed goes to its lane when this replica holds the channel; the
-// poll is woken either way, to take a free channel or to leave the work
-// to the replica holding it.
+// committed goes to its lane when this replica holds the channel; for a
+// channel it does not hold the poll is woken, to take the channel if it
+// is free or to leave the work to the replica holding it.
 func (d *Dispatcher) enqueuedReplica(res picket.IntakeResult) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -347,18 +370,29 @@ func (d *Dispatcher) enqueuedReplica(res picket.IntakeResult) {
 		}
 		return l
 	}
+	unheld := false
 	for _, p := range res.Pending {
-		if l := held(p.Channel); l != nil && p.Seq > l.seen[p.Key] {
+		l := held(p.Channel)
+		unheld = unheld || l == nil
+		if l != nil && p.Seq > l.seen[p.Key] {
 			l.seen[p.Key] = p.Seq
 			l.add(p)
 			d.wakeLane(l)
 		}
 	}
 	for _, g := range res.Groups {
-		if l := held(g.Channel); l != nil {
+		l := held(g.Channel)
+		unheld = unheld || l == nil
+		if l != nil {
 			d.putGroup(g)
 			d.wakeLane(l)
 		}
+	}
+	if !unheld {
+		// All in lanes held here: a poll would only read again what
+		// was just handed over, a whole outbox read per intake in a
+		// storm.
+		return
 	}
 	if d.poke == nil {
 		d.poke = make(chan struct{}, 1)

@@ -280,3 +280,209 @@ func TestReplicasIndexedOutboxFetchesOnlyNewEntries(t *testing.T) {
 type nopNotifier struct{}
 
 func (nopNotifier) Enqueued(picket.IntakeResult) {}
+
+// failingPosts is the shared store with its posts unreadable while fail
+// is set (a slow or failing outbox read); leases still work.
+type failingPosts struct {
+	*store.DB
+	fail atomic.Bool
+}
+
+func (s *failingPosts) Posts() ([]picket.Post, error) {
+	if s.fail.Load() {
+		return nil, fmt.Errorf("posts: store unavailable")
+	}
+	return s.DB.Posts()
+}
+
+// TestReplicasRenewWhileOutboxUnreadable: a replica whose outbox reads
+// fail keeps renewing the leases of the channels it delivers, so no other
+// replica takes a channel whose lane is still running.
+func TestReplicasRenewWhileOutboxUnreadable(t *testing.T) {
+	db := openStore(t)
+	fp := &failingPosts{DB: db}
+	snd := &fakeSender{}
+	const ttl = 300 * time.Millisecond
+	d, err := triage.NewDispatcher(triage.DispatchOptions{Store: fp, Alerts: snd, Groups: snd, Enricher: fixedEnricher{},
+		Replicas: &triage.Replicas{Leases: db, Owner: "a", TTL: ttl, Poll: 10 * time.Millisecond, Channels: []string{"#security"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ok, err := db.TakeLease("channel:#security", "probe", time.Now(), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break // a holds it
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("replica a never took #security")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	fp.fail.Store(true)
+	time.Sleep(3 * ttl)
+	if ok, err := db.TakeLease("channel:#security", "b", time.Now(), time.Now().Add(ttl)); err != nil || ok {
+		t.Errorf("b took #security (%v, %v) while a, unable to read its outbox, still delivers it", ok, err)
+	}
+}
+
+// countingReads is the shared store counting whole-outbox reads (polls).
+type countingReads struct {
+	*store.DB
+	reads atomic.Int64
+}
+
+func (s *countingReads) Posts() ([]picket.Post, error) {
+	s.reads.Add(1)
+	return s.DB.Posts()
+}
+
+// TestReplicasOwnIntakeForHeldChannelSkipsPoll: what this replica's
+// intake commits for a channel it holds goes straight to the lane; it
+// does not read the whole shared outbox again per intake (a storm).
+func TestReplicasOwnIntakeForHeldChannelSkipsPoll(t *testing.T) {
+	db := openStore(t)
+	cr := &countingReads{DB: db}
+	router, err := triage.NewRouter(nil, "#security", picket.SeverityLow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd := &fakeSender{}
+	d, err := triage.NewDispatcher(triage.DispatchOptions{Store: cr, Alerts: snd, Groups: snd, Enricher: fixedEnricher{},
+		Replicas: &triage.Replicas{Leases: db, Owner: "a", TTL: time.Hour, Poll: time.Hour, Channels: []string{"#security"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := triage.NewPipeline(triage.Options{Store: db, Router: router, Notify: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	first, firstKeys := mixed("first", 1)
+	first[0].Severity = picket.SeverityMedium
+	if _, err := p.HandleMessage(context.Background(), "", first); err != nil {
+		t.Fatal(err)
+	}
+	waitPostedBy(t, snd, firstKeys)
+	before := cr.reads.Load()
+	fs, keys := mixed("storm", 40)
+	for i := range fs {
+		fs[i].Severity = picket.SeverityMedium
+		if _, err := p.HandleMessage(context.Background(), "", fs[i:i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitPostedBy(t, snd, keys)
+	if n := cr.reads.Load() - before; n > 2 {
+		t.Errorf("%d outbox reads for 40 intakes to a channel this replica holds, want none beyond a timed poll", n)
+	}
+}
+
+func waitPostedBy(t *testing.T, snd *fakeSender, keys []string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := map[string]bool{}
+		for _, c := range snd.snapshot() {
+			got[c.key] = true
+		}
+		missing := 0
+		for _, k := range keys {
+			if !got[k] {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d findings not posted within 10s", missing, len(keys))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// flakyLeases is the lease store failing every call while fail is set,
+// counting the failed calls.
+type flakyLeases struct {
+	*store.DB
+	fail   atomic.Bool
+	failed atomic.Int64
+}
+
+func (s *flakyLeases) TakeLease(name, owner string, now, until time.Time) (bool, error) {
+	if s.fail.Load() {
+		s.failed.Add(1)
+		return false, fmt.Errorf("lease store unavailable")
+	}
+	return s.DB.TakeLease(name, owner, now, until)
+}
+
+// TestReplicasLaneStopsBeforeItsLeaseExpires: a channel lease that cannot
+// be renewed is retried, but its lane is stopped while the lease still
+// lasts, not when another replica may already take the channel.
+func TestReplicasLaneStopsBeforeItsLeaseExpires(t *testing.T) {
+	db := openStore(t)
+	ls := &flakyLeases{DB: db}
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	advance := func(d time.Duration) { clock.Add(int64(d)) }
+	snd := &fakeSender{}
+	const ttl = 9 * time.Second // of the fake clock
+	d, err := triage.NewDispatcher(triage.DispatchOptions{Store: db, Alerts: snd, Groups: snd, Enricher: fixedEnricher{}, Now: now,
+		Replicas: &triage.Replicas{Leases: ls, Owner: "a", TTL: ttl, Poll: 5 * time.Millisecond, Channels: []string{"#security"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	holds := func() bool {
+		for _, b := range d.Backlog() {
+			if b.Channel == "#security" {
+				return true
+			}
+		}
+		return false
+	}
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("not within 5s: %s", what)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	waitUntil("a takes #security", holds)
+	ls.fail.Store(true)
+	advance(ttl / 3) // renewal due: it fails, and is retried
+	waitUntil("a renewal is tried", func() bool { return ls.failed.Load() > 0 })
+	if !holds() {
+		t.Fatal("the lane stopped at the first failed renewal; want it retried")
+	}
+	advance(ttl/3 + time.Second) // 7s of 9: the lease still lasts
+	waitUntil("the lane stops while its lease still lasts", func() bool { return !holds() })
+}

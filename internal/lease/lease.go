@@ -68,7 +68,9 @@ func Run(ctx context.Context, o Options, job Job) {
 		now := o.Now()
 		ok, err := o.Leases.TakeLease(o.Name, o.Owner, now, now.Add(o.TTL))
 		switch {
-		case err != nil && cancel != nil && now.Sub(renewed) < o.TTL:
+		case err != nil && cancel != nil && o.Now().Sub(renewed) < o.TTL:
+			// Timed after the call: a renewal that hung past the
+			// lease's end and failed leaves nothing to retry.
 			o.Logger.Warn("renewing a lease failed; retrying", "lease", o.Name, "err", err)
 		case err != nil || !ok:
 			if cancel != nil {

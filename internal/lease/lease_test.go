@@ -2,6 +2,7 @@ package lease_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -152,5 +153,50 @@ func TestRunKeepOnStop(t *testing.T) {
 	now := time.Now()
 	if ok, err := db.TakeLease("replica:a", "reaper", now, now.Add(time.Second)); err != nil || ok {
 		t.Errorf("TakeLease after the holder stopped: ok %v err %v, want still held", ok, err)
+	}
+}
+
+// hanging is a lease store whose renewals, once told, hang for longer
+// than the lease lasts and then fail (a slow store), counting them.
+type hanging struct {
+	*store.DB
+	hang  atomic.Bool
+	calls atomic.Int32
+	wait  time.Duration
+}
+
+func (h *hanging) TakeLease(name, owner string, now, until time.Time) (bool, error) {
+	if h.hang.Load() {
+		h.calls.Add(1)
+		time.Sleep(h.wait)
+		return false, errors.New("store timed out")
+	}
+	return h.DB.TakeLease(name, owner, now, until)
+}
+
+// TestRunStopsJobAfterRenewalHungPastExpiry: a renewal that fails after
+// hanging past the lease's end stops the job at once, not after another
+// attempt: the lease may be another replica's already.
+func TestRunStopsJobAfterRenewalHungPastExpiry(t *testing.T) {
+	const ttl = 90 * time.Millisecond
+	ls := &hanging{DB: openStore(t), wait: 2 * ttl}
+	var running atomic.Bool
+	stopped := make(chan int32, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go lease.Run(ctx, lease.Options{Leases: ls, Name: "job:x", Owner: "a", TTL: ttl}, func(ctx context.Context) {
+		running.Store(true)
+		<-ctx.Done()
+		stopped <- ls.calls.Load()
+	})
+	waitFor(t, running.Load)
+	ls.hang.Store(true)
+	select {
+	case n := <-stopped:
+		if n != 1 {
+			t.Errorf("the job stopped after %d failed renewals, want after the first (it outlasted the lease)", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job kept running after its lease expired")
 	}
 }
